@@ -1,0 +1,183 @@
+"""`resnet-classify`: the command line on top of the engine.
+
+Exit status: 0 all classified, 1 some images failed, 2 usage error, 3 model not loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from core import __version__
+from core.errors import Cancelled, ClassifierError, ModelLoadError
+from core.results import ClassificationResult
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="resnet-classify",
+        description="Classify images with ResNet50 and print their top predictions.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument("--weights", metavar="FILE", help="your own ResNet50 checkpoint (.pth, .pt, .safetensors)")
+    p.add_argument("--labels", metavar="FILE", help="class names: text (one per line) or a JSON list")
+    p.add_argument(
+        "--variant",
+        default="IMAGENET1K_V2",
+        choices=["IMAGENET1K_V1", "IMAGENET1K_V2"],
+        help="ImageNet weights to use when --weights is not given (default: %(default)s)",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="predictions per image (default: 5)")
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        help="output format (default: table on a terminal, json otherwise)",
+    )
+    p.add_argument("--recursive", "-r", action="store_true", help="also look in sub-folders")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.top < 1:
+        parser.error("--top must be at least 1")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Imported here so that `--help` and usage errors answer without loading torch.
+    from core.engine import Classifier
+    from core.images import expand_paths
+    from core.model import load_model
+
+    paths = expand_paths(args.paths, recursive=args.recursive)
+    if not paths:
+        print("resnet-classify: no images found in the given folders.", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    interactive = sys.stderr.isatty()
+    try:
+        model = load_model(
+            args.weights,
+            args.labels,
+            variant=args.variant,
+            progress=_download_progress if interactive else None,
+        )
+        classifier = Classifier(model, args.device)
+    except (ModelLoadError, Cancelled) as exc:
+        print(f"resnet-classify: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    except ClassifierError as exc:
+        print(f"resnet-classify: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+
+    writer = _writer(fmt, sys.stdout, args.top)
+    progress = _Progress(len(paths)) if interactive and len(paths) > 1 else None
+    failed = 0
+    for result in classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size):
+        if progress:
+            progress.clear()
+        writer(result)
+        sys.stdout.flush()
+        failed += not result.ok
+        if progress:
+            progress.advance()
+    if progress:
+        progress.clear()
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _writer(fmt: str, out: TextIO, top_k: int):
+    if fmt == "json":
+        return lambda r: out.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+    if fmt == "csv":
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["path", "rank", "index", "label", "probability", "error"])
+
+        def write_csv(r: ClassificationResult) -> None:
+            if r.error is not None:
+                w.writerow([r.path, "", "", "", "", r.error])
+            for p in r.predictions:
+                w.writerow([r.path, p.rank, p.index, p.label, f"{p.probability:.6f}", ""])
+
+        return write_csv
+    return lambda r: out.write(format_table(r))
+
+
+def format_table(result: ClassificationResult) -> str:
+    """A readable block per image: path, then aligned rank, percentage, bar and label."""
+    lines = [result.path]
+    if result.error is not None:
+        lines.append(f"  error: {result.error}")
+    else:
+        for p in result.predictions:
+            bar = "#" * round(p.probability * 20)
+            lines.append(f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {p.label} ({p.index})")
+    return "\n".join(lines) + "\n\n"
+
+
+class _Progress:
+    """A one-line progress bar on stderr, redrawn in place."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.start = time.perf_counter()
+        self.draw()
+
+    def advance(self) -> None:
+        self.done += 1
+        self.draw()
+
+    def draw(self) -> None:
+        width = 30
+        filled = round(width * self.done / self.total)
+        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {rate:.1f} img/s"
+        )
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+def _download_progress(done: int, total: int) -> None:
+    mb = 1024 * 1024
+    if total:
+        text = f"Downloading ResNet50 weights: {done * 100 // total:3d}% ({done / mb:.1f}/{total / mb:.1f} MB)"
+    else:
+        text = f"Downloading ResNet50 weights: {done / mb:.1f} MB"
+    sys.stderr.write("\r" + text)
+    if total and done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""Run a loaded model on a device: one image, or many with decoding overlapped.
+
+`Classifier` is the one object the CLI and the window's worker hold. It is not thread-safe:
+one thread drives it (the window's worker thread), while `classify_many` decodes the next
+images on a small pool so the network never waits for Pillow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from core.devices import device_name, resolve_device
+from core.errors import ClassifierError, OutOfDeviceMemoryError
+from core.images import ImageSource, read_image
+from core.model import LoadedModel
+from core.results import ClassificationResult, ModelInfo, Prediction
+
+log = logging.getLogger(__name__)
+
+CancelCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    path: str
+    tensor: torch.Tensor | None
+    error: str | None
+    size: tuple[int, int] | None
+    seconds: float
+
+
+class Classifier:
+    """A `LoadedModel` placed on a device, ready to classify."""
+
+    def __init__(self, model: LoadedModel, device: str = "auto") -> None:
+        self.model = model
+        self.device = torch.device("cpu")
+        self.to(device)
+
+    # ---- device -----------------------------------------------------------------------
+    def to(self, spec: str) -> torch.device:
+        """Move the model; on failure the previous device stays in use."""
+        target = resolve_device(spec)
+        if target == self.device and self._placed:
+            return target
+        try:
+            self.model.module.to(target)
+        except torch.cuda.OutOfMemoryError:
+            self.model.module.to(self.device)
+            _free_cuda()
+            raise OutOfDeviceMemoryError(
+                f"Not enough GPU memory on {device_name(target)} to hold the model."
+            ) from None
+        previous, self.device = self.device, target
+        if previous.type == "cuda" and target != previous:
+            _free_cuda()
+        self._placed = True
+        log.info("model on %s", target)
+        return target
+
+    _placed = False
+
+    @property
+    def info(self) -> ModelInfo:
+        return ModelInfo(
+            source=self.model.source,
+            num_classes=self.model.num_classes,
+            device=str(self.device),
+            device_name=device_name(self.device),
+            labels=self.model.labels,
+        )
+
+    # ---- one image --------------------------------------------------------------------
+    def prepare(self, source: ImageSource | Image.Image) -> torch.Tensor:
+        """Decode and preprocess one image to a 3x224x224 tensor (raises `ImageReadError`)."""
+        pre = self.model.preprocess
+        img = source if isinstance(source, Image.Image) else read_image(source, pre.resize_size)
+        return pre(img)
+
+    def predict(self, batch: torch.Tensor, top_k: int = 5) -> list[tuple[Prediction, ...]]:
+        """Top-k predictions for each row of a preprocessed batch."""
+        k = max(1, min(top_k, self.model.num_classes))
+        try:
+            with torch.inference_mode():
+                x = batch.to(self.device, non_blocking=True)
+                logits = self.model.module(x)
+                probs = torch.softmax(logits.float(), dim=1)
+                values, indices = probs.topk(k, dim=1)
+                values, indices = values.cpu().tolist(), indices.cpu().tolist()
+        except torch.cuda.OutOfMemoryError:
+            _free_cuda()
+            raise OutOfDeviceMemoryError(
+                f"The GPU ran out of memory ({device_name(self.device)}). Try fewer images at "
+                "once, close other programs using the GPU, or switch to the CPU."
+            ) from None
+        labels = self.model.labels
+        return [
+            tuple(
+                Prediction(rank=r + 1, index=i, label=labels[i], probability=float(p))
+                for r, (i, p) in enumerate(zip(idx_row, val_row, strict=True))
+            )
+            for idx_row, val_row in zip(indices, values, strict=True)
+        ]
+
+    def classify(
+        self, source: ImageSource | Image.Image, top_k: int = 5, name: str | None = None
+    ) -> ClassificationResult:
+        """Classify one image; a bad image raises `ImageReadError`."""
+        start = time.perf_counter()
+        tensor = self.prepare(source)
+        size = source.size if isinstance(source, Image.Image) else None
+        (preds,) = self.predict(tensor.unsqueeze(0), top_k)
+        return ClassificationResult(
+            path=name if name is not None else _name(source),
+            predictions=preds,
+            device=str(self.device),
+            seconds=time.perf_counter() - start,
+            image_size=size,
+        )
+
+    # ---- many images ------------------------------------------------------------------
+    def classify_many(
+        self,
+        sources: Iterable[ImageSource],
+        top_k: int = 5,
+        batch_size: int = 8,
+        cancel: CancelCheck | threading.Event | None = None,
+        prefetch: int | None = None,
+    ) -> Iterator[ClassificationResult]:
+        """Yield one result per source, in order, as soon as it is ready.
+
+        The next images decode on worker threads while the model runs; a bad image gives a
+        result with `error` and the rest go on. Cancelling stops between batches.
+        """
+        should_stop = _cancel_check(cancel)
+        items = list(sources)
+        workers = max(1, min(4, (os.cpu_count() or 2)))
+        ahead = prefetch or max(batch_size * 2, workers * 2)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+            pending: list[Future[_Prepared]] = []
+            next_index = 0
+
+            def fill() -> None:
+                nonlocal next_index
+                while next_index < len(items) and len(pending) < ahead:
+                    pending.append(pool.submit(self._prepare_one, items[next_index]))
+                    next_index += 1
+
+            fill()
+            try:
+                while pending:
+                    if should_stop():
+                        return
+                    batch = [pending.pop(0).result() for _ in range(min(batch_size, len(pending)))]
+                    fill()
+                    yield from self._run_batch(batch, top_k)
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
+    def _prepare_one(self, source: ImageSource) -> _Prepared:
+        start = time.perf_counter()
+        name = _name(source)
+        try:
+            pre = self.model.preprocess
+            img = read_image(source, pre.resize_size)
+            return _Prepared(name, pre(img), None, img.size, time.perf_counter() - start)
+        except ClassifierError as exc:
+            return _Prepared(name, None, exc.message, None, time.perf_counter() - start)
+        except Exception as exc:  # never let one file stop the run
+            log.exception("unexpected error preparing %s", name)
+            return _Prepared(name, None, f"{Path(name).name}: {exc}", None, 0.0)
+
+    def _run_batch(self, batch: list[_Prepared], top_k: int) -> Iterator[ClassificationResult]:
+        good = [p for p in batch if p.tensor is not None]
+        preds: dict[int, tuple[Prediction, ...]] = {}
+        error: str | None = None
+        seconds = 0.0
+        if good:
+            start = time.perf_counter()
+            try:
+                rows = self.predict(torch.stack([p.tensor for p in good]), top_k)  # type: ignore[misc]
+                preds = {id(p): r for p, r in zip(good, rows, strict=True)}
+            except OutOfDeviceMemoryError as exc:
+                error = exc.message
+            seconds = (time.perf_counter() - start) / len(good)
+        device = str(self.device)
+        for p in batch:
+            if p.tensor is None:
+                yield ClassificationResult(path=p.path, error=p.error, device=device)
+            elif id(p) in preds:
+                yield ClassificationResult(
+                    path=p.path,
+                    predictions=preds[id(p)],
+                    device=device,
+                    seconds=p.seconds + seconds,
+                    image_size=p.size,
+                )
+            else:
+                yield ClassificationResult(path=p.path, error=error, device=device)
+
+
+def _name(source: object) -> str:
+    if isinstance(source, bytes):
+        return "pasted image"
+    if isinstance(source, Image.Image):
+        return "image"
+    return str(source)
+
+
+def _cancel_check(cancel: CancelCheck | threading.Event | None) -> CancelCheck:
+    if cancel is None:
+        return lambda: False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set
+    return cancel
+
+
+def _free_cuda() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

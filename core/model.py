@@ -1,0 +1,248 @@
+"""Build ResNet50 and fill it with weights: ImageNet's, or a user's own checkpoint.
+
+A `LoadedModel` travels with its labels and its preprocessing, as torchvision's weights do,
+so nothing downstream can pair a model with the wrong transform or the wrong class names.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models import ResNet50_Weights, resnet50
+
+from core.errors import CheckpointError, LabelsError
+from core.preprocess import Preprocess
+from core.weights import DEFAULT_VARIANT, ProgressCallback, ensure_weights, weights_enum
+
+log = logging.getLogger(__name__)
+
+LABEL_KEYS = ("class_names", "classes", "labels", "categories", "idx_to_class")
+IMAGENET_LABELS: tuple[str, ...] = tuple(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A ResNet50 on the CPU in eval mode, with what belongs to it."""
+
+    module: nn.Module
+    labels: tuple[str, ...]
+    preprocess: Preprocess
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+
+def load_imagenet(
+    variant: str = DEFAULT_VARIANT,
+    progress: ProgressCallback | None = None,
+    cancel: Any = None,
+) -> LoadedModel:
+    """torchvision's ResNet50 with ImageNet weights and their own preprocessing."""
+    weights = weights_enum(variant)
+    path = ensure_weights(variant, progress=progress, cancel=cancel)
+    state = _read_state(path)
+    model = resnet50(weights=None)
+    _load_strict(model, state, path)
+    model.eval()
+    return LoadedModel(
+        module=model,
+        labels=tuple(weights.meta["categories"]),
+        preprocess=Preprocess.from_weights(weights),
+        source=f"ResNet50 {weights.name}",
+    )
+
+
+def load_checkpoint(path: str | Path, labels_path: str | Path | None = None) -> LoadedModel:
+    """A user's ResNet50 checkpoint, of any class count, with the classic ImageNet eval crop."""
+    path = Path(path)
+    raw = _read_state(path)
+    state, stored_labels = _unwrap(raw, path)
+    fc = state.get("fc.weight")
+    if not isinstance(fc, torch.Tensor) or fc.ndim != 2:
+        raise CheckpointError(
+            f"{path.name} is not a ResNet50 checkpoint: it has no classifier layer (fc.weight)."
+        )
+    num_classes = int(fc.shape[0])
+    model = resnet50(weights=None, num_classes=num_classes)
+    _load_strict(model, state, path)
+    model.eval()
+    if labels_path is not None:
+        labels = read_labels(labels_path, num_classes)
+    elif stored_labels is not None and len(stored_labels) == num_classes:
+        labels = stored_labels
+    elif num_classes == len(IMAGENET_LABELS):
+        labels = IMAGENET_LABELS
+    else:
+        labels = tuple(f"class {i}" for i in range(num_classes))
+    return LoadedModel(
+        module=model, labels=labels, preprocess=Preprocess.classic(), source=path.name
+    )
+
+
+def read_labels(path: str | Path, num_classes: int | None = None) -> tuple[str, ...]:
+    """Labels from a text file (one per line) or a JSON list."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise LabelsError(f"Labels file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelsError(f"Cannot read labels file {path.name}: {exc}") from None
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LabelsError(f"{path.name} is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+        if isinstance(data, dict):
+            data = [data[k] for k in sorted(data, key=lambda k: int(k))] if _int_keys(data) else None
+        if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+            raise LabelsError(f"{path.name} must hold a JSON list of label strings.")
+        labels = tuple(data)
+    else:
+        labels = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if num_classes is not None and len(labels) != num_classes:
+        raise LabelsError(
+            f"{path.name} has {len(labels)} labels but the model has {num_classes} classes."
+        )
+    return labels
+
+
+def _int_keys(data: dict[str, Any]) -> bool:
+    return all(str(k).isdigit() for k in data)
+
+
+def _read_state(path: Path) -> Any:
+    if not path.exists():
+        raise CheckpointError(f"Weights file not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; choose a weights file (.pth, .pt, .safetensors).")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path.name} is empty.")
+    if path.suffix.lower() == ".safetensors":
+        return _read_safetensors(path)
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:  # legacy (non-zip) files cannot be memory-mapped
+            if "mmap" not in str(exc):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" not in str(exc):
+            raise CheckpointError(
+                f"{path.name} is not a PyTorch checkpoint (corrupt, truncated, or another kind "
+                "of file)."
+            ) from None
+        raise CheckpointError(
+            f"{path.name} holds Python objects other than tensors, and a checkpoint is loaded "
+            "as data only (weights_only). Save it with torch.save(model.state_dict(), ...)."
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        log.debug("torch.load failed", exc_info=True)
+        if _looks_like_safetensors(path):
+            return _read_safetensors(path)
+        raise CheckpointError(
+            f"{path.name} is not a readable PyTorch checkpoint (corrupt or truncated?): "
+            f"{_first_line(exc)}"
+        ) from None
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path.name} is not a readable safetensors file: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def _unwrap(raw: Any, path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, ...] | None]:
+    """Find the state dict in a training checkpoint and strip DataParallel's `module.`."""
+    if not isinstance(raw, Mapping):
+        raise CheckpointError(f"{path.name} does not hold a state dict of tensors.")
+    labels = None
+    for key in LABEL_KEYS:
+        value = raw.get(key)
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+            labels = tuple(value)
+            break
+    state: Any = raw
+    for key in ("state_dict", "model_state_dict", "model"):
+        inner = raw.get(key)
+        if isinstance(inner, Mapping) and any(isinstance(v, torch.Tensor) for v in inner.values()):
+            state = inner
+            break
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise CheckpointError(f"{path.name} holds no tensors.")
+    for prefix in ("module.", "model.", "_orig_mod."):
+        if all(k.startswith(prefix) for k in tensors):
+            tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
+    return tensors, labels
+
+
+def _load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Load all tensors or none, with a short message naming what does not fit."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [
+        f"{k} (file {_shape(state[k])}, ResNet50 {_shape(v)})"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+            if items:
+                shown = ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+                parts.append(f"{len(items)} {title}: {shown}")
+        raise CheckpointError(f"{path.name} does not fit ResNet50. " + "; ".join(parts) + ".")
+    model.load_state_dict(state, strict=True)
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "x".join(str(d) for d in t.shape) or "scalar"
+
+
+def load_model(
+    weights: str | Path | None = None,
+    labels: str | Path | None = None,
+    variant: str = DEFAULT_VARIANT,
+    progress: ProgressCallback | None = None,
+    cancel: Any = None,
+) -> LoadedModel:
+    """The user's checkpoint if one is given, else the ImageNet model (downloaded once)."""
+    if weights is not None:
+        return load_checkpoint(weights, labels)
+    model = load_imagenet(variant, progress=progress, cancel=cancel)
+    if labels is not None:
+        model = LoadedModel(
+            model.module, read_labels(labels, model.num_classes), model.preprocess, model.source
+        )
+    return model

@@ -1,0 +1,163 @@
+"""Where the ImageNet weights come from: bundled file, torch hub cache, then a download.
+
+The download goes through torch's own `download_url_to_file`, so its SHA-256 check and its
+atomic ".partial" rename stay torch's; we only listen to its progress bar to report
+bytes done / total to the command line and the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import urllib.error
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.hub
+from torchvision.models import ResNet50_Weights
+
+from core.errors import Cancelled, WeightsUnavailableError
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (bytes done, bytes total); total is 0 when the server does not say."""
+
+VARIANTS = {w.name: w for w in ResNet50_Weights}
+DEFAULT_VARIANT = "IMAGENET1K_V2"
+
+# Lets tests (and mirrors) serve the weights from elsewhere; the file name keeps the hash.
+URL_ENV = "RESNET_CLASSIFIER_WEIGHTS_URL"
+BUNDLED_ENV = "RESNET_CLASSIFIER_WEIGHTS_DIR"
+
+_download_lock = threading.Lock()
+
+
+def resources_dir() -> Path:
+    """`resources/` beside the code, or inside a PyInstaller bundle."""
+    base = getattr(sys, "_MEIPASS", None)
+    return Path(base) / "resources" if base else Path(__file__).resolve().parent.parent / "resources"
+
+
+def weights_enum(variant: str = DEFAULT_VARIANT) -> ResNet50_Weights:
+    try:
+        return VARIANTS[variant.upper()]
+    except KeyError:
+        names = ", ".join(VARIANTS)
+        raise WeightsUnavailableError(f"Unknown weights '{variant}'; choose one of {names}.") from None
+
+
+def weights_url(weights: ResNet50_Weights) -> str:
+    override = os.environ.get(URL_ENV)
+    if override:
+        return override.rstrip("/") + "/" + file_name(weights)
+    return weights.url
+
+
+def file_name(weights: ResNet50_Weights) -> str:
+    return weights.url.rsplit("/", 1)[-1]
+
+
+def bundled_path(weights: ResNet50_Weights) -> Path:
+    folder = os.environ.get(BUNDLED_ENV)
+    return (Path(folder) if folder else resources_dir() / "weights") / file_name(weights)
+
+
+def cache_path(weights: ResNet50_Weights) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / file_name(weights)
+
+
+def find_local(weights: ResNet50_Weights) -> Path | None:
+    """The first weights file already on disk, bundled before cached."""
+    for candidate in (bundled_path(weights), cache_path(weights)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def ensure_weights(
+    variant: str = DEFAULT_VARIANT,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Path:
+    """Return a local path to the ImageNet weights, downloading them once if needed."""
+    weights = weights_enum(variant)
+    local = find_local(weights)
+    if local is not None:
+        log.info("using weights at %s", local)
+        return local
+    dst = cache_path(weights)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    url = weights_url(weights)
+    log.info("downloading %s to %s", url, dst)
+    hash_prefix = torch.hub.HASH_REGEX.search(dst.name)
+    try:
+        with _download_lock, _progress_reporter(progress, cancel):
+            torch.hub.download_url_to_file(
+                url, str(dst), hash_prefix.group(1) if hash_prefix else None, progress=True
+            )
+    except Cancelled:
+        raise
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise WeightsUnavailableError(
+            f"Could not download the ImageNet weights ({reason}). Connect to the internet once "
+            "so they can be downloaded and cached, or choose your own weights file "
+            "(--weights FILE, or File > Load weights...)."
+        ) from None
+    except RuntimeError as exc:
+        if "invalid hash value" in str(exc):
+            raise WeightsUnavailableError(
+                "The downloaded ImageNet weights failed their integrity check and were discarded. "
+                "Try again; if it keeps failing, choose your own weights file with --weights."
+            ) from None
+        raise
+    return dst
+
+
+class _ProgressBar:
+    """Stands in for tqdm inside torch.hub: forwards progress and lets the user cancel."""
+
+    def __init__(
+        self, callback: ProgressCallback | None, cancel: threading.Event | None, total: Any
+    ) -> None:
+        self.callback = callback
+        self.cancel = cancel
+        self.total = int(total or 0)
+        self.done = 0
+
+    def __enter__(self) -> _ProgressBar:
+        self._report()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self._report()
+
+    def _report(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("Download cancelled.")
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+
+@contextmanager
+def _progress_reporter(callback: ProgressCallback | None, cancel: threading.Event | None):
+    original = torch.hub.tqdm
+
+    def factory(*args: Any, total: Any = None, **kwargs: Any) -> _ProgressBar:
+        return _ProgressBar(callback, cancel, total)
+
+    torch.hub.tqdm = factory
+    try:
+        yield
+    finally:
+        torch.hub.tqdm = original
