@@ -56,8 +56,8 @@ class Preprocess:
         c = self.crop_size
         if w < c or h < c:  # torchvision pads; an image this small is upscaled above, never here
             raise ValueError("image smaller than the crop")
-        left = int(round((w - c) / 2.0))
-        top = int(round((h - c) / 2.0))
+        left = round((w - c) / 2.0)
+        top = round((h - c) / 2.0)
         return img.crop((left, top, left + c, top + c))
 
     def to_tensor(self, img: Image.Image) -> torch.Tensor:

@@ -41,7 +41,9 @@ _download_lock = threading.Lock()
 def resources_dir() -> Path:
     """`resources/` beside the code, or inside a PyInstaller bundle."""
     base = getattr(sys, "_MEIPASS", None)
-    return Path(base) / "resources" if base else Path(__file__).resolve().parent.parent / "resources"
+    return (
+        Path(base) / "resources" if base else Path(__file__).resolve().parent.parent / "resources"
+    )
 
 
 def weights_enum(variant: str = DEFAULT_VARIANT) -> ResNet50_Weights:
@@ -49,7 +51,9 @@ def weights_enum(variant: str = DEFAULT_VARIANT) -> ResNet50_Weights:
         return VARIANTS[variant.upper()]
     except KeyError:
         names = ", ".join(VARIANTS)
-        raise WeightsUnavailableError(f"Unknown weights '{variant}'; choose one of {names}.") from None
+        raise WeightsUnavailableError(
+            f"Unknown weights '{variant}'; choose one of {names}."
+        ) from None
 
 
 def weights_url(weights: ResNet50_Weights) -> str:
@@ -92,14 +96,27 @@ def ensure_weights(
         log.info("using weights at %s", local)
         return local
     dst = cache_path(weights)
+    download(weights_url(weights), dst, progress=progress, cancel=cancel)
+    return dst
+
+
+def download(
+    url: str,
+    dst: Path,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> None:
+    """Download `url` to `dst` atomically, checking the SHA-256 prefix in its file name.
+
+    torch's convention: `resnet50-11ad3fa6.pth` must hash to a digest starting `11ad3fa6`.
+    """
     dst.parent.mkdir(parents=True, exist_ok=True)
-    url = weights_url(weights)
+    match = torch.hub.HASH_REGEX.search(url.rsplit("/", 1)[-1])
     log.info("downloading %s to %s", url, dst)
-    hash_prefix = torch.hub.HASH_REGEX.search(dst.name)
     try:
         with _download_lock, _progress_reporter(progress, cancel):
             torch.hub.download_url_to_file(
-                url, str(dst), hash_prefix.group(1) if hash_prefix else None, progress=True
+                url, str(dst), match.group(1) if match else None, progress=True
             )
     except Cancelled:
         raise
@@ -117,7 +134,6 @@ def ensure_weights(
                 "Try again; if it keeps failing, choose your own weights file with --weights."
             ) from None
         raise
-    return dst
 
 
 class _ProgressBar:
