@@ -79,7 +79,7 @@ def test_first_frame_of_animation_and_multipage(tmp_path: Path):
     gif = _save(frames[0], tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     tif = _save(frames[0], tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
     for path in (gif, tif):
-        r, g, b = read_image(path).getpixel((5, 5))
+        r, _g, b = read_image(path).getpixel((5, 5))
         assert b > 200 and r < 50, path.name
 
 
@@ -110,7 +110,7 @@ def test_corrupt_png_is_an_error(tmp_path: Path, photos: dict[str, Path]):
     data[middle : middle + 200] = b"\xff" * 200
     path = tmp_path / "corrupt.png"
     path.write_bytes(bytes(data))
-    with pytest.raises(ImageReadError, match="corrupt.png: the file is damaged"):
+    with pytest.raises(ImageReadError, match=r"corrupt\.png: the file is damaged"):
         read_image(path)
 
 
@@ -150,7 +150,11 @@ def test_expand_paths_lists_images_in_folders(tmp_path: Path):
     for rel in ("b.jpg", "a.PNG", "notes.txt", "sub/c.webp"):
         (tmp_path / rel).write_bytes(b"x")
     assert [p.name for p in expand_paths([tmp_path])] == ["a.PNG", "b.jpg"]
-    assert [p.name for p in expand_paths([tmp_path], recursive=True)] == ["a.PNG", "b.jpg", "c.webp"]
+    assert [p.name for p in expand_paths([tmp_path], recursive=True)] == [
+        "a.PNG",
+        "b.jpg",
+        "c.webp",
+    ]
     # A file named explicitly is kept even with an unknown extension: the reader decides.
     assert expand_paths([tmp_path / "notes.txt"]) == [tmp_path / "notes.txt"]
 
