@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,9 +101,13 @@ def read_labels(path: str | Path, num_classes: int | None = None) -> tuple[str, 
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise LabelsError(f"{path.name} is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+            raise LabelsError(
+                f"{path.name} is not valid JSON: {exc.msg} (line {exc.lineno})."
+            ) from None
         if isinstance(data, dict):
-            data = [data[k] for k in sorted(data, key=lambda k: int(k))] if _int_keys(data) else None
+            data = (
+                [data[k] for k in sorted(data, key=lambda k: int(k))] if _int_keys(data) else None
+            )
         if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
             raise LabelsError(f"{path.name} must hold a JSON list of label strings.")
         labels = tuple(data)
@@ -126,7 +128,9 @@ def _read_state(path: Path) -> Any:
     if not path.exists():
         raise CheckpointError(f"Weights file not found: {path}")
     if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; choose a weights file (.pth, .pt, .safetensors).")
+        raise CheckpointError(
+            f"{path} is a folder; choose a weights file (.pth, .pt, .safetensors)."
+        )
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path.name} is empty.")
     if path.suffix.lower() == ".safetensors":
@@ -138,23 +142,19 @@ def _read_state(path: Path) -> Any:
             if "mmap" not in str(exc):
                 raise
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Weights only load failed" not in str(exc):
-            raise CheckpointError(
-                f"{path.name} is not a PyTorch checkpoint (corrupt, truncated, or another kind "
-                "of file)."
-            ) from None
-        raise CheckpointError(
-            f"{path.name} holds Python objects other than tensors, and a checkpoint is loaded "
-            "as data only (weights_only). Save it with torch.save(model.state_dict(), ...)."
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # torch.load raises many types for damaged files
         log.debug("torch.load failed", exc_info=True)
+        if "Unsupported global" in str(exc):
+            raise CheckpointError(
+                f"{path.name} holds Python objects other than tensors, and a checkpoint is "
+                "loaded as data only (weights_only). Save it with "
+                "torch.save(model.state_dict(), ...)."
+            ) from None
         if _looks_like_safetensors(path):
             return _read_safetensors(path)
         raise CheckpointError(
-            f"{path.name} is not a readable PyTorch checkpoint (corrupt or truncated?): "
-            f"{_first_line(exc)}"
+            f"{path.name} is not a PyTorch checkpoint (corrupt, truncated, or another kind "
+            "of file)."
         ) from None
 
 
@@ -218,9 +218,15 @@ def _load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path
     ]
     if missing or unexpected or wrong:
         parts = []
-        for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+        for title, items in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("wrong shape", wrong),
+        ):
             if items:
-                shown = ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+                shown = ", ".join(items[:3]) + (
+                    f" and {len(items) - 3} more" if len(items) > 3 else ""
+                )
                 parts.append(f"{len(items)} {title}: {shown}")
         raise CheckpointError(f"{path.name} does not fit ResNet50. " + "; ".join(parts) + ".")
     model.load_state_dict(state, strict=True)
