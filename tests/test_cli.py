@@ -1,0 +1,111 @@
+"""`resnet-classify` as a user runs it: a separate process, its output and exit status."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=full_env,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> Path:
+    root = tmp_path_factory.mktemp("album")
+    (root / "nested").mkdir()
+    for name in ("chelsea", "coffee"):
+        (root / photos[name].name).write_bytes(photos[name].read_bytes())
+    (root / "nested" / photos["rocket"].name).write_bytes(photos["rocket"].read_bytes())
+    (root / "zz_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 broken")
+    (root / "readme.txt").write_text("not an image, and not picked up from a folder")
+    return root
+
+
+def test_json_for_a_folder_one_line_per_image_in_order(checkpoint: Path, folder: Path):
+    out = run_cli("--weights", str(checkpoint), "--format", "json", str(folder))
+    assert out.returncode == 1, out.stderr  # the broken file failed, the others were printed
+    assert "Traceback" not in out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [Path(r["path"]).name for r in records] == ["chelsea.jpg", "coffee.png", "zz_broken.jpg"]
+    first = records[0]["predictions"]
+    assert [p["rank"] for p in first] == [1, 2, 3, 4, 5]
+    assert set(first[0]) == {"rank", "index", "label", "probability"}
+    assert "zz_broken.jpg" in records[2]["error"]
+
+
+def test_recursive_csv_and_top_k(checkpoint: Path, folder: Path):
+    out = run_cli("--weights", str(checkpoint), "--format", "csv", "--top", "2", "-r", str(folder))
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert out.returncode == 1
+    names = {Path(r["path"]).name for r in rows}
+    assert names == {"chelsea.jpg", "coffee.png", "rocket.jpg", "zz_broken.jpg"}
+    assert len([r for r in rows if r["path"].endswith("rocket.jpg")]) == 2
+    assert [Path(r["path"]).name for r in rows if r["error"]] == ["zz_broken.jpg"]
+
+
+def test_table_is_readable_and_all_ok_exits_zero(checkpoint: Path, photos: dict[str, Path]):
+    out = run_cli("--weights", str(checkpoint), "--format", "table", str(photos["chelsea"]))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].endswith("chelsea.jpg")
+    assert len(lines) == 6 and lines[1].strip().startswith("1.") and "%" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["--top", "0", "x.jpg"], 2, "--top"),
+        (["--format", "xml", "x.jpg"], 2, "invalid choice"),
+        ([], 2, "required"),
+        (["--weights", "/no/such/file.pth", "x.jpg"], 3, "not found"),
+        (["--device", "cuda:3", "x.jpg"], 3, "GPU"),
+    ],
+)
+def test_usage_and_model_errors_have_their_exit_codes(
+    checkpoint: Path, args: list[str], code: int, words: str
+):
+    if "--device" in args:
+        args = ["--weights", str(checkpoint), *args]
+    out = run_cli(*args)
+    assert out.returncode == code, out.stderr
+    assert words in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_offline_without_weights_exits_3_naming_the_ways_out(tmp_path: Path, photos):
+    out = run_cli(
+        str(photos["chelsea"]),
+        env={
+            "TORCH_HOME": str(tmp_path / "empty_cache"),
+            "RESNET_CLASSIFIER_WEIGHTS_DIR": str(tmp_path / "nothing"),
+            "RESNET_CLASSIFIER_WEIGHTS_URL": "http://127.0.0.1:9",
+        },
+    )
+    assert out.returncode == 3
+    assert "--weights FILE" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_corrupt_checkpoint_exits_3(tmp_path: Path, photos):
+    bad = tmp_path / "corrupt.pth"
+    bad.write_bytes(b"PK\x03\x04 not a zip at all")
+    out = run_cli("--weights", str(bad), str(photos["chelsea"]))
+    assert out.returncode == 3
+    assert "corrupt.pth" in out.stderr and "Traceback" not in out.stderr
