@@ -12,11 +12,15 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
 from core.errors import Cancelled, ClassifierError, ModelLoadError
 from core.results import ClassificationResult
+
+if TYPE_CHECKING:
+    from core.engine import Classifier
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
@@ -43,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (default: table on a terminal, json otherwise)",
     )
     p.add_argument("--recursive", "-r", action="store_true", help="also look in sub-folders")
+    p.add_argument(
+        "--explain",
+        metavar="OUT_DIR",
+        help="also save a Grad-CAM heat map of each image's top prediction as OUT_DIR/NAME.png",
+    )
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help=argparse.SUPPRESS)
     p.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -56,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--top must be at least 1")
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
+    if args.explain is not None:
+        try:
+            Path(args.explain).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"--explain: cannot create the folder {args.explain}: {exc.strerror}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -98,17 +112,51 @@ def _run(args: argparse.Namespace) -> int:
     writer = _writer(fmt, sys.stdout, args.top)
     progress = _Progress(len(paths)) if interactive and len(paths) > 1 else None
     failed = 0
+    saved: set[str] = set()
     for result in classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size):
         if progress:
             progress.clear()
         writer(result)
         sys.stdout.flush()
+        if args.explain is not None and result.ok:
+            failed += not _save_explanation(classifier, result, Path(args.explain), saved)
         failed += not result.ok
         if progress:
             progress.advance()
     if progress:
         progress.clear()
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _save_explanation(
+    classifier: Classifier, result: ClassificationResult, out_dir: Path, taken: set[str]
+) -> bool:
+    """Save the Grad-CAM overlay of the top prediction as OUT_DIR/<image name>.png.
+
+    The map is made from the same decode the prediction used, drawn over the full-size image.
+    Two images of one name get NAME.png, NAME-2.png... False (and a message) on failure.
+    """
+    from core.explain import explain
+    from core.images import read_image
+
+    name = stem = Path(result.path).stem
+    n = 1
+    while stem.lower() in taken:
+        n += 1
+        stem = f"{name}-{n}"
+    taken.add(stem.lower())
+    try:
+        explanation = explain(classifier, result.path, result.top.index)
+        explanation.overlay(read_image(result.path)).save(out_dir / f"{stem}.png")
+    except ClassifierError as exc:
+        print(f"resnet-classify: no heat map for {result.path}: {exc}", file=sys.stderr)
+        return False
+    except OSError as exc:
+        print(
+            f"resnet-classify: cannot save the heat map for {result.path}: {exc}", file=sys.stderr
+        )
+        return False
+    return True
 
 
 def _writer(fmt: str, out: TextIO, top_k: int):
