@@ -1,0 +1,210 @@
+"""`resnet-classifier`: the QApplication, command-line flags and start-up.
+
+The window is shown first; the worker imports torch and loads the model after it is on screen.
+
+    resnet-classifier [IMAGE...] [--weights FILE] [--labels FILE] [--device D]
+    resnet-classifier --self-test [--weights FILE] [--device D]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+_T0 = time.perf_counter()
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="resnet-classifier",
+        description="Drop a photo on the window and see its top-5 ResNet50 predictions.",
+    )
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="images or folders to open at once")
+    p.add_argument("--weights", metavar="FILE", help="your own ResNet50 checkpoint for this run")
+    p.add_argument("--labels", metavar="FILE", help="class names: text (one per line) or JSON")
+    p.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N (default: remembered)")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="classify the bundled sample image through the window's worker, print one JSON "
+        "line (as resnet-classify --format json does) and exit: 0 on success",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="--self-test gives up after S seconds (default: %(default)s)",
+    )
+    # Prints the seconds from start to the window's first paint, then exits (see startup_time.py).
+    p.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--verbose", "-v", action="store_true", help="log what the app does")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    return p
+
+
+def _version() -> str:
+    from core import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if (args.self_test or args.startup_probe) and _headless():
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from gui.resources import APP_NAME, ICON, ORGANIZATION, SAMPLE_IMAGE, resource_path
+    from gui.settings import Settings
+    from gui.window import MainWindow
+
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        _quiet_offscreen_warnings()
+    app = QApplication.instance() or QApplication(
+        [sys.argv[0] if sys.argv else "resnet-classifier"]
+    )
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(ORGANIZATION)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setDesktopFileName(ORGANIZATION)
+    icon = resource_path(ICON)
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+
+    scripted = args.self_test or args.startup_probe
+    settings = Settings.in_memory() if scripted else Settings(QSettings())
+    window = MainWindow(
+        settings,
+        weights=args.weights,
+        labels=args.labels,
+        device=args.device,
+        interactive=not scripted,
+    )
+    images = list(args.images)
+    check: SelfTest | None = None
+    if args.self_test:
+        sample = resource_path(SAMPLE_IMAGE)
+        if not sample.is_file():
+            print(f"resnet-classifier: self-test: sample image missing: {sample}", file=sys.stderr)
+            return EXIT_FAILED
+        images = [str(sample)]
+        check = SelfTest(window, args.timeout)
+    if args.startup_probe:
+        _probe_first_paint(window, app)
+
+    window.show()
+    window.start(images)  # the workers start after the window's first paint
+    code = app.exec()
+    if check is not None:
+        code = check.code
+    if window.background.running() and not window.shutdown(5_000):
+        # A stuck network read cannot be interrupted; leave rather than hang or abort.
+        logging.getLogger(__name__).warning("leaving with a worker still busy")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+class SelfTest:
+    """Waits for the sample's result and turns it into one JSON line and an exit code."""
+
+    def __init__(self, window, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+        from PySide6.QtCore import QTimer
+
+        self.window = window
+        self.code = EXIT_FAILED
+        self._done = False
+        window.itemClassified.connect(self._on_result)
+        window.modelProblem.connect(lambda m: self._fail(m, EXIT_MODEL))
+        window.deviceProblem.connect(lambda m: self._fail(m, EXIT_MODEL))
+        window.workerError.connect(lambda m: self._fail(f"unexpected error: {m}", EXIT_FAILED))
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(
+            lambda: self._fail(f"no result within {timeout_s:g} seconds", EXIT_FAILED)
+        )
+        self._timer.start(int(timeout_s * 1000))
+
+    def _on_result(self, index: int, result) -> None:  # type: ignore[no-untyped-def]
+        if self._done:
+            return
+        if not result.ok:
+            self._fail(result.error or "the sample image could not be classified", EXIT_FAILED)
+            return
+        print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+        self._finish(EXIT_OK)
+
+    def _fail(self, message: str, code: int) -> None:
+        if self._done:
+            return
+        print(f"resnet-classifier: self-test failed: {message}", file=sys.stderr, flush=True)
+        self._finish(code)
+
+    def _finish(self, code: int) -> None:
+        self._done = True
+        self.code = code
+        self._timer.stop()
+        self.window.close()
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.instance().exit(code)
+
+
+def _probe_first_paint(window, app) -> None:  # type: ignore[no-untyped-def]
+    """Report the time to the window's first paint and whether torch had been imported by then."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event):  # type: ignore[no-untyped-def]
+            if event.type() == QEvent.Type.Paint and obj is window:
+                seconds = time.perf_counter() - _T0
+                record = {
+                    "first_paint_s": round(seconds, 4),
+                    "torch_loaded": "torch" in sys.modules,
+                }
+                print(json.dumps(record), flush=True)
+                window.removeEventFilter(self)
+                sys.stdout.flush()
+                os._exit(0)
+            return False
+
+    window._first_paint_filter = FirstPaint(window)
+    window.installEventFilter(window._first_paint_filter)
+
+
+def _quiet_offscreen_warnings() -> None:
+    """The offscreen platform warns about window hints it ignores; keep stderr for real news."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(mode, context, message):  # type: ignore[no-untyped-def]
+        if "does not support propagateSizeHints" not in message:
+            sys.stderr.write(message + "\n")
+
+    qInstallMessageHandler(handler)
+
+
+def _headless() -> bool:
+    if "QT_QPA_PLATFORM" in os.environ or sys.platform in ("win32", "darwin"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""What the window remembers between runs, stored with Qt's own `QSettings`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+DEVICE = "model/device"
+WEIGHTS = "model/weights"
+LABELS = "model/labels"
+GEOMETRY = "window/geometry"
+LAST_FOLDER = "window/lastFolder"
+
+
+class Settings:
+    """Typed access to the remembered values.
+
+    With no `QSettings` the values live in memory only (the self-test must neither read nor
+    change a user's settings); tests pass a `QSettings` on a temporary file.
+    """
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self._store = store
+        self._memory: dict[str, Any] = {}
+
+    @classmethod
+    def in_memory(cls) -> Settings:
+        return cls(None)
+
+    def _get(self, key: str) -> Any:
+        if self._store is None:
+            return self._memory.get(key)
+        return self._store.value(key)
+
+    def _set(self, key: str, value: Any) -> None:
+        if self._store is None:
+            if value is None:
+                self._memory.pop(key, None)
+            else:
+                self._memory[key] = value
+            return
+        if value is None:
+            self._store.remove(key)
+        else:
+            self._store.setValue(key, value)
+
+    def _text(self, key: str) -> str | None:
+        value = self._get(key)
+        return str(value) if value not in (None, "") else None
+
+    @property
+    def device(self) -> str:
+        return self._text(DEVICE) or "auto"
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self._set(DEVICE, value)
+
+    @property
+    def weights(self) -> str | None:
+        """The user's own checkpoint, or None for the ImageNet weights."""
+        return self._text(WEIGHTS)
+
+    @weights.setter
+    def weights(self, value: str | None) -> None:
+        self._set(WEIGHTS, value)
+
+    @property
+    def labels(self) -> str | None:
+        return self._text(LABELS)
+
+    @labels.setter
+    def labels(self, value: str | None) -> None:
+        self._set(LABELS, value)
+
+    @property
+    def geometry(self) -> QByteArray | None:
+        value = self._get(GEOMETRY)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    @geometry.setter
+    def geometry(self, value: QByteArray) -> None:
+        self._set(GEOMETRY, value)
+
+    @property
+    def last_folder(self) -> str:
+        return self._text(LAST_FOLDER) or ""
+
+    @last_folder.setter
+    def last_folder(self, value: str) -> None:
+        self._set(LAST_FOLDER, value)
+
+    def sync(self) -> None:
+        if self._store is not None:
+            self._store.sync()

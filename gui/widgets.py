@@ -1,0 +1,310 @@
+"""Small reusable widgets: the image view that is also the drop area, prediction bars, thumbnails.
+
+They only display what they are given; none of them knows about the worker or the model.
+Colours come from the palette, so they follow the system's light or dark scheme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.results import ClassificationResult, Prediction
+
+BAR_SCALE = 1000
+"""Prediction bars run from 0 to this, so a bar's value is its probability in tenths of a percent."""
+
+
+def percent_text(probability: float) -> str:
+    """A probability as a person reads it: "87.3%", "0.04%", "<0.01%"."""
+    value = probability * 100
+    if value >= 10:
+        return f"{value:.1f}%"
+    if value >= 0.01:
+        return f"{value:.2f}%"
+    return "<0.01%"
+
+
+class ImageView(QFrame):
+    """Shows one image scaled to fit, keeping its aspect; doubles as the drop area.
+
+    With no image it shows what it accepts. `set_drag_state("accept" | "refuse" | None)`
+    highlights it while something is dragged over the window.
+    """
+
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("imageView")
+        self.setMinimumSize(240, 180)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._image: QImage | None = None
+        self._scaled: QPixmap | None = None
+        self._placeholder = placeholder
+        self._drag_state: str | None = None
+        self._drag_text = ""
+
+    # ---- state ----------------------------------------------------------------------
+    def set_image(self, image: QImage | None) -> None:
+        self._image = image if image is not None and not image.isNull() else None
+        self._scaled = None
+        self.update()
+
+    def image(self) -> QImage | None:
+        return self._image
+
+    def set_placeholder(self, text: str) -> None:
+        self._placeholder = text
+        self.update()
+
+    def placeholder(self) -> str:
+        return self._placeholder
+
+    def set_drag_state(self, state: str | None, text: str = "") -> None:
+        self._drag_state = state
+        self._drag_text = text
+        self.update()
+
+    def drag_state(self) -> str | None:
+        return self._drag_state
+
+    def image_rect(self) -> QRect:
+        """Where the image is drawn, in widget coordinates (empty when there is none)."""
+        if self._image is None:
+            return QRect()
+        area = self.contentsRect().adjusted(8, 8, -8, -8)
+        size = self._image.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        # Never blow a small image up beyond its own size: it would only get blurry.
+        dpr = self.devicePixelRatioF()
+        natural = QSize(round(self._image.width() / dpr), round(self._image.height() / dpr))
+        if natural.width() <= area.width() and natural.height() <= area.height():
+            size = natural
+        x = area.x() + (area.width() - size.width()) // 2
+        y = area.y() + (area.height() - size.height()) // 2
+        return QRect(x, y, size.width(), size.height())
+
+    # ---- painting -------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:
+        self._scaled = None
+        super().resizeEvent(event)
+
+    def sizeHint(self) -> QSize:
+        return QSize(560, 420)
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        frame = QRectF(self.contentsRect()).adjusted(2, 2, -2, -2)
+        if self._image is not None:
+            target = self.image_rect()
+            if (
+                self._scaled is None
+                or self._scaled.size() != target.size() * self.devicePixelRatioF()
+            ):
+                dpr = self.devicePixelRatioF()
+                self._scaled = QPixmap.fromImage(
+                    self._image.scaled(
+                        target.size() * dpr,
+                        Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation,
+                    )
+                )
+                self._scaled.setDevicePixelRatio(dpr)
+            painter.drawPixmap(target.topLeft(), self._scaled)
+        elif self._drag_state is None:
+            pen = QPen(palette.color(QPalette.ColorRole.Mid), 2, Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.drawRoundedRect(frame, 12, 12)
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(
+                frame.adjusted(24, 24, -24, -24),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._placeholder,
+            )
+        if self._drag_state is not None:
+            refuse = self._drag_state == "refuse"
+            color = QColor("#d9534f") if refuse else palette.color(QPalette.ColorRole.Highlight)
+            fill = QColor(color)
+            fill.setAlpha(40)
+            painter.setPen(QPen(color, 3))
+            painter.setBrush(fill)
+            painter.drawRoundedRect(frame, 12, 12)
+            if self._drag_text:
+                font = painter.font()
+                font.setPointSizeF(font.pointSizeF() * 1.3)
+                font.setBold(True)
+                painter.setFont(font)
+                painter.setPen(palette.color(QPalette.ColorRole.WindowText))
+                painter.drawText(
+                    frame.adjusted(24, 24, -24, -24),
+                    Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                    self._drag_text,
+                )
+        painter.end()
+
+
+class PredictionRow(QWidget):
+    """One prediction: its label and percentage on a line, and under them a bar as long as it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.percent = QLabel()
+        self.percent.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, BAR_SCALE)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(8)
+        layout = QGridLayout(self)
+        layout.setContentsMargins(0, 2, 0, 4)
+        layout.setHorizontalSpacing(8)
+        layout.setVerticalSpacing(3)
+        layout.addWidget(self.label, 0, 0)
+        layout.addWidget(self.percent, 0, 1)
+        layout.addWidget(self.bar, 1, 0, 1, 2)
+        layout.setColumnStretch(0, 1)
+
+    def set_prediction(self, prediction: Prediction | None) -> None:
+        if prediction is None:
+            self.label.clear()
+            self.percent.clear()
+            self.bar.setValue(0)
+            self.setToolTip("")
+            return
+        self.label.setText(prediction.label)
+        self.percent.setText(percent_text(prediction.probability))
+        self.bar.setValue(round(prediction.probability * BAR_SCALE))
+        font = self.label.font()
+        font.setBold(prediction.rank == 1)
+        self.label.setFont(font)
+        self.setToolTip(
+            f"#{prediction.rank}: {prediction.label} (class {prediction.index}), "
+            f"{prediction.probability * 100:.3f}%"
+        )
+
+
+class PredictionBars(QWidget):
+    """The top-k predictions as rows of label, percentage and bar."""
+
+    def __init__(self, rows: int = 5, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self.rows = [PredictionRow() for _ in range(rows)]
+        for row in self.rows:
+            layout.addWidget(row)
+
+    def set_predictions(self, predictions: Sequence[Prediction]) -> None:
+        for i, row in enumerate(self.rows):
+            row.set_prediction(predictions[i] if i < len(predictions) else None)
+            row.setVisible(i < len(predictions))
+
+    def clear(self) -> None:
+        self.set_predictions(())
+
+    def texts(self) -> list[tuple[str, str, int]]:
+        """(label, percentage, bar value) of each visible row: what a person reads off."""
+        return [
+            (r.label.text(), r.percent.text(), r.bar.value()) for r in self.rows if not r.isHidden()
+        ]
+
+
+class ThumbnailStrip(QListWidget):
+    """A horizontal strip of thumbnails, each captioned with its top-1; clicking picks one."""
+
+    picked = Signal(int)
+
+    def __init__(self, icon_size: int = 96, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("thumbnails")
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setIconSize(QSize(icon_size, icon_size))
+        self.setGridSize(QSize(icon_size + 40, icon_size + 44))
+        self.setSpacing(4)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFixedHeight(icon_size + 44 + 2 * self.frameWidth() + 18)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._blank = _blank_icon(icon_size, self.palette().color(QPalette.ColorRole.Mid))
+        self.currentRowChanged.connect(self._row_changed)
+
+    def set_names(self, names: Sequence[str]) -> None:
+        self.blockSignals(True)
+        self.clear()
+        for name in names:
+            item = QListWidgetItem(self._blank, _short(name))
+            item.setToolTip(name)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            self.addItem(item)
+        self.blockSignals(False)
+
+    def set_thumbnail(self, index: int, image: QImage) -> None:
+        item = self.item(index)
+        if item is not None and not image.isNull():
+            item.setIcon(QIcon(QPixmap.fromImage(image)))
+
+    def set_result(self, index: int, name: str, result: ClassificationResult | None) -> None:
+        item = self.item(index)
+        if item is None:
+            return
+        if result is None:
+            item.setText(_short(name))
+            item.setToolTip(name)
+        elif result.ok and result.top is not None:
+            top = result.top
+            item.setText(f"{top.label}\n{percent_text(top.probability)}")
+            item.setToolTip(f"{name}\n{top.label}: {percent_text(top.probability)}")
+        else:
+            item.setText("⚠ error")
+            item.setToolTip(f"{name}\n{result.error}")
+
+    def caption(self, index: int) -> str:
+        item = self.item(index)
+        return item.text() if item is not None else ""
+
+    def _row_changed(self, row: int) -> None:
+        if row >= 0:
+            self.picked.emit(row)
+
+
+def _short(name: str, limit: int = 24) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _blank_icon(size: int, color: QColor) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    fill = QColor(color)
+    fill.setAlpha(60)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(fill)
+    painter.drawRoundedRect(QRectF(8, 8, size - 16, size - 16), 8, 8)
+    painter.end()
+    return QIcon(pixmap)

@@ -1,0 +1,859 @@
+"""The main window: drop area and image view, predictions, thumbnails, menus, status.
+
+It presents and wires. Model work goes to `ClassifierWorker`, decoding for display to
+`ImageLoader`, both on their own threads, through queued signals carrying request ids; an
+answer whose id is no longer current is dropped, so the newest drop is what is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QMimeData, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.results import ClassificationResult, DeviceInfo, ModelInfo
+from gui import drops
+from gui.resources import APP_NAME
+from gui.settings import Settings
+from gui.widgets import ImageView, PredictionBars, ThumbnailStrip
+from gui.worker import (
+    Background,
+    ClassifyRequest,
+    ImageJob,
+    LoadRequest,
+    ModelFailure,
+    Source,
+    source_name,
+)
+
+log = logging.getLogger(__name__)
+
+IMAGE_FILTER = (
+    "Images (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff *.ppm *.pgm *.ico *.jp2 *.avif "
+    "*.heic);;All files (*)"
+)
+WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
+LABELS_FILTER = "Labels (*.txt *.json);;All files (*)"
+VIEW_MAX_SIDE = 2048
+THUMB_SIDE = 96
+
+
+@dataclass
+class Item:
+    """One image of the current drop, and what is known of it so far."""
+
+    source: Source
+    name: str
+    result: ClassificationResult | None = None
+    result_key: tuple[int, str] | None = None  # (model load id, device) it was made with
+    view_error: str = ""
+
+
+class MainWindow(QMainWindow):
+    # To the workers (queued: they live on other threads).
+    loadRequested = Signal(object)
+    classifyRequested = Signal(object)
+    deviceRequested = Signal(int, str)
+    expandRequested = Signal(int, object)
+    imageRequested = Signal(object)
+    loaderCurrent = Signal(int)
+
+    # For whoever drives the window (the self-test, tests, a later results table).
+    modelReady = Signal(object)  # ModelInfo
+    modelProblem = Signal(str)  # the model could not be loaded (message as the CLI prints it)
+    deviceProblem = Signal(str)
+    itemClassified = Signal(int, object)  # index in the current drop, ClassificationResult
+    runFinished = Signal()  # every image of the current drop has its result
+    workerError = Signal(str)
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        weights: str | None = None,
+        labels: str | None = None,
+        device: str | None = None,
+        interactive: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or Settings.in_memory()
+        self.interactive = interactive
+        self._weights = weights if weights is not None else self.settings.weights
+        self._labels = labels if weights is not None or labels is not None else self.settings.labels
+        if weights is not None and labels is None:
+            self._labels = None
+        self._device = device or self.settings.device
+        self._model: ModelInfo | None = None
+        self._devices: list[DeviceInfo] = []
+        self._items: list[Item] = []
+        self._current = -1
+        self._drop_id = 0  # one per drop: the loader's answers and the item list
+        self._classify_id = 0
+        self._classify_map: list[int] = []  # request index -> item index, current request
+        self._classify_cancel: threading.Event | None = None
+        self._load_id = 0
+        self._load_cancel: threading.Event | None = None
+        self._load_remember = False
+        self._device_id = 0
+        self._closing = False
+        self._painted = False
+        self._started = False
+        self._start_pending = False
+        self._start_images: list[str] = []
+        self._pending_model: tuple[str | None, str | None] = (None, None)
+        self._pending_problems: list[str] = []
+        self._running_key: tuple[int, str] | None = None
+        self.model_dialog: QMessageBox | None = None
+        self.error_dialog: QMessageBox | None = None
+
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self._build_ui()
+        self._build_menus()
+        self._wire_background()
+        geometry = self.settings.geometry
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(980, 680)
+        self._show_placeholder()
+
+    # ================================================================== building
+    def _build_ui(self) -> None:
+        self.view = ImageView()
+        self.view.setToolTip("Drop photos or a folder here, or press Ctrl+O / Ctrl+V")
+
+        self.notice = QLabel()
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+        self.notice.setFrameShape(QFrame.Shape.StyledPanel)
+        self.notice.setContentsMargins(8, 6, 8, 6)
+        self.notice.setStyleSheet(
+            "#notice { background: rgba(217, 83, 79, 40); border: 1px solid rgba(217, 83, 79, 160);"
+            " border-radius: 4px; }"
+        )
+
+        self.title = QLabel()
+        self.title.setObjectName("title")
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.bars = PredictionBars()
+        self.meta = QLabel()
+        self.meta.setObjectName("meta")
+        self.meta.setWordWrap(True)
+        self.meta.setForegroundRole(self.meta.foregroundRole())
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setVisible(False)
+
+        side = QWidget()
+        side.setMinimumWidth(260)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(12, 8, 12, 8)
+        side_layout.setSpacing(10)
+        side_layout.addWidget(self.title)
+        side_layout.addWidget(self.error)
+        side_layout.addWidget(self.bars)
+        side_layout.addWidget(self.meta)
+        side_layout.addStretch(1)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.view)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([620, 340])
+        splitter.setChildrenCollapsible(False)
+
+        self.thumbnails = ThumbnailStrip(THUMB_SIDE)
+        self.thumbnails.setVisible(False)
+        self.thumbnails.picked.connect(self.show_item)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 8, 8, 4)
+        layout.addWidget(self.notice)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.thumbnails)
+        self.setCentralWidget(central)
+
+        self.status_text = QLabel()
+        self.status_text.setObjectName("status")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        self.device_label = QLabel()
+        self.device_label.setObjectName("device")
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.device_label)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = self._action(
+            "&Open Images…",
+            QKeySequence.StandardKey.Open,
+            self.choose_images,
+            "Classify image files",
+        )
+        self.open_folder_action = self._action(
+            "Open &Folder…", "Ctrl+Shift+O", self.choose_folder, "Classify every image in a folder"
+        )
+        self.paste_action = self._action(
+            "&Paste Image", QKeySequence.StandardKey.Paste, self.paste, "Classify the copied image"
+        )
+        self.weights_action = self._action(
+            "Load &Weights…",
+            "Ctrl+L",
+            self.choose_weights,
+            "Use your own ResNet50 checkpoint (.pth, .pt, .safetensors)",
+        )
+        self.labels_action = self._action(
+            "Load La&bels…", None, self.choose_labels, "Class names: text (one per line) or JSON"
+        )
+        self.imagenet_action = self._action(
+            "Use &ImageNet Weights",
+            None,
+            self.use_imagenet,
+            "Go back to torchvision's ResNet50 trained on ImageNet",
+        )
+        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, None)
+        for action in (self.open_action, self.open_folder_action, self.paste_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        for action in (self.weights_action, self.labels_action, self.imagenet_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        self.device_menu = self.menuBar().addMenu("&Device")
+        self.device_menu.setToolTipsVisible(True)
+        self.device_group = QActionGroup(self)
+        self.device_group.setExclusive(True)
+        waiting = self.device_menu.addAction("Looking for devices…")
+        waiting.setEnabled(False)
+
+        view_menu = self.menuBar().addMenu("&View")
+        self.next_action = self._action("&Next Image", "Ctrl+Right", lambda: self._step(1), None)
+        self.prev_action = self._action(
+            "&Previous Image", "Ctrl+Left", lambda: self._step(-1), None
+        )
+        view_menu.addAction(self.next_action)
+        view_menu.addAction(self.prev_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&About", None, self._about, None))
+
+    def _action(self, text, shortcut, slot, tip) -> QAction:  # type: ignore[no-untyped-def]
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _wire_background(self) -> None:
+        self.background = Background()
+        worker, loader = self.background.classifier, self.background.loader
+        self.loadRequested.connect(worker.load)
+        self.classifyRequested.connect(worker.classify)
+        self.deviceRequested.connect(worker.set_device)
+        self.expandRequested.connect(loader.expand)
+        self.imageRequested.connect(loader.load)
+        self.loaderCurrent.connect(loader.set_current)
+        worker.status.connect(self._on_status)
+        worker.devicesListed.connect(self._on_devices)
+        worker.downloadProgress.connect(self._on_download)
+        worker.modelLoaded.connect(self._on_model_loaded)
+        worker.modelFailed.connect(self._on_model_failed)
+        worker.deviceChanged.connect(self._on_device_changed)
+        worker.deviceFailed.connect(self._on_device_failed)
+        worker.resultReady.connect(self._on_result)
+        worker.classifyFinished.connect(self._on_classify_finished)
+        worker.errored.connect(self._on_worker_error)
+        loader.expanded.connect(self._on_expanded)
+        loader.imageLoaded.connect(self._on_image_loaded)
+        loader.errored.connect(self._on_worker_error)
+
+    # ================================================================== start and stop
+    def start(self, images: list[str] | None = None) -> None:
+        """Start the threads and load the model once the window has painted itself.
+
+        Call after `show()`: torch is imported by the worker, and only after the first frame,
+        so the window is on screen before the import competes for the CPU and the GIL.
+        """
+        self._start_images = list(images or [])
+        if self._painted:
+            QTimer.singleShot(0, self._start_now)
+        else:
+            self._start_pending = True
+            # Should no paint come (a minimised window, say), start anyway.
+            QTimer.singleShot(1000, self._start_now)
+
+    def _start_now(self) -> None:
+        if self._started or self._closing:
+            return
+        self._started = True
+        self.background.start()
+        if self._start_images:
+            self.open_sources(self._start_images)
+        self._load(self._weights, self._labels, remember=False)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and not self._painted:
+            self._painted = True
+            if self._start_pending:
+                QTimer.singleShot(0, self._start_now)
+        return super().event(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.interactive:
+            self.settings.geometry = self.saveGeometry()
+            self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel what runs, stop both threads and wait for them; True when they ended."""
+        self._closing = True
+        for event in (self._load_cancel, self._classify_cancel):
+            if event is not None:
+                event.set()
+        for dialog in (self.model_dialog, self.error_dialog):
+            if dialog is not None:
+                dialog.close()
+        stopped = self.background.stop(timeout_ms)
+        if not stopped:
+            log.warning("a worker thread did not stop within %d ms", timeout_ms)
+        return stopped
+
+    # ================================================================== model
+    def _load(self, weights: str | None, labels: str | None, remember: bool) -> None:
+        if self._load_cancel is not None:
+            self._load_cancel.set()
+        self._load_id += 1
+        self._load_cancel = threading.Event()
+        self._load_remember = remember
+        self._pending_model = (weights, labels)
+        request = LoadRequest(
+            self._load_id, weights, labels, device=self._device, cancel=self._load_cancel
+        )
+        what = Path(weights).name if weights else "ResNet50"
+        self._on_status(f"Loading {what}…")
+        self.loadRequested.emit(request)
+
+    def _on_model_loaded(self, request_id: int, info: ModelInfo) -> None:
+        if request_id != self._load_id or self._closing:
+            return
+        self.progress.setVisible(False)
+        self._model = info
+        weights, labels = self._pending_model
+        self._weights, self._labels = weights, labels
+        if self._load_remember and self.interactive:
+            self.settings.weights = weights
+            self.settings.labels = labels
+        self._check_device(info.device)
+        self._show_ready()
+        self.modelReady.emit(info)
+        self._classify_stale()
+
+    def _on_model_failed(self, request_id: int, failure: ModelFailure) -> None:
+        if request_id != self._load_id or self._closing or failure.cancelled:
+            return
+        self.progress.setVisible(False)
+        self.modelProblem.emit(failure.message)
+        if self._model is not None:
+            # A new checkpoint did not load: the worker still holds the previous model.
+            self._show_ready()
+            self._show_error("The weights could not be loaded", failure.message)
+            return
+        self._on_status("No model loaded. Use File > Load Weights… or File > Use ImageNet Weights.")
+        for item in self._items:
+            if item.result is None:
+                item.view_error = ""
+        self._refresh_current()
+        if not self.interactive:
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("The model is not available")
+        if failure.offline:
+            box.setText("The ResNet50 ImageNet weights could not be downloaded.")
+        else:
+            box.setText("The model could not be loaded.")
+        box.setInformativeText(failure.message)
+        retry = box.addButton("&Retry", QMessageBox.ButtonRole.AcceptRole)
+        choose = box.addButton("&Choose Weights File…", QMessageBox.ButtonRole.ActionRole)
+        imagenet = None
+        if self._weights_failed_were_own():
+            imagenet = box.addButton("Use &ImageNet Weights", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.setDefaultButton(retry)
+        self.model_dialog = box
+        self.retry_button, self.choose_button = retry, choose
+
+        def clicked(button: QPushButton) -> None:
+            self.model_dialog = None
+            if button is retry:
+                self._load(*self._pending_model, remember=self._load_remember)
+            elif button is choose:
+                QTimer.singleShot(0, self.choose_weights)
+            elif imagenet is not None and button is imagenet:
+                self._load(None, None, remember=True)
+
+        box.buttonClicked.connect(clicked)
+        box.open()
+
+    def _weights_failed_were_own(self) -> bool:
+        return self._pending_model[0] is not None
+
+    def choose_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load ResNet50 Weights", self._dialog_folder(self._weights), WEIGHTS_FILTER
+        )
+        if path:
+            self.load_weights(path)
+
+    def load_weights(self, path: str, labels: str | None = None) -> None:
+        """Load the user's checkpoint (and labels); on failure the current model stays."""
+        self._load(path, labels, remember=True)
+
+    def choose_labels(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load Labels", self._dialog_folder(self._labels or self._weights), LABELS_FILTER
+        )
+        if path:
+            self._load(self._weights, path, remember=True)
+
+    def use_imagenet(self) -> None:
+        self._load(None, None, remember=True)
+
+    # ================================================================== devices
+    def _on_devices(self, devices: list[DeviceInfo]) -> None:
+        self._devices = list(devices)
+        self.device_menu.clear()
+        for action in self.device_group.actions():
+            self.device_group.removeAction(action)
+        for device in self._devices:
+            action = QAction(device.name, self)
+            action.setCheckable(True)
+            action.setData(device.id)
+            action.setToolTip(f"Run the model on {device.name} ({device.id})")
+            action.triggered.connect(lambda _=False, d=device.id: self.switch_device(d))
+            self.device_group.addAction(action)
+            self.device_menu.addAction(action)
+        if self._model is not None:
+            self._check_device(self._model.device)
+
+    def device_actions(self) -> list[QAction]:
+        return list(self.device_group.actions())
+
+    def switch_device(self, device: str) -> None:
+        """Move the model on the worker, then re-classify; a failure keeps the previous device."""
+        if self._model is None:
+            self._device = device
+            return
+        self._cancel_classify()
+        self._device_id += 1
+        self.deviceRequested.emit(self._device_id, device)
+
+    def _on_device_changed(self, request_id: int, info: ModelInfo) -> None:
+        if self._closing:
+            return
+        self._model = info
+        self._device = info.device
+        if self.interactive:
+            self.settings.device = info.device
+        self._check_device(info.device)
+        self._show_ready()
+        self._classify_stale()
+
+    def _on_device_failed(self, request_id: int, message: str) -> None:
+        if self._closing:
+            return
+        self.deviceProblem.emit(message)
+        self.show_notice(f"Could not switch device: {message}")
+        if self._model is not None:
+            self._check_device(self._model.device)
+            self._show_ready()
+            self._classify_stale()
+
+    def _check_device(self, device: str) -> None:
+        for action in self.device_group.actions():
+            action.setChecked(action.data() == device)
+        self._update_device_label()
+
+    def _update_device_label(self) -> None:
+        if self._model is None:
+            self.device_label.setText("")
+            return
+        self.device_label.setText(self._model.device_name)
+        self.device_label.setToolTip(f"The model runs on {self._model.device_name}")
+
+    # ================================================================== opening images
+    def choose_images(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open Images", self.settings.last_folder, IMAGE_FILTER
+        )
+        if paths:
+            self.settings.last_folder = str(Path(paths[0]).parent)
+            self.open_sources(paths)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open Folder", self.settings.last_folder)
+        if folder:
+            self.settings.last_folder = folder
+            self.open_sources([folder])
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            self.show_notice("The clipboard is empty.")
+            return
+        self.open_mime(mime)
+
+    def open_mime(self, mime: QMimeData) -> bool:
+        contents = drops.read_mime(mime)
+        if contents.refused and not contents.usable:
+            self.show_notice(" ".join(contents.refused))
+            return False
+        self.open_sources(list(contents.sources), list(contents.refused))
+        return True
+
+    def open_sources(self, sources: list[Source], problems: list[str] | None = None) -> None:
+        """Show and classify these files, folders or image bytes, replacing what was shown."""
+        self._cancel_classify()
+        self._drop_id += 1
+        self.loaderCurrent.emit(self._drop_id)
+        self._pending_problems = list(problems or [])
+        self.hide_notice()
+        self._on_status("Opening…")
+        self.expandRequested.emit(self._drop_id, list(sources))
+
+    def _on_expanded(self, drop_id: int, sources: list[Source], problems: list[str]) -> None:
+        if drop_id != self._drop_id or self._closing:
+            return
+        problems = self._pending_problems + list(problems)
+        if problems:
+            self.show_notice(" ".join(problems))
+        if not sources:
+            self._show_ready()
+            return
+        self._items = [Item(s, _display_name(s)) for s in sources]
+        self.thumbnails.set_names([item.name for item in self._items])
+        self.thumbnails.setVisible(len(self._items) > 1)
+        self._current = -1
+        self.show_item(0)
+        if len(self._items) > 1:
+            side = round(THUMB_SIDE * self.devicePixelRatioF())
+            for i, item in enumerate(self._items):
+                self.imageRequested.emit(ImageJob(drop_id, i, item.source, side, "thumb"))
+        if self._model is not None:
+            self._classify_stale()
+        else:
+            self._refresh_current()
+
+    def _on_image_loaded(
+        self, drop_id: int, index: int, kind: str, image: QImage, error: str
+    ) -> None:
+        if drop_id != self._drop_id or not 0 <= index < len(self._items):
+            return
+        if kind == "thumb":
+            self.thumbnails.set_thumbnail(index, image)
+            return
+        if index != self._current:
+            return
+        if error:
+            self._items[index].view_error = error
+            self.view.set_image(None)
+            self.view.set_placeholder(error)
+        else:
+            self.view.set_image(image)
+
+    def show_item(self, index: int) -> None:
+        """Make item `index` of the current drop the one shown in the view and the bars."""
+        if not 0 <= index < len(self._items) or index == self._current:
+            return
+        self._current = index
+        if self.thumbnails.currentRow() != index:
+            self.thumbnails.blockSignals(True)
+            self.thumbnails.setCurrentRow(index)
+            self.thumbnails.blockSignals(False)
+        self.view.set_image(None)
+        self.view.set_placeholder("Loading…")
+        side = round(VIEW_MAX_SIDE * min(2.0, self.devicePixelRatioF()))
+        self.imageRequested.emit(ImageJob(self._drop_id, index, self._items[index].source, side))
+        self._refresh_current()
+
+    def current_index(self) -> int:
+        return self._current
+
+    def items(self) -> list[Item]:
+        return list(self._items)
+
+    def _step(self, delta: int) -> None:
+        if self._items:
+            self.show_item((self._current + delta) % len(self._items))
+
+    # ================================================================== classifying
+    def _classify_stale(self) -> None:
+        """Classify every item whose result is missing or came from another model or device."""
+        if self._model is None or not self._items:
+            return
+        key = self._result_key()
+        todo = [i for i, item in enumerate(self._items) if item.result_key != key]
+        if not todo:
+            self._refresh_current()
+            return
+        if self._current in todo:  # the one in view first
+            todo.remove(self._current)
+            todo.insert(0, self._current)
+        self._cancel_classify()
+        self._classify_id += 1
+        self._classify_map = todo
+        self._classify_cancel = threading.Event()
+        self._running_key = key
+        request = ClassifyRequest(
+            self._classify_id,
+            tuple(self._items[i].source for i in todo),
+            cancel=self._classify_cancel,
+        )
+        self._on_status(f"Classifying {len(todo)} images…" if len(todo) > 1 else "Classifying…")
+        self._refresh_current()
+        self.classifyRequested.emit(request)
+
+    def _result_key(self) -> tuple[int, str]:
+        assert self._model is not None
+        return (self._load_id, self._model.device)
+
+    def _cancel_classify(self) -> None:
+        if self._classify_cancel is not None:
+            self._classify_cancel.set()
+            self._classify_cancel = None
+        self._classify_id += 1  # whatever arrives from the old request is now stale
+
+    def _on_result(self, request_id: int, index: int, result: ClassificationResult) -> None:
+        if request_id != self._classify_id or self._closing or index >= len(self._classify_map):
+            return
+        item_index = self._classify_map[index]
+        item = self._items[item_index]
+        item.result = result
+        item.result_key = self._running_key
+        self.thumbnails.set_result(item_index, item.name, result)
+        if item_index == self._current:
+            self._refresh_current()
+        done = sum(1 for i in self._items if i.result_key == self._running_key)
+        if len(self._items) > 1 and done < len(self._items):
+            self._on_status(f"Classified {done} of {len(self._items)}…")
+        self.itemClassified.emit(item_index, result)
+
+    def _on_classify_finished(self, request_id: int, cancelled: bool) -> None:
+        if request_id != self._classify_id or self._closing:
+            return
+        self._classify_cancel = None
+        if not cancelled:
+            self._show_ready()
+            self.runFinished.emit()
+
+    # ================================================================== showing
+    def _refresh_current(self) -> None:
+        if not 0 <= self._current < len(self._items):
+            return
+        item = self._items[self._current]
+        self.title.setText(_elide_middle(Path(item.name).name))
+        self.title.setToolTip(item.name)
+        result = item.result
+        stale = result is not None and item.result_key != self._current_key()
+        if result is None or (stale and not result.ok):
+            self.bars.clear()
+            self.error.setVisible(False)
+            if self._model is None:
+                self.meta.setText("Waiting for the model…")
+            else:
+                self.meta.setText("Classifying…")
+            return
+        if result.ok:
+            self.error.setVisible(False)
+            self.bars.set_predictions(result.predictions)
+            self.meta.setText(self._meta_text(result) + ("  (updating…)" if stale else ""))
+        else:
+            self.bars.clear()
+            self.error.setText(f"⚠ {result.error}")
+            self.error.setVisible(True)
+            self.meta.setText("")
+
+    def _current_key(self) -> tuple[int, str] | None:
+        return self._result_key() if self._model is not None else None
+
+    def _meta_text(self, result: ClassificationResult) -> str:
+        device = result.device
+        if self._model is not None and result.device == self._model.device:
+            device = self._model.device_name
+        else:
+            for d in self._devices:
+                if d.id == result.device:
+                    device = d.name
+        parts = [
+            device,
+            f"{result.seconds * 1000:.0f} ms" if result.seconds < 10 else f"{result.seconds:.1f} s",
+        ]
+        if self._model is not None:
+            parts.append(self._model.source)
+        return " · ".join(parts)
+
+    def _show_placeholder(self) -> None:
+        self.view.set_placeholder(
+            f"Drop photos here\n\nThis window takes {drops.ACCEPTS}.\n"
+            "File > Open (Ctrl+O) and Paste (Ctrl+V) do the same."
+        )
+        self.title.setText("No image yet")
+        self.bars.clear()
+        self.meta.setText("")
+
+    def _show_ready(self) -> None:
+        if self._model is None:
+            return
+        text = f"Ready: {self._model.source} on {self._model.device_name}"
+        if self._model.num_classes != 1000:
+            text += f" ({self._model.num_classes} classes)"
+        self._on_status(text)
+        self._update_device_label()
+
+    def _on_status(self, text: str) -> None:
+        self.status_text.setText(text)
+
+    def status(self) -> str:
+        return self.status_text.text()
+
+    def _on_download(self, request_id: int, done: int, total: int) -> None:
+        if request_id != self._load_id:
+            return
+        mb = 1024 * 1024
+        self.progress.setVisible(True)
+        if total:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(min(1000, done * 1000 // total))
+            text = f"Downloading ResNet50 weights: {done / mb:.1f} of {total / mb:.1f} MB"
+        else:
+            self.progress.setRange(0, 0)
+            text = f"Downloading ResNet50 weights: {done / mb:.1f} MB"
+        self.progress.setToolTip(text)
+        self._on_status(text)
+
+    def show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(True)
+        self._on_status(text)
+
+    def hide_notice(self) -> None:
+        self.notice.clear()
+        self.notice.setVisible(False)
+
+    def _show_error(self, title: str, message: str, details: str = "") -> None:
+        if not self.interactive:
+            log.error("%s: %s", title, message)
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(title)
+        box.setText(title + ".")
+        box.setInformativeText(message)
+        if details:
+            box.setDetailedText(details)
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        self.error_dialog = box
+        box.finished.connect(lambda _: setattr(self, "error_dialog", None))
+        box.open()
+
+    def _on_worker_error(self, summary: str, details: str) -> None:
+        if self._closing:
+            return
+        self.workerError.emit(summary)
+        self._on_status(f"Something went wrong: {summary}")
+        self._show_error("Something went wrong", summary, details)
+
+    def _about(self) -> None:
+        from core import __version__
+
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME}</b> {__version__}<br>ResNet50 image classification with PyTorch "
+            "and torchvision, in a Qt window.",
+        )
+
+    def _dialog_folder(self, path: str | None) -> str:
+        return str(Path(path).parent) if path else self.settings.last_folder
+
+    # ================================================================== drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if drops.can_take(mime):
+            self.view.set_drag_state("accept", "Drop to classify")
+        else:
+            self.view.set_drag_state(
+                "refuse", "This can't be classified:\n" + drops.ACCEPTS + " only"
+            )
+        event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.view.set_drag_state(None)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.view.set_drag_state(None)
+        if self.open_mime(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self.view.update()
+        super().changeEvent(event)
+
+
+def _display_name(source: Source) -> str:
+    return source_name(source)
+
+
+def _elide_middle(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit // 2 - 1] + "…" + text[-limit // 2 :]

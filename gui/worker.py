@@ -1,0 +1,421 @@
+"""The engine on background threads, talking to the window by queued signals only.
+
+Two QObjects, each moved to its own QThread:
+
+- `ClassifierWorker` owns the model. torch and the torch-using `core` modules are imported
+  inside its slots, on its thread, so the window is on screen before torch loads.
+- `ImageLoader` lists folders and decodes pictures for the view and the thumbnails (Pillow and
+  Qt only, no torch), so a dropped photo shows while the model is still loading or busy.
+
+Every request carries an id and, where it can run long, a `threading.Event` the window sets to
+cancel it. Answers carry the id back; the window drops those that are no longer current.
+Workers never touch widgets. Any unexpected exception in a slot is reported by `errored`.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QObject,
+    QSize,
+    Qt,
+    QThread,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QImage, QImageReader
+
+from core.errors import (
+    ClassifierError,
+    DeviceUnavailableError,
+    ImageReadError,
+    WeightsUnavailableError,
+)
+from core.results import ClassificationResult, DeviceInfo, ModelInfo
+
+log = logging.getLogger(__name__)
+
+Source = str | bytes
+"""A local image path or encoded image bytes."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# ---- requests and answers (plain data) --------------------------------------------------------
+@dataclass(frozen=True)
+class LoadRequest:
+    """Load a model: the user's checkpoint (and labels) or, with no weights, ImageNet's."""
+
+    request_id: int
+    weights: str | None = None
+    labels: str | None = None
+    device: str = "auto"
+    variant: str = "IMAGENET1K_V2"
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ClassifyRequest:
+    """Classify several images one after another, streaming a result for each."""
+
+    request_id: int
+    sources: tuple[Source, ...]
+    top_k: int = 5
+    batch_size: int = 1
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ModelFailure:
+    """Why a model could not be loaded; `offline` means the ImageNet weights could not be had."""
+
+    message: str
+    offline: bool = False
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """Decode one image for display (`kind="view"`) or as a thumbnail (`kind="thumb"`)."""
+
+    request_id: int
+    index: int
+    source: Source
+    max_side: int
+    kind: str = "view"
+
+
+def _reporting(method: F) -> F:
+    """Turn an unexpected exception in a worker slot into an `errored` signal, never a silent one."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except Exception as exc:
+            log.exception("unexpected error in %s", method.__name__)
+            text = "".join(traceback.format_exception(exc))
+            self.errored.emit(f"{type(exc).__name__}: {exc}", text)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ---- the model ---------------------------------------------------------------------------------
+class ClassifierWorker(QObject):
+    """Holds the `core.engine.Classifier`; loads, moves and runs it, one request at a time."""
+
+    status = Signal(str)
+    devicesListed = Signal(object)  # list[DeviceInfo]
+    downloadProgress = Signal(int, object, object)  # request id, bytes done, bytes total
+    modelLoaded = Signal(int, object)  # request id, ModelInfo
+    modelFailed = Signal(int, object)  # request id, ModelFailure
+    deviceChanged = Signal(int, object)  # request id, ModelInfo
+    deviceFailed = Signal(int, str)  # request id, message (the previous device stays)
+    classifyStarted = Signal(int, int)  # request id, number of images
+    resultReady = Signal(int, int, object)  # request id, index in the request, result
+    classifyFinished = Signal(int, bool)  # request id, cancelled
+    errored = Signal(str, str)  # summary, traceback
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classifier: Any = None  # core.engine.Classifier, once loaded
+        self._devices: list[DeviceInfo] | None = None
+
+    @Slot(object)
+    @_reporting
+    def load(self, request: LoadRequest) -> None:
+        if request.cancel.is_set():
+            return
+        self.status.emit("Starting PyTorch…")
+        # The first torch import happens here, on the worker thread.
+        from core.devices import available_devices, resolve_device
+        from core.engine import Classifier
+        from core.model import load_model
+
+        if self._devices is None:
+            self._devices = available_devices()
+            self.devicesListed.emit(self._devices)
+        device = request.device
+        try:
+            resolve_device(device)
+        except DeviceUnavailableError as exc:
+            self.deviceFailed.emit(request.request_id, f"{exc} Using the CPU instead.")
+            device = "cpu"
+        name = Path(request.weights).name if request.weights else "ResNet50"
+        self.status.emit(f"Loading {name} on {self._short_device(device)}…")
+        progress = _ThrottledProgress(
+            lambda done, total: self.downloadProgress.emit(request.request_id, done, total)
+        )
+        try:
+            model = load_model(
+                request.weights,
+                request.labels,
+                variant=request.variant,
+                progress=progress,
+                cancel=request.cancel,
+            )
+            classifier = Classifier(model, device)
+        except ClassifierError as exc:
+            failure = ModelFailure(
+                exc.message,
+                offline=isinstance(exc, WeightsUnavailableError),
+                cancelled=request.cancel.is_set(),
+            )
+            self.modelFailed.emit(request.request_id, failure)
+            return
+        self._classifier = classifier
+        self.modelLoaded.emit(request.request_id, classifier.info)
+
+    @Slot(int, str)
+    @_reporting
+    def set_device(self, request_id: int, device: str) -> None:
+        if self._classifier is None:
+            self.deviceFailed.emit(request_id, "No model is loaded yet.")
+            return
+        self.status.emit(f"Moving the model to {self._short_device(device)}…")
+        try:
+            self._classifier.to(device)
+        except ClassifierError as exc:
+            self.deviceFailed.emit(request_id, exc.message)
+            return
+        self.deviceChanged.emit(request_id, self._classifier.info)
+
+    @Slot(object)
+    @_reporting
+    def classify(self, request: ClassifyRequest) -> None:
+        count = len(request.sources)
+        if request.cancel.is_set():
+            self.classifyFinished.emit(request.request_id, True)
+            return
+        if self._classifier is None:
+            for i, source in enumerate(request.sources):
+                error = "No model is loaded: choose File > Load Weights…"
+                self.resultReady.emit(request.request_id, i, _failed(source, error))
+            self.classifyFinished.emit(request.request_id, False)
+            return
+        self.classifyStarted.emit(request.request_id, count)
+        results = self._classifier.classify_many(
+            list(request.sources),
+            top_k=request.top_k,
+            batch_size=request.batch_size,
+            cancel=request.cancel,
+        )
+        for i, result in enumerate(results):
+            self.resultReady.emit(request.request_id, i, result)
+        self.classifyFinished.emit(request.request_id, request.cancel.is_set())
+
+    def _short_device(self, spec: str) -> str:
+        """ "CPU" or "GPU 0 (name)" for status lines, from the listed devices."""
+        spec = spec.lower()
+        if spec in ("auto", ""):
+            ids = [d.id for d in self._devices or []]
+            spec = next((i for i in ids if i.startswith("cuda")), "cpu")
+        if spec == "cuda":
+            spec = "cuda:0"
+        for d in self._devices or []:
+            if d.id == spec:
+                return "CPU" if d.id == "cpu" else d.name
+        return spec.upper() if spec == "cpu" else spec
+
+
+class _ThrottledProgress:
+    """Forward download progress at most every 50 ms (and always the last step)."""
+
+    def __init__(self, emit: Callable[[int, int], None], interval: float = 0.05) -> None:
+        self._emit = emit
+        self._interval = interval
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= self._interval or (total and done >= total):
+            self._last = now
+            self._emit(done, total)
+
+
+def _failed(source: Source, error: str) -> ClassificationResult:
+    return ClassificationResult(path=source_name(source), error=error)
+
+
+def source_name(source: Source) -> str:
+    """The name the engine gives a source: its path, or "pasted image" for bytes."""
+    return "pasted image" if isinstance(source, bytes) else str(source)
+
+
+# ---- pictures for the eye ---------------------------------------------------------------------
+class ImageLoader(QObject):
+    """Lists folders and decodes images for display; views jump ahead of thumbnails.
+
+    Jobs are taken one per event-loop turn, so a newer request (or `set_current`) arrives
+    between them and jobs of an older request are skipped.
+    """
+
+    expanded = Signal(int, object, object)  # request id, list[Source], list[str] problems
+    imageLoaded = Signal(int, int, str, object, str)  # request id, index, kind, QImage, error
+    errored = Signal(str, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._jobs: collections.deque[ImageJob] = collections.deque()
+        self._current = -1
+        self._scheduled = False
+
+    @Slot(int, object)
+    @_reporting
+    def expand(self, request_id: int, raw: Sequence[Source]) -> None:
+        """Files as given, folders as their images in name order; problems in words."""
+        from core.images import expand_paths
+
+        self._current = max(self._current, request_id)
+        sources: list[Source] = []
+        problems: list[str] = []
+        for item in raw:
+            if isinstance(item, bytes):
+                sources.append(item)
+                continue
+            path = Path(item)
+            if path.is_dir():
+                found = expand_paths([path])
+                if not found:
+                    problems.append(f"{path.name or path}: this folder holds no images.")
+                sources.extend(str(p) for p in found)
+            elif not path.exists():
+                problems.append(f"{path.name}: file not found.")
+            else:
+                sources.append(str(path))
+        self.expanded.emit(request_id, sources, problems)
+
+    @Slot(int)
+    def set_current(self, request_id: int) -> None:
+        self._current = max(self._current, request_id)
+
+    @Slot(object)
+    def load(self, job: ImageJob) -> None:
+        if job.kind == "view":
+            self._jobs.appendleft(job)
+        else:
+            self._jobs.append(job)
+        if not self._scheduled:
+            self._scheduled = True
+            QTimer.singleShot(0, self._next)
+
+    @_reporting
+    def _next(self) -> None:
+        self._scheduled = False
+        while self._jobs and self._jobs[0].request_id < self._current:
+            self._jobs.popleft()
+        if not self._jobs:
+            return
+        job = self._jobs.popleft()
+        try:
+            image, error = decode_for_display(job.source, job.max_side), ""
+        except ImageReadError as exc:
+            image, error = QImage(), exc.message
+        self.imageLoaded.emit(job.request_id, job.index, job.kind, image, error)
+        if self._jobs and not self._scheduled:
+            self._scheduled = True
+            QTimer.singleShot(0, self._next)
+
+
+def decode_for_display(source: Source, max_side: int) -> QImage:
+    """A QImage no larger than `max_side`, EXIF orientation applied; raises `ImageReadError`.
+
+    Qt's reader first (it can decode JPEGs at reduced size); Pillow, through the same
+    `read_image` the model uses, for whatever Qt cannot read.
+    """
+    if isinstance(source, bytes):
+        data = QByteArray(source)
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        reader = QImageReader(buffer)
+    else:
+        reader = QImageReader(source)
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and max(size.width(), size.height()) > max_side:
+        reader.setScaledSize(
+            size.scaled(QSize(max_side, max_side), Qt.AspectRatioMode.KeepAspectRatio)
+        )
+    image = reader.read()
+    if not image.isNull():
+        return image
+    from core.images import read_image
+
+    picture = read_image(source, min_side=max_side // 2)
+    picture.thumbnail((max_side, max_side))
+    rgb = picture.tobytes()
+    qimage = QImage(
+        rgb, picture.width, picture.height, 3 * picture.width, QImage.Format.Format_RGB888
+    )
+    return qimage.copy()  # own the pixels: `rgb` goes away with this frame
+
+
+# ---- threads -----------------------------------------------------------------------------------
+class Background:
+    """The two worker threads and their objects; `stop()` ends them before the window goes."""
+
+    def __init__(self) -> None:
+        self.classifier = ClassifierWorker()
+        self.loader = ImageLoader()
+        self.classifier_thread = QThread()
+        self.classifier_thread.setObjectName("classifier")
+        self.loader_thread = QThread()
+        self.loader_thread.setObjectName("image-loader")
+        self.classifier.moveToThread(self.classifier_thread)
+        self.loader.moveToThread(self.loader_thread)
+        self._started = False
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self.classifier_thread.start()
+            self.loader_thread.start()
+
+    def stop(self, timeout_ms: int = 10_000) -> bool:
+        """Ask both threads to finish their current step and quit; True if both ended in time.
+
+        Callers set the cancel events of running requests first, so that a download or a run
+        over many images stops at its next step.
+        """
+        if not self._started:
+            return True
+        for thread in (self.classifier_thread, self.loader_thread):
+            thread.quit()
+        deadline = time.monotonic() + timeout_ms / 1000
+        stopped = True
+        for thread in (self.classifier_thread, self.loader_thread):
+            left = max(0, int((deadline - time.monotonic()) * 1000))
+            stopped = thread.wait(left) and stopped
+        return stopped
+
+    def running(self) -> bool:
+        return self.classifier_thread.isRunning() or self.loader_thread.isRunning()
+
+
+__all__ = [
+    "Background",
+    "ClassifierWorker",
+    "ClassifyRequest",
+    "ImageJob",
+    "ImageLoader",
+    "LoadRequest",
+    "ModelFailure",
+    "ModelInfo",
+    "decode_for_display",
+    "source_name",
+]
