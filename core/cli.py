@@ -31,8 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify images with ResNet50 and print their top predictions.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    p.add_argument("--weights", metavar="FILE", help="your own ResNet50 checkpoint (.pth, .pt, .safetensors)")
-    p.add_argument("--labels", metavar="FILE", help="class names: text (one per line) or a JSON list")
+    p.add_argument(
+        "--weights", metavar="FILE", help="your own ResNet50 checkpoint (.pth, .pt, .safetensors)"
+    )
+    p.add_argument(
+        "--labels", metavar="FILE", help="class names: text (one per line) or a JSON list"
+    )
     p.add_argument(
         "--variant",
         default="IMAGENET1K_V2",
@@ -40,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="ImageNet weights to use when --weights is not given (default: %(default)s)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    p.add_argument("--top", type=int, default=5, metavar="K", help="predictions per image (default: 5)")
+    p.add_argument(
+        "--top", type=int, default=5, metavar="K", help="predictions per image (default: 5)"
+    )
     p.add_argument(
         "--format",
         choices=["table", "json", "csv"],
@@ -184,7 +190,9 @@ def format_table(result: ClassificationResult) -> str:
     else:
         for p in result.predictions:
             bar = "#" * round(p.probability * 20)
-            lines.append(f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {p.label} ({p.index})")
+            lines.append(
+                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {p.label} ({p.index})"
+            )
     return "\n".join(lines) + "\n\n"
 
 
