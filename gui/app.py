@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.self_test or args.startup_probe) and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QLoggingCategory, QSettings
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -76,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         _quiet_offscreen_warnings()
+    # A broken file is reported in the window; Qt's decoder need not also warn on stderr.
+    QLoggingCategory.setFilterRules("qt.gui.imageio*.warning=false")
     app = QApplication.instance() or QApplication(
         [sys.argv[0] if sys.argv else "resnet-classifier"]
     )

@@ -87,11 +87,11 @@ class ImageView(QFrame):
             return QRect()
         area = self.contentsRect().adjusted(8, 8, -8, -8)
         size = self._image.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        # Never blow a small image up beyond its own size: it would only get blurry.
+        # Blow a small image up at most twice its own size: beyond that it only gets blurry.
         dpr = self.devicePixelRatioF()
-        natural = QSize(round(self._image.width() / dpr), round(self._image.height() / dpr))
-        if natural.width() <= area.width() and natural.height() <= area.height():
-            size = natural
+        largest = QSize(round(2 * self._image.width() / dpr), round(2 * self._image.height() / dpr))
+        if size.width() > largest.width():
+            size = largest
         x = area.x() + (area.width() - size.width()) // 2
         y = area.y() + (area.height() - size.height()) // 2
         return QRect(x, y, size.width(), size.height())
@@ -264,9 +264,17 @@ class ThumbnailStrip(QListWidget):
         self.blockSignals(False)
 
     def set_thumbnail(self, index: int, image: QImage) -> None:
+        """Show `image` centred in a square, so captions line up whatever the aspect."""
         item = self.item(index)
-        if item is not None and not image.isNull():
-            item.setIcon(QIcon(QPixmap.fromImage(image)))
+        if item is None or image.isNull():
+            return
+        side = max(image.width(), image.height())
+        square = QPixmap(side, side)
+        square.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(square)
+        painter.drawImage((side - image.width()) // 2, (side - image.height()) // 2, image)
+        painter.end()
+        item.setIcon(QIcon(square))
 
     def set_result(self, index: int, name: str, result: ClassificationResult | None) -> None:
         item = self.item(index)

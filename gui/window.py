@@ -501,6 +501,8 @@ class MainWindow(QMainWindow):
             self.settings.device = info.device
         self._check_device(info.device)
         self._show_ready()
+        for item in self._items:  # re-classify on the device just chosen
+            item.result_key = None
         self._classify_stale()
 
     def _on_device_failed(self, request_id: int, message: str) -> None:
@@ -734,6 +736,8 @@ class MainWindow(QMainWindow):
         ]
         if self._model is not None:
             parts.append(self._model.source)
+        if len(self._items) > 1:
+            parts.insert(0, f"{self._current + 1} of {len(self._items)}")
         return " · ".join(parts)
 
     def _show_placeholder(self) -> None:
@@ -748,7 +752,7 @@ class MainWindow(QMainWindow):
     def _show_ready(self) -> None:
         if self._model is None:
             return
-        text = f"Ready: {self._model.source} on {self._model.device_name}"
+        text = f"Ready: {self._model.source}"
         if self._model.num_classes != 1000:
             text += f" ({self._model.num_classes} classes)"
         self._on_status(text)

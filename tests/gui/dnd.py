@@ -1,0 +1,48 @@
+"""Drag and drop as a file manager or a browser does it: real QMimeData, real Qt events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from gui.window import MainWindow
+
+MODEL_TIMEOUT_MS = 120_000  # torch import and model build, on 2 busy cores
+RESULT_TIMEOUT_MS = 60_000
+
+
+def file_urls(paths: Iterable[Path | str]) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime
+
+
+def drag_over(window: MainWindow, mime: QMimeData) -> None:
+    pos = QPointF(window.view.mapTo(window, window.view.rect().center()))
+    event = QDragEnterEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, event)
+
+
+def drop(window: MainWindow, mime: QMimeData) -> bool:
+    """Drag `mime` over the window and drop it, as a file manager would; True if accepted."""
+    drag_over(window, mime)
+    pos = QPointF(window.view.mapTo(window, window.view.rect().center()))
+    event = QDropEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, event)
+    return event.isAccepted()
