@@ -9,7 +9,6 @@ The window is shown first; the worker imports torch and loads the model after it
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -150,6 +149,8 @@ class SelfTest:
         if not result.ok:
             self._fail(result.error or "the sample image could not be classified", EXIT_FAILED)
             return
+        import json
+
         print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
         self._finish(EXIT_OK)
 
@@ -176,6 +177,8 @@ def _probe_first_paint(window, app) -> None:  # type: ignore[no-untyped-def]
     class FirstPaint(QObject):
         def eventFilter(self, obj, event):  # type: ignore[no-untyped-def]
             if event.type() == QEvent.Type.Paint and obj is window:
+                import json
+
                 seconds = time.perf_counter() - _T0
                 record = {
                     "first_paint_s": round(seconds, 4),

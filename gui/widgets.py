@@ -7,6 +7,7 @@ Colours come from the palette, so they follow the system's light or dark scheme.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
@@ -23,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.results import ClassificationResult, Prediction
+if TYPE_CHECKING:
+    from core.results import ClassificationResult, Prediction
 
 BAR_SCALE = 1000
 """Prediction bars run from 0 to this, so a bar's value is its probability in tenths of a percent."""

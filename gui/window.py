@@ -11,6 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -38,20 +39,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.results import ClassificationResult, DeviceInfo, ModelInfo
 from gui import drops
+from gui.drops import Source
 from gui.resources import APP_NAME
 from gui.settings import Settings
 from gui.widgets import ImageView, PredictionBars, ThumbnailStrip
-from gui.worker import (
-    Background,
-    ClassifyRequest,
-    ImageJob,
-    LoadRequest,
-    ModelFailure,
-    Source,
-    source_name,
-)
+
+if TYPE_CHECKING:  # the worker module is imported once the window is on screen
+    from core.results import ClassificationResult, DeviceInfo, ModelInfo
+    from gui.worker import Background, ModelFailure
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +133,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._build_ui()
         self._build_menus()
-        self._wire_background()
+        self.background: Background | None = None
         geometry = self.settings.geometry
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(980, 680)
@@ -288,6 +284,8 @@ class MainWindow(QMainWindow):
         return action
 
     def _wire_background(self) -> None:
+        from gui.worker import Background
+
         self.background = Background()
         worker, loader = self.background.classifier, self.background.loader
         self.loadRequested.connect(worker.load)
@@ -329,9 +327,10 @@ class MainWindow(QMainWindow):
         if self._started or self._closing:
             return
         self._started = True
+        self._wire_background()
         self.background.start()
         if self._start_images:
-            self.open_sources(self._start_images)
+            self.open_sources(self._start_images, self._pending_problems)
         self._load(self._weights, self._labels, remember=False)
 
     def event(self, event: QEvent) -> bool:
@@ -357,7 +356,7 @@ class MainWindow(QMainWindow):
         for dialog in (self.model_dialog, self.error_dialog):
             if dialog is not None:
                 dialog.close()
-        stopped = self.background.stop(timeout_ms)
+        stopped = self.background.stop(timeout_ms) if self.background is not None else True
         if not stopped:
             log.warning("a worker thread did not stop within %d ms", timeout_ms)
         return stopped
@@ -370,6 +369,8 @@ class MainWindow(QMainWindow):
         self._load_cancel = threading.Event()
         self._load_remember = remember
         self._pending_model = (weights, labels)
+        from gui.worker import LoadRequest
+
         request = LoadRequest(
             self._load_id, weights, labels, device=self._device, cancel=self._load_cancel
         )
@@ -559,6 +560,10 @@ class MainWindow(QMainWindow):
 
     def open_sources(self, sources: list[Source], problems: list[str] | None = None) -> None:
         """Show and classify these files, folders or image bytes, replacing what was shown."""
+        if not self._started:  # before the workers run: opened as soon as they do
+            self._start_images = list(sources)
+            self._pending_problems = list(problems or [])
+            return
         self._cancel_classify()
         self._drop_id += 1
         self.loaderCurrent.emit(self._drop_id)
@@ -582,6 +587,8 @@ class MainWindow(QMainWindow):
         self._current = -1
         self.show_item(0)
         if len(self._items) > 1:
+            from gui.worker import ImageJob
+
             side = round(THUMB_SIDE * self.devicePixelRatioF())
             for i, item in enumerate(self._items):
                 self.imageRequested.emit(ImageJob(drop_id, i, item.source, side, "thumb"))
@@ -618,6 +625,8 @@ class MainWindow(QMainWindow):
             self.thumbnails.blockSignals(False)
         self.view.set_image(None)
         self.view.set_placeholder("Loading…")
+        from gui.worker import ImageJob
+
         side = round(VIEW_MAX_SIDE * min(2.0, self.devicePixelRatioF()))
         self.imageRequested.emit(ImageJob(self._drop_id, index, self._items[index].source, side))
         self._refresh_current()
@@ -650,6 +659,8 @@ class MainWindow(QMainWindow):
         self._classify_map = todo
         self._classify_cancel = threading.Event()
         self._running_key = key
+        from gui.worker import ClassifyRequest
+
         request = ClassifyRequest(
             self._classify_id,
             tuple(self._items[i].source for i in todo),
@@ -856,7 +867,8 @@ class MainWindow(QMainWindow):
 
 
 def _display_name(source: Source) -> str:
-    return source_name(source)
+    """The name the engine gives a source: its path, or "pasted image" for bytes."""
+    return "pasted image" if isinstance(source, bytes) else str(source)
 
 
 def _elide_middle(text: str, limit: int = 60) -> str:
