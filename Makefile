@@ -33,5 +33,13 @@ test: lint
 bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)
 
+# The one-folder app in dist/resnet-classifier/ (README: "Build the installer").
+package: $(STAMP)
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN --workpath build/pyinstaller --distpath dist build_app.spec
+
+# Builds, then runs the frozen app's --self-test offscreen with a generated checkpoint.
+package-test: package
+	$(PY) packaging/package_test.py
+
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache
