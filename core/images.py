@@ -29,6 +29,9 @@ IMAGE_EXTENSIONS = frozenset(
 
 # Safety margin for draft decoding: keep at least this many times the resize target.
 DRAFT_OVERSAMPLE = 2
+# Images up to this size (longest side) are always decoded in full, so their probabilities are
+# the reference pipeline's to float noise; only larger JPEGs take the draft shortcut.
+DRAFT_MIN_SIDE = 1024
 
 ImageSource = str | os.PathLike[str] | bytes
 
@@ -87,6 +90,8 @@ def read_image(source: ImageSource, min_side: int | None = None) -> Image.Image:
 
 def _draft(img: Image.Image, short_side: int) -> None:
     w, h = img.size
+    if max(w, h) <= DRAFT_MIN_SIDE:
+        return
     scale = short_side / min(w, h)
     if scale < 1:
         img.draft(img.mode, (math.ceil(w * scale), math.ceil(h * scale)))

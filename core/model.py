@@ -50,7 +50,7 @@ def load_imagenet(
     weights = weights_enum(variant)
     path = ensure_weights(variant, progress=progress, cancel=cancel)
     state = _read_state(path)
-    model = resnet50(weights=None)
+    model = _empty_resnet50()
     _load_strict(model, state, path)
     model.eval()
     return LoadedModel(
@@ -72,7 +72,7 @@ def load_checkpoint(path: str | Path, labels_path: str | Path | None = None) -> 
             f"{path.name} is not a ResNet50 checkpoint: it has no classifier layer (fc.weight)."
         )
     num_classes = int(fc.shape[0])
-    model = resnet50(weights=None, num_classes=num_classes)
+    model = _empty_resnet50(num_classes)
     _load_strict(model, state, path)
     model.eval()
     if labels_path is not None:
@@ -204,6 +204,14 @@ def _unwrap(raw: Any, path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, .
         if all(k.startswith(prefix) for k in tensors):
             tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
     return tensors, labels
+
+
+def _empty_resnet50(num_classes: int = 1000) -> nn.Module:
+    """ResNet50 with uninitialised tensors: random initialisation costs about half a second at
+    start-up and every tensor is overwritten by the strict load that always follows."""
+    with torch.device("meta"):
+        model = resnet50(weights=None, num_classes=num_classes)
+    return model.to_empty(device="cpu")
 
 
 def _load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:

@@ -1,0 +1,448 @@
+"""The CPU suite: every figure side by side with its baseline, in one run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+import core.images
+from benchmarks.data import Inputs
+from benchmarks.pipelines import ModelAlone, NaiveLoop, plain_model, reference_transform
+from benchmarks.timing import interleaved, summary
+from core.engine import Classifier
+from core.images import read_image
+from core.model import load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+Log = Callable[[str], None]
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 2)
+
+
+# ---- per-image latency -------------------------------------------------------------------
+def latency(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
+    """Batch-1 latency of a small photo and a 24 MP JPEG: naive loop, ours, model alone."""
+    naive = NaiveLoop(plain_model(inp.checkpoint))
+    clf = Classifier(load_checkpoint(inp.checkpoint), "cpu")
+    floor = ModelAlone(naive.model)
+    ready = torch.randn(1, 3, 224, 224)
+    variants = {
+        "model_alone": floor,
+        "ours_model_only": lambda: clf.predict(ready),
+        "naive_small": lambda: naive(inp.small),
+        "ours_small": lambda: clf.classify(inp.small),
+        "naive_24mp": lambda: naive(inp.large),
+        "ours_24mp": lambda: clf.classify(inp.large),
+    }
+    log(f"latency: {len(variants)} variants x {rounds} rounds")
+    t = interleaved(variants, rounds)
+    s = {k: summary(v) for k, v in t.items()}
+    m = s["model_alone"]["median"]
+    out: dict[str, object] = {"ms": s}
+    out["ratios_to_model_alone"] = {k: ratio(v["median"], m) for k, v in s.items()}
+    out["speedup_vs_naive"] = {
+        "small": ratio(s["naive_small"]["median"], s["ours_small"]["median"]),
+        "24mp": ratio(s["naive_24mp"]["median"], s["ours_24mp"]["median"]),
+    }
+    out["breakdown_24mp_ms"] = _breakdown(clf, inp.large, naive, max(3, rounds // 2))
+    return out
+
+
+def _breakdown(clf: Classifier, path: Path, naive: NaiveLoop, rounds: int) -> dict[str, object]:
+    """Where the time of one 24 MP JPEG goes, ours against the naive loop."""
+    pre = clf.model.preprocess
+    img_ours = read_image(path, pre.resize_size)
+    with Image.open(path) as im:
+        img_full = im.convert("RGB")
+    tensor = pre(img_ours)
+
+    def full_decode() -> None:
+        with Image.open(path) as im:
+            im.convert("RGB")
+
+    t = interleaved(
+        {
+            "naive_decode": full_decode,
+            "naive_preprocess": lambda: naive.transform(img_full),
+            "ours_decode": lambda: read_image(path, pre.resize_size),
+            "ours_preprocess": lambda: pre(img_ours),
+            "ours_network": lambda: clf.predict(tensor.unsqueeze(0)),
+        },
+        rounds,
+    )
+    return {k: summary(v)["median"] for k, v in t.items()} | {
+        "ours_decoded_size": list(img_ours.size)
+    }
+
+
+# ---- folder throughput -------------------------------------------------------------------
+def folder(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
+    files = inp.folder_files()
+    naive = NaiveLoop(plain_model(inp.checkpoint))
+    clf = Classifier(load_checkpoint(inp.checkpoint), "cpu")
+    naive_out: dict[str, tuple[list[int], list[float]]] = {}
+    ours_out: dict[str, tuple[list[int], list[float]]] = {}
+
+    def run_naive() -> None:
+        for p in files:
+            naive_out[str(p)] = naive(p)
+
+    def run_ours() -> None:
+        for r in clf.classify_many(files):
+            assert r.ok, r.error
+            ours_out[r.path] = (
+                [p.index for p in r.predictions],
+                [p.probability for p in r.predictions],
+            )
+
+    log(f"folder: {len(files)} photos, naive loop vs classify_many, {rounds} rounds")
+    t = interleaved({"naive": run_naive, "ours": run_ours}, rounds, warmup=0)
+    ips = {k: [len(files) / s for s in v] for k, v in t.items()}
+    out: dict[str, object] = {
+        "images": len(files),
+        "seconds": {k: summary(v, 1.0) for k, v in t.items()},
+        "images_per_s": {k: round(float(np.median(v)), 2) for k, v in ips.items()},
+        "speedup": ratio(float(np.median(t["naive"])), float(np.median(t["ours"]))),
+    }
+    out["agreement"] = compare(files, naive_out, ours_out, clf)
+    return out
+
+
+def compare(
+    files: list[Path],
+    ref: dict[str, tuple[list[int], list[float]]],
+    ours: dict[str, tuple[list[int], list[float]]],
+    clf: Classifier,
+) -> dict[str, object]:
+    """Same results? Exact (to float noise) where the image is decoded in full; for large
+    JPEGs decoded with `draft`, how close."""
+    full_diffs, draft_diffs = [], []
+    full_same5 = draft_top1 = draft_same5 = n_draft = 0
+    top1s = set()
+    for p in files:
+        ri, rv = ref[str(p)]
+        oi, ov = ours[str(p)]
+        top1s.add(ri[0])
+        with Image.open(p) as im:
+            size = im.size
+        drafted = read_image(p, clf.model.preprocess.resize_size).size != size
+        rmap = dict(zip(ri, rv, strict=True))
+        diff = max(abs(rmap.get(i, 0.0) - v) for i, v in zip(oi, ov, strict=True))
+        if drafted:
+            n_draft += 1
+            draft_diffs.append(diff)
+            draft_top1 += ri[0] == oi[0]
+            draft_same5 += ri == oi
+        else:
+            full_diffs.append(diff)
+            full_same5 += ri == oi
+    n_full = len(files) - n_draft
+    return {
+        "distinct_top1_classes": len(top1s),
+        "decoded_in_full": {
+            "images": n_full,
+            "same_top5_in_order": full_same5,
+            "max_abs_prob_diff": float(max(full_diffs, default=0.0)),
+        },
+        "decoded_with_draft": {
+            "images": n_draft,
+            "same_top1": draft_top1,
+            "same_top5_in_order": draft_same5,
+            "max_abs_prob_diff": float(max(draft_diffs, default=0.0)),
+            "median_abs_prob_diff": float(np.median(draft_diffs)) if draft_diffs else 0.0,
+        },
+    }
+
+
+# ---- levers ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _draft_setting(oversample: int | None) -> Iterator[None]:
+    saved = core.images.DRAFT_OVERSAMPLE, core.images.DRAFT_MIN_SIDE
+    if oversample is None:
+        core.images.DRAFT_MIN_SIDE = 10**9
+    else:
+        core.images.DRAFT_OVERSAMPLE = oversample
+    try:
+        yield
+    finally:
+        core.images.DRAFT_OVERSAMPLE, core.images.DRAFT_MIN_SIDE = saved
+
+
+def lever_draft(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
+    """Decode + preprocess time and how far the 224 crop moves, per draft oversampling."""
+    pre = load_checkpoint(inp.checkpoint).preprocess
+    tf = reference_transform()
+    files = {"24mp": inp.large, "12mp": next(p for p in inp.folder_files() if _mp(p) > 11)}
+    out: dict[str, object] = {}
+    log("lever: JPEG draft decoding")
+    for label, path in files.items():
+        with Image.open(path) as im:
+            ref = tf(im.convert("RGB"))
+        row: dict[str, object] = {}
+        for name, setting in (("full", None), ("4x", 4), ("2x", 2), ("1x", 1)):
+            with _draft_setting(setting):
+                x = pre(read_image(path, pre.resize_size))
+                decoded = read_image(path, pre.resize_size).size
+                t = interleaved(
+                    {"t": lambda path=path: pre(read_image(path, pre.resize_size))}, rounds
+                )["t"]
+            # error in 8-bit pixel levels of the un-normalised crop
+            std = torch.tensor(pre.std).view(3, 1, 1) * 255
+            err = ((x - ref).abs() * std).flatten()
+            row[name] = {
+                "decoded_size": list(decoded),
+                "ms": summary(t)["median"],
+                "crop_mean_abs_err_levels": round(float(err.mean()), 3),
+                "crop_p99_abs_err_levels": round(float(err.quantile(0.99)), 2),
+            }
+        out[label] = row
+    return out
+
+
+def _size(p: Path) -> tuple[int, int]:
+    with Image.open(p) as im:
+        return im.size
+
+
+def _mp(p: Path) -> float:
+    w, h = _size(p)
+    return w * h / 1e6
+
+
+def lever_model(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
+    """Model alone: layout, grad mode, threads, bf16, batch size."""
+    log("lever: channels_last, inference_mode, threads, bf16 (model alone)")
+    plain = plain_model(inp.checkpoint)
+    cl = plain_model(inp.checkpoint).to(memory_format=torch.channels_last)
+    x1 = torch.randn(1, 3, 224, 224)
+    x8 = torch.randn(8, 3, 224, 224)
+    x1c = x1.contiguous(memory_format=torch.channels_last)
+    x8c = x8.contiguous(memory_format=torch.channels_last)
+
+    def run(model: torch.nn.Module, x: torch.Tensor, mode: str = "inference", bf16: bool = False):
+        def f() -> None:
+            grad = torch.inference_mode() if mode == "inference" else torch.no_grad()
+            amp = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+            with grad, amp:
+                model(x)
+
+        return f
+
+    variants = {
+        "b1_no_grad_nchw": run(plain, x1, "no_grad"),
+        "b1_inference_nchw": run(plain, x1),
+        "b1_inference_channels_last": run(cl, x1c),
+        "b1_bf16_channels_last": run(cl, x1c, bf16=True),
+        "b8_inference_nchw_per_image": run(plain, x8),
+        "b8_inference_channels_last_per_image": run(cl, x8c),
+        "b8_bf16_channels_last_per_image": run(cl, x8c, bf16=True),
+    }
+    t = interleaved(variants, rounds)
+    ms = {k: summary(v)["median"] / (8 if k.startswith("b8") else 1) for k, v in t.items()}
+    threads = torch.get_num_threads()
+    by_threads = {}
+    for n in sorted({1, threads}):
+        torch.set_num_threads(n)
+        by_threads[str(n)] = summary(interleaved({"t": run(cl, x1c)}, rounds)["t"])["median"]
+    torch.set_num_threads(threads)
+    return {
+        "ms": {k: round(v, 2) for k, v in ms.items()},
+        "b1_channels_last_ms_by_threads": by_threads,
+    }
+
+
+def lever_folder(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
+    """Folder throughput by batch size and decode workers, and the bf16 opt-in's agreement."""
+    files = inp.folder_files()
+    clf = Classifier(load_checkpoint(inp.checkpoint), "cpu")
+    settings = {
+        "batch1_workers1": (1, 1),
+        "batch8_workers1": (8, 1),
+        "batch8_workers2": (8, 2),
+        "batch16_workers1": (16, 1),
+        "serial_decode_batch8": (8, 0),
+    }
+    log(f"lever: folder batch size / decode workers ({len(settings)} settings x {rounds})")
+
+    def make(bs: int, w: int) -> Callable[[], None]:
+        def f() -> None:
+            if w == 0:  # decode on the calling thread, no overlap
+                for i in range(0, len(files), bs):
+                    chunk = [clf._prepare_one(p) for p in files[i : i + bs]]
+                    list(clf._run_batch(chunk, 5))
+            else:
+                list(clf.classify_many(files, batch_size=bs, workers=w))
+
+        return f
+
+    t = interleaved({k: make(*v) for k, v in settings.items()}, rounds, warmup=0)
+    ips = {k: round(len(files) / float(np.median(v)), 2) for k, v in t.items()}
+
+    log("lever: bf16 opt-in on the folder (speed and top-1 agreement with fp32)")
+    fp32 = {r.path: r for r in clf.classify_many(files)}
+    fast = Classifier(load_checkpoint(inp.checkpoint), "cpu", precision="bf16")
+    tb = interleaved(
+        {
+            "fp32": lambda: list(clf.classify_many(files)),
+            "bf16": lambda: list(fast.classify_many(files)),
+        },
+        rounds,
+        warmup=0,
+    )
+    bf16 = {r.path: r for r in fast.classify_many(files)}
+    same1 = sum(fp32[k].top.index == bf16[k].top.index for k in fp32)
+    same5 = sum(
+        {p.index for p in fp32[k].predictions} == {p.index for p in bf16[k].predictions}
+        for k in fp32
+    )
+    dp = [
+        abs(
+            fp32[k].top.probability
+            - next(
+                (p.probability for p in bf16[k].predictions if p.index == fp32[k].top.index), 0.0
+            )
+        )
+        for k in fp32
+    ]
+    return {
+        "images_per_s": ips,
+        "bf16": {
+            "images_per_s": {k: round(len(files) / float(np.median(v)), 2) for k, v in tb.items()},
+            "images": len(fp32),
+            "distinct_fp32_top1": len({r.top.index for r in fp32.values()}),
+            "same_top1": same1,
+            "same_top5_set": same5,
+            "top1_prob_abs_diff_median": round(float(np.median(dp)), 5),
+            "top1_prob_abs_diff_max": round(float(max(dp)), 5),
+        },
+    }
+
+
+def lever_weights(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
+    log("lever: reading weights with mmap")
+
+    def load(mmap: bool) -> Callable[[], None]:
+        return lambda: torch.load(inp.checkpoint, map_location="cpu", weights_only=True, mmap=mmap)
+
+    t = interleaved({"mmap": load(True), "read": load(False)}, rounds)
+    return {"torch_load_ms": {k: summary(v)["median"] for k, v in t.items()}}
+
+
+# ---- start-up, in fresh processes ------------------------------------------------------
+def _time_to_line(
+    cmd: list[str], env: dict[str, str] | None = None, timeout: float = 300
+) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    elapsed = time.perf_counter() - start
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if not line:
+        raise RuntimeError(f"no output from {' '.join(cmd)} (exit {proc.returncode})")
+    return elapsed, line.strip()
+
+
+def startup(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
+    py = sys.executable
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    ckpt = str(inp.checkpoint)
+    cmds: dict[str, list[str]] = {
+        "window_bare": [py, "-m", "benchmarks.window_probe", "bare"],
+        "first_prediction_floor": [py, "-m", "benchmarks.probes", "floor", ckpt],
+        "first_prediction_cli": [
+            py,
+            "-m",
+            "core",
+            "--weights",
+            ckpt,
+            "--device",
+            "cpu",
+            "--format",
+            "json",
+            str(inp.small),
+        ],
+    }
+    if (ROOT / "gui" / "app.py").exists():
+        cmds["window_app"] = [py, "-m", "benchmarks.window_probe", "gui"]
+        cmds["first_prediction_app_self_test"] = [
+            py,
+            "-m",
+            "gui",
+            "--self-test",
+            "--weights",
+            ckpt,
+            "--device",
+            "cpu",
+        ]
+    log(f"start-up: {len(cmds)} programs x {rounds} fresh launches")
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    floor_parts: list[dict[str, float]] = []
+    failed: dict[str, str] = {}
+    for _ in range(rounds):
+        for name, cmd in cmds.items():
+            if name in failed:
+                continue
+            try:
+                t, line = _time_to_line(cmd, env)
+            except Exception as exc:  # the app may not be ready yet: report, do not stop
+                failed[name] = str(exc)
+                continue
+            times[name].append(t)
+            if name == "first_prediction_floor":
+                floor_parts.append(json.loads(line))
+    s = {k: summary(v) for k, v in times.items() if v}
+    out: dict[str, object] = {"ms": s, "failed": failed}
+    if "window_app" in s:
+        out["window_ratio_app_to_bare"] = ratio(
+            s["window_app"]["median"], s["window_bare"]["median"]
+        )
+    f = s["first_prediction_floor"]["median"]
+    out["first_prediction_ratio_cli_to_floor"] = ratio(s["first_prediction_cli"]["median"], f)
+    if "first_prediction_app_self_test" in s:
+        out["first_prediction_ratio_app_to_floor"] = ratio(
+            s["first_prediction_app_self_test"]["median"], f
+        )
+    out["floor_parts_ms"] = {
+        k: round(float(np.median([p[k] for p in floor_parts])) * 1000, 1)
+        for k in floor_parts[0]
+        if k.endswith("_s")
+    }
+    return out
+
+
+def memory(inp: Inputs, log: Log) -> dict[str, object]:
+    """Peak resident memory of a fresh process doing each job."""
+    py = sys.executable
+    ckpt = str(inp.checkpoint)
+    files = [str(p) for p in inp.folder_files()]
+    jobs = {
+        "naive_24mp": ["naive", ckpt, str(inp.large)],
+        "ours_24mp": ["fast", ckpt, str(inp.large)],
+        "naive_folder": ["naive", ckpt, *files],
+        "ours_folder": ["fast", ckpt, *files],
+    }
+    log("peak memory: 4 fresh processes")
+    out = {}
+    for name, args in jobs.items():
+        _, line = _time_to_line([py, "-m", "benchmarks.probes", *args])
+        out[name] = round(json.loads(line)["peak_rss_mib"], 0)
+    return {"peak_rss_mib": out}

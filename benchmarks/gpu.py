@@ -1,0 +1,364 @@
+"""The CUDA suite: batch-1 latency and folder throughput on a GPU, against the same baselines
+as on the CPU (naive loop, model alone), the CUDA levers, and where a folder's time goes.
+
+    python -m benchmarks.gpu [--out DIR] [--quick]
+
+`--device cpu --quick` runs the same code paths that need no GPU, to try the script anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.data import IMAGENET_MEAN, IMAGENET_STD, Inputs, make_inputs
+from benchmarks.pipelines import ModelAlone, NaiveLoop, plain_model
+from benchmarks.timing import interleaved, machine, summary
+from core.engine import Classifier
+from core.model import load_checkpoint
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def cudnn_benchmark(on: bool) -> Iterator[None]:
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = on
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = saved
+
+
+def with_benchmark(on: bool, fn: Callable[[], object]) -> Callable[[], object]:
+    """A baseline runs as a user would have it (autotuner off); ours as the engine sets it."""
+
+    def f() -> object:
+        with cudnn_benchmark(on):
+            out = fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return out
+
+    return f
+
+
+class GpuDecode:
+    """JPEGs decoded on the GPU (nvJPEG via `torchvision.io.decode_jpeg(device="cuda")`),
+    resized/cropped/normalised there with torchvision's tensor transforms; other formats by
+    the engine's CPU path."""
+
+    def __init__(self, clf: Classifier) -> None:
+        from torchvision.io import ImageReadMode, decode_jpeg, read_file
+        from torchvision.transforms.v2 import functional as F
+
+        self.clf, self.F = clf, F
+        self.decode_jpeg, self.read_file, self.mode = decode_jpeg, read_file, ImageReadMode.RGB
+        self.mean = torch.tensor(IMAGENET_MEAN, device=clf.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(IMAGENET_STD, device=clf.device).view(1, 3, 1, 1)
+
+    def tensors(self, paths: list[Path]) -> torch.Tensor:
+        jpegs = [p for p in paths if p.suffix.lower() in (".jpg", ".jpeg")]
+        datas = [self.read_file(str(p)) for p in jpegs]
+        decoded = self.decode_jpeg(datas, device=self.clf.device, mode=self.mode) if datas else []
+        crops: dict[Path, torch.Tensor] = {}
+        for p, img in zip(jpegs, decoded, strict=True):
+            img = self.F.resize(img, [256], antialias=True)
+            crops[p] = self.F.center_crop(img, [224])
+        out = []
+        for p in paths:
+            if p in crops:
+                out.append(crops[p].float().div_(255).unsqueeze(0).sub_(self.mean).div_(self.std))
+            else:
+                out.append(self.clf.prepare(p).unsqueeze(0).to(self.clf.device))
+        return torch.cat(out)
+
+    def run(self, paths: list[Path], batch: int = 16) -> list[int]:
+        top1 = []
+        for i in range(0, len(paths), batch):
+            x = self.tensors(paths[i : i + batch])
+            top1 += [p[0].index for p in self.clf.predict(x, top_k=1)]
+        return top1
+
+
+def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
+    cuda = dev.startswith("cuda")
+    plain = plain_model(inp.checkpoint, dev)
+    naive = NaiveLoop(plain, dev)
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev)
+    fast = Classifier(load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16")
+    ready = torch.randn(1, 3, 224, 224)
+    on_dev = ready.to(dev).contiguous(memory_format=torch.channels_last)
+    v: dict[str, Callable[[], object]] = {
+        "model_alone": with_benchmark(False, ModelAlone(plain, dev)),
+        "ours_network_only": with_benchmark(True, lambda: clf.model.module(on_dev).cpu()),
+        "ours_predict_from_cpu_tensor": with_benchmark(True, lambda: clf.predict(ready)),
+        "naive_small": with_benchmark(False, lambda: naive(inp.small)),
+        "ours_small": with_benchmark(True, lambda: clf.classify(inp.small)),
+        "ours_small_fast": with_benchmark(True, lambda: fast.classify(inp.small)),
+        "naive_24mp": with_benchmark(False, lambda: naive(inp.large)),
+        "ours_24mp": with_benchmark(True, lambda: clf.classify(inp.large)),
+    }
+    if cuda:
+        gd = GpuDecode(clf)
+        v["gpu_decode_24mp"] = with_benchmark(True, lambda: gd.run([inp.large], 1))
+        v["gpu_decode_small"] = with_benchmark(True, lambda: gd.run([inp.small], 1))
+        with torch.inference_mode():
+            v["ours_network_only_benchmark_off"] = with_benchmark(
+                False, lambda: clf.model.module(on_dev).cpu()
+            )
+    log(f"latency: {len(v)} variants x {rounds}")
+    with torch.inference_mode():
+        t = interleaved(v, rounds, warmup=2)
+    s = {k: summary(x) for k, x in t.items()}
+    m = s["model_alone"]["median"]
+    return {
+        "ms": s,
+        "ratios_to_model_alone": {k: round(x["median"] / m, 2) for k, x in s.items()},
+        "speedup_vs_naive": {
+            "small": round(s["naive_small"]["median"] / s["ours_small"]["median"], 2),
+            "24mp": round(s["naive_24mp"]["median"] / s["ours_24mp"]["median"], 2),
+        },
+    }
+
+
+def model_throughput(inp: Inputs, dev: str, rounds: int, quick: bool = False) -> dict[str, Any]:
+    """Images/s of the network alone on ready batches on the device: the ceiling."""
+    plain = plain_model(inp.checkpoint, dev)
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev)
+    amp = torch.float16 if dev.startswith("cuda") else torch.bfloat16
+    out = {}
+    for bs in (8,) if quick else (8, 32, 128):
+        x = torch.randn(bs, 3, 224, 224, device=dev)
+        xc = x.contiguous(memory_format=torch.channels_last)
+
+        def fp16(xc: torch.Tensor = xc) -> None:
+            with torch.autocast(dev.split(":")[0], dtype=amp):
+                clf.model.module(xc).float().cpu()
+
+        v = {
+            "plain_fp32": with_benchmark(False, lambda x=x: plain(x).cpu()),
+            "ours_fp32": with_benchmark(True, lambda xc=xc: clf.model.module(xc).cpu()),
+            "ours_fp16": with_benchmark(True, fp16),
+        }
+        with torch.inference_mode():
+            t = interleaved(v, rounds, warmup=2)
+        out[f"batch{bs}"] = {k: round(bs / float(np.median(s)), 1) for k, s in t.items()}
+    return {"images_per_s": out}
+
+
+def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, Any]:
+    cuda = dev.startswith("cuda")
+    plain = plain_model(inp.checkpoint, dev)
+    naive = NaiveLoop(plain, dev)
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev)
+    fast = Classifier(load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16")
+    cores = os.cpu_count() or 2
+    default_workers = clf._decode_workers()
+    results: dict[str, dict[str, int]] = {}
+
+    def ours(c: Classifier, key: str, **kw: Any) -> Callable[[], None]:
+        def f() -> None:
+            results[key] = {r.path: r.top.index for r in c.classify_many(files, **kw)}
+
+        return f
+
+    def run_naive() -> None:
+        results["naive"] = {str(p): naive(p)[0][0] for p in files}
+
+    v: dict[str, Callable[[], object]] = {
+        "naive": with_benchmark(False, run_naive),
+        "ours_default": with_benchmark(True, ours(clf, "ours_default")),
+        "ours_batch32": with_benchmark(True, ours(clf, "ours_batch32", batch_size=32)),
+        "ours_batch32_all_cores": with_benchmark(
+            True, ours(clf, "ours_b32_all", batch_size=32, workers=max(1, cores - 1))
+        ),
+        "ours_fast_batch32": with_benchmark(True, ours(fast, "ours_fast", batch_size=32)),
+    }
+    if cuda:
+        unpinned = Classifier(load_checkpoint(inp.checkpoint), dev)
+        unpinned._stack = lambda ts: torch.stack(ts)  # type: ignore[method-assign]
+        v["ours_default_unpinned"] = with_benchmark(True, ours(unpinned, "unpinned"))
+        v["ours_default_cudnn_benchmark_off"] = with_benchmark(False, ours(clf, "bench_off"))
+        gd = GpuDecode(clf)
+        v["gpu_decode_batch16"] = with_benchmark(
+            True,
+            lambda: results.__setitem__(
+                "gpu_decode", dict(zip(map(str, files), gd.run(files), strict=True))
+            ),
+        )
+    log(f"folder: {len(files)} photos, {len(v)} variants x {rounds}")
+    t = interleaved(v, rounds, warmup=1)
+    ips = {k: round(len(files) / float(np.median(s)), 1) for k, s in t.items()}
+    ref = results["naive"]
+    agree = {k: sum(ref[p] == r[p] for p in ref) for k, r in results.items() if k != "naive"}
+    # where the time goes: decoding alone with the same pool, the network alone on ready batches
+    log("folder: decode alone, network alone")
+    with ThreadPoolExecutor(default_workers) as pool:
+        start = time.perf_counter()
+        prepared = list(pool.map(clf._prepare_one, files))
+        decode_s = time.perf_counter() - start
+    with ThreadPoolExecutor(max(1, cores - 1)) as pool:
+        start = time.perf_counter()
+        list(pool.map(clf._prepare_one, files))
+        decode_all_s = time.perf_counter() - start
+    with ThreadPoolExecutor(1) as pool:
+        start = time.perf_counter()
+        list(pool.map(clf._prepare_one, files))
+        decode_one_s = time.perf_counter() - start
+    tensors = [p.tensor for p in prepared if p.tensor is not None]
+    with cudnn_benchmark(True):
+        start = time.perf_counter()
+        for i in range(0, len(tensors), 8):
+            clf.predict(clf._stack(tensors[i : i + 8]))
+        net_s = time.perf_counter() - start
+    per_image_decode = [p.seconds for p in prepared]
+    return {
+        "images": len(files),
+        "default_decode_workers": default_workers,
+        "images_per_s": ips,
+        "speedup_default_vs_naive": round(ips["ours_default"] / ips["naive"], 2),
+        "same_top1_as_naive": agree,
+        "where_the_time_goes": {
+            "decode_only_images_per_s_default_workers": round(len(files) / decode_s, 1),
+            "decode_only_images_per_s_all_cores": round(len(files) / decode_all_s, 1),
+            "decode_only_images_per_s_one_thread": round(len(files) / decode_one_s, 1),
+            "network_only_batch8_from_cpu_tensors_images_per_s": round(len(tensors) / net_s, 1),
+            "decode_ms_per_image_median": round(float(np.median(per_image_decode)) * 1000, 1),
+            "decode_ms_per_image_max": round(float(max(per_image_decode)) * 1000, 1),
+        },
+    }
+
+
+def markdown(res: dict[str, Any], command: str) -> str:
+    m = res["machine"]
+    lat, fol, thr = res["latency"], res["folder"], res["model_throughput"]
+    ms = lat["ms"]
+    lines = [
+        "# GPU benchmark results",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {m.get('gpu', 'no GPU')}, {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
+        f"torch {m['torch']}, torchvision {m['torchvision']}, CUDA {m.get('cuda')}, cuDNN "
+        f"{m.get('cudnn')}, Pillow {m['pillow']}  ",
+        f"Run at {res['started']}, took {res['seconds']:.0f} s. Medians of interleaved rounds.",
+        "",
+        "## Batch-1 latency (ms)",
+        "",
+        "| | naive loop | ours fp32 | ours fp16 (opt-in) | model alone (plain) | ours / model alone |",
+        "|---|---|---|---|---|---|",
+        f"| small photo | {ms['naive_small']['median']} | {ms['ours_small']['median']} | "
+        f"{ms['ours_small_fast']['median']} | {ms['model_alone']['median']} | "
+        f"{lat['ratios_to_model_alone']['ours_small']}x |",
+        f"| 24 MP JPEG | {ms['naive_24mp']['median']} | {ms['ours_24mp']['median']} | | "
+        f"{ms['model_alone']['median']} | {lat['ratios_to_model_alone']['ours_24mp']}x |",
+        "",
+        "All variants (ms): " + ", ".join(f"{k} {v['median']}" for k, v in ms.items()),
+        "",
+        f"## Folder of {fol['images']} mixed photos (images/s)",
+        "",
+        "| variant | images/s | same top-1 as naive |",
+        "|---|---|---|",
+    ]
+    keys = {
+        "ours_default": "ours_default",
+        "ours_batch32": "ours_batch32",
+        "ours_batch32_all_cores": "ours_b32_all",
+        "ours_fast_batch32": "ours_fast",
+        "ours_default_unpinned": "unpinned",
+        "ours_default_cudnn_benchmark_off": "bench_off",
+        "gpu_decode_batch16": "gpu_decode",
+    }
+    for k, v in fol["images_per_s"].items():
+        same = fol["same_top1_as_naive"].get(keys.get(k, ""), "")
+        lines.append(f"| {k} | {v} | {same if k != 'naive' else '(reference)'} |")
+    w = fol["where_the_time_goes"]
+    lines += [
+        "",
+        f"Speed-up of the default path over the naive loop: {fol['speedup_default_vs_naive']}x "
+        f"(decode workers: {fol['default_decode_workers']}).",
+        "",
+        "Where the time goes: " + ", ".join(f"{k} {v}" for k, v in w.items()),
+        "",
+        "## Network alone on ready batches on the GPU (images/s)",
+        "",
+        "| batch | plain fp32 | ours fp32 (channels-last, cuDNN autotune) | ours fp16 |",
+        "|---|---|---|---|",
+    ]
+    for b, r in thr["images_per_s"].items():
+        lines.append(f"| {b} | {r['plain_fp32']} | {r['ours_fp32']} | {r['ours_fp16']} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(res: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    ms = res["latency"]["ms"]
+    ips = res["folder"]["images_per_s"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    names = ["naive_small", "ours_small", "naive_24mp", "ours_24mp", "model_alone"]
+    a.bar(names, [ms[k]["median"] for k in names], color=["C0", "C1", "C0", "C1", "C2"])
+    a.set_ylabel("ms (batch 1)")
+    a.set_title("Latency on CUDA")
+    a.tick_params(axis="x", rotation=30)
+    b.barh(list(ips), list(ips.values()), color="C1")
+    b.set_xlabel("images / s")
+    b.set_title(f"Folder of {res['folder']['images']} photos on CUDA")
+    fig.suptitle(res["machine"].get("gpu", "CPU"), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.gpu")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    dev = args.device
+    start = time.perf_counter()
+    res: dict[str, Any] = {
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    inp = make_inputs(log)
+    res["inputs"] = inp.describe()
+    files = inp.folder_files()
+    if args.quick:
+        files = files[::10]
+    q = args.quick
+    res["latency"] = latency(inp, dev, 3 if q else 20)
+    res["model_throughput"] = model_throughput(inp, dev, 2 if q else 10, q)
+    res["folder"] = folder(inp, dev, 1 if q else 3, files)
+    res["seconds"] = round(time.perf_counter() - start, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.gpu " + " ".join(argv if argv is not None else sys.argv[1:])
+    (args.out / "gpu.json").write_text(json.dumps(res, indent=1) + "\n")
+    (args.out / "gpu.md").write_text(markdown(res, command.strip()))
+    plot(res, args.out / "gpu.png")
+    log(f"wrote {args.out}/gpu.json, gpu.md, gpu.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
