@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QSizePolicy,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -151,12 +152,16 @@ class ImageView(QFrame):
                 font.setPointSizeF(font.pointSizeF() * 1.3)
                 font.setBold(True)
                 painter.setFont(font)
+                flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+                area = frame.adjusted(24, 24, -24, -24)
+                text_rect = painter.boundingRect(area, flags, self._drag_text)
+                backdrop = palette.color(QPalette.ColorRole.Window)
+                backdrop.setAlpha(220)  # keeps the text readable over a photo
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(backdrop)
+                painter.drawRoundedRect(text_rect.adjusted(-16, -10, 16, 10), 8, 8)
                 painter.setPen(palette.color(QPalette.ColorRole.WindowText))
-                painter.drawText(
-                    frame.adjusted(24, 24, -24, -24),
-                    Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                    self._drag_text,
-                )
+                painter.drawText(area, flags, self._drag_text)
         painter.end()
 
 
@@ -276,7 +281,10 @@ class ThumbnailStrip(QListWidget):
         painter = QPainter(square)
         painter.drawImage((side - image.width()) // 2, (side - image.height()) // 2, image)
         painter.end()
-        item.setIcon(QIcon(square))
+        icon = QIcon(square)
+        icon.addPixmap(square, QIcon.Mode.Selected)  # no highlight tint over the photo
+        item.setIcon(icon)
+        item.setData(_HAS_THUMBNAIL, True)
 
     def set_result(self, index: int, name: str, result: ClassificationResult | None) -> None:
         item = self.item(index)
@@ -292,6 +300,8 @@ class ThumbnailStrip(QListWidget):
         else:
             item.setText("⚠ error")
             item.setToolTip(f"{name}\n{result.error}")
+            if item.data(_HAS_THUMBNAIL) is not True:
+                item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
 
     def caption(self, index: int) -> str:
         item = self.item(index)
@@ -300,6 +310,9 @@ class ThumbnailStrip(QListWidget):
     def _row_changed(self, row: int) -> None:
         if row >= 0:
             self.picked.emit(row)
+
+
+_HAS_THUMBNAIL = Qt.ItemDataRole.UserRole + 1
 
 
 def _short(name: str, limit: int = 24) -> str:

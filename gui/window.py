@@ -69,7 +69,6 @@ class Item:
     name: str
     result: ClassificationResult | None = None
     result_key: tuple[int, str] | None = None  # (model load id, device) it was made with
-    view_error: str = ""
 
 
 class MainWindow(QMainWindow):
@@ -101,10 +100,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings.in_memory()
         self.interactive = interactive
+        # Files named on the command line are for this run; otherwise the remembered ones.
         self._weights = weights if weights is not None else self.settings.weights
-        self._labels = labels if weights is not None or labels is not None else self.settings.labels
-        if weights is not None and labels is None:
-            self._labels = None
+        given = weights is not None or labels is not None
+        self._labels = labels if given else self.settings.labels
         self._device = device or self.settings.device
         self._model: ModelInfo | None = None
         self._devices: list[DeviceInfo] = []
@@ -120,6 +119,7 @@ class MainWindow(QMainWindow):
         self._device_id = 0
         self._closing = False
         self._painted = False
+        self._no_model = False  # a load failed and no earlier model is there
         self._started = False
         self._start_pending = False
         self._start_images: list[str] = []
@@ -365,9 +365,11 @@ class MainWindow(QMainWindow):
     def _load(self, weights: str | None, labels: str | None, remember: bool) -> None:
         if self._load_cancel is not None:
             self._load_cancel.set()
+        self._cancel_classify()  # the worker is free for the load at once
         self._load_id += 1
         self._load_cancel = threading.Event()
         self._load_remember = remember
+        self._no_model = False
         self._pending_model = (weights, labels)
         from gui.worker import LoadRequest
 
@@ -402,11 +404,10 @@ class MainWindow(QMainWindow):
             # A new checkpoint did not load: the worker still holds the previous model.
             self._show_ready()
             self._show_error("The weights could not be loaded", failure.message)
+            self._classify_stale()  # finish what the load interrupted
             return
         self._on_status("No model loaded. Use File > Load Weights… or File > Use ImageNet Weights.")
-        for item in self._items:
-            if item.result is None:
-                item.view_error = ""
+        self._no_model = True
         self._refresh_current()
         if not self.interactive:
             return
@@ -608,7 +609,6 @@ class MainWindow(QMainWindow):
         if index != self._current:
             return
         if error:
-            self._items[index].view_error = error
             self.view.set_image(None)
             self.view.set_placeholder(error)
         else:
@@ -715,7 +715,9 @@ class MainWindow(QMainWindow):
         if result is None or (stale and not result.ok):
             self.bars.clear()
             self.error.setVisible(False)
-            if self._model is None:
+            if self._model is None and self._no_model:
+                self.meta.setText("No model is loaded: use File > Load Weights….")
+            elif self._model is None:
                 self.meta.setText("Waiting for the model…")
             else:
                 self.meta.setText("Classifying…")
@@ -758,7 +760,7 @@ class MainWindow(QMainWindow):
         )
         self.title.setText("No image yet")
         self.bars.clear()
-        self.meta.setText("")
+        self.meta.setText("The top-5 predictions for the image you drop appear here.")
 
     def _show_ready(self) -> None:
         if self._model is None:
@@ -842,7 +844,7 @@ class MainWindow(QMainWindow):
             self.view.set_drag_state("accept", "Drop to classify")
         else:
             self.view.set_drag_state(
-                "refuse", "This can't be classified:\n" + drops.ACCEPTS + " only"
+                "refuse", "This can't be classified.\nDrop image files, folders or image data."
             )
         event.acceptProposedAction()
 
