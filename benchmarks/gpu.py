@@ -95,6 +95,19 @@ class GpuDecode:
         return top1
 
 
+GPU_DECODE_ERRORS: list[str] = []
+
+
+def _gpu_decode_works(clf: Classifier, paths: list[Path]) -> bool:
+    try:
+        GpuDecode(clf).run(paths)
+        return True
+    except Exception as exc:  # an optional lever: report it, measure the rest
+        GPU_DECODE_ERRORS.append(f"{type(exc).__name__}: {exc}")
+        log(f"GPU decoding left out: {exc}")
+        return False
+
+
 def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
     cuda = dev.startswith("cuda")
     plain = plain_model(inp.checkpoint, dev)
@@ -113,7 +126,7 @@ def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
         "naive_24mp": with_benchmark(False, lambda: naive(inp.large)),
         "ours_24mp": with_benchmark(True, lambda: clf.classify(inp.large)),
     }
-    if cuda:
+    if cuda and _gpu_decode_works(clf, [inp.small, inp.large]):
         gd = GpuDecode(clf)
         v["gpu_decode_24mp"] = with_benchmark(True, lambda: gd.run([inp.large], 1))
         v["gpu_decode_small"] = with_benchmark(True, lambda: gd.run([inp.small], 1))
@@ -194,6 +207,7 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
         unpinned._stack = lambda ts: torch.stack(ts)  # type: ignore[method-assign]
         v["ours_default_unpinned"] = with_benchmark(True, ours(unpinned, "unpinned"))
         v["ours_default_cudnn_benchmark_off"] = with_benchmark(False, ours(clf, "bench_off"))
+    if cuda and _gpu_decode_works(clf, files):
         gd = GpuDecode(clf)
         v["gpu_decode_batch16"] = with_benchmark(
             True,
@@ -347,13 +361,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         files = files[::10]
     q = args.quick
-    res["latency"] = latency(inp, dev, 3 if q else 20)
-    res["model_throughput"] = model_throughput(inp, dev, 2 if q else 10, q)
-    res["folder"] = folder(inp, dev, 1 if q else 3, files)
-    res["seconds"] = round(time.perf_counter() - start, 1)
     args.out.mkdir(parents=True, exist_ok=True)
+    sections: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("latency", lambda: latency(inp, dev, 3 if q else 20)),
+        ("model_throughput", lambda: model_throughput(inp, dev, 2 if q else 10, q)),
+        ("folder", lambda: folder(inp, dev, 1 if q else 3, files)),
+    ]
+    failed = False
+    for name, fn in sections:
+        try:
+            res[name] = fn()
+        except Exception:  # keep what was measured; say what broke
+            import traceback
+
+            res[name + "_error"] = traceback.format_exc()
+            log(res[name + "_error"])
+            failed = True
+        res["gpu_decode_errors"] = GPU_DECODE_ERRORS
+        res["seconds"] = round(time.perf_counter() - start, 1)
+        (args.out / "gpu.json").write_text(json.dumps(res, indent=1) + "\n")
     command = "python -m benchmarks.gpu " + " ".join(argv if argv is not None else sys.argv[1:])
-    (args.out / "gpu.json").write_text(json.dumps(res, indent=1) + "\n")
+    if failed:
+        return 1
     (args.out / "gpu.md").write_text(markdown(res, command.strip()))
     plot(res, args.out / "gpu.png")
     log(f"wrote {args.out}/gpu.json, gpu.md, gpu.png")
