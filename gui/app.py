@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.self_test:
         sample = resource_path(SAMPLE_IMAGE)
         if not sample.is_file():
-            print(f"resnet-classifier: self-test: sample image missing: {sample}", file=sys.stderr)
+            _say(sys.stderr, f"resnet-classifier: self-test: sample image missing: {sample}")
             return EXIT_FAILED
         images = [str(sample)]
         check = SelfTest(window, args.timeout)
@@ -117,8 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if window.background.running() and not window.shutdown(5_000):
         # A stuck network read cannot be interrupted; leave rather than hang or abort.
         logging.getLogger(__name__).warning("leaving with a worker still busy")
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
         os._exit(code)
     return code
 
@@ -151,13 +152,13 @@ class SelfTest:
             return
         import json
 
-        print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+        _say(sys.stdout, json.dumps(result.to_dict(), ensure_ascii=False))
         self._finish(EXIT_OK)
 
     def _fail(self, message: str, code: int) -> None:
         if self._done:
             return
-        print(f"resnet-classifier: self-test failed: {message}", file=sys.stderr, flush=True)
+        _say(sys.stderr, f"resnet-classifier: self-test failed: {message}")
         self._finish(code)
 
     def _finish(self, code: int) -> None:
@@ -184,9 +185,7 @@ def _probe_first_paint(window, app) -> None:  # type: ignore[no-untyped-def]
                     "first_paint_s": round(seconds, 4),
                     "torch_loaded": "torch" in sys.modules,
                 }
-                print(json.dumps(record), flush=True)
-                window.removeEventFilter(self)
-                sys.stdout.flush()
+                _say(sys.stdout, json.dumps(record))
                 os._exit(0)
             return False
 
@@ -200,9 +199,16 @@ def _quiet_offscreen_warnings() -> None:
 
     def handler(mode, context, message):  # type: ignore[no-untyped-def]
         if "does not support propagateSizeHints" not in message:
-            sys.stderr.write(message + "\n")
+            _say(sys.stderr, message)
 
     qInstallMessageHandler(handler)
+
+
+def _say(stream, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Write a line; a windowed app on Windows has no stdout or stderr at all."""
+    if stream is not None:
+        stream.write(text + "\n")
+        stream.flush()
 
 
 def _headless() -> bool:

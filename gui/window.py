@@ -385,6 +385,7 @@ class MainWindow(QMainWindow):
             return
         self.progress.setVisible(False)
         self._model = info
+        self._device = info.device  # where it really runs (a missing GPU falls back to CPU)
         weights, labels = self._pending_model
         self._weights, self._labels = weights, labels
         if self._load_remember and self.interactive:
@@ -511,7 +512,10 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self.deviceProblem.emit(message)
-        self.show_notice(f"Could not switch device: {message}")
+        if self._model is None:  # while loading: the worker fell back to the CPU
+            self.show_notice(f"{message} The model runs on the CPU instead.")
+        else:
+            self.show_notice(f"Could not switch device: {message}")
         if self._model is not None:
             self._check_device(self._model.device)
             self._show_ready()

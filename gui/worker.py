@@ -154,7 +154,7 @@ class ClassifierWorker(QObject):
         try:
             resolve_device(device)
         except DeviceUnavailableError as exc:
-            self.deviceFailed.emit(request.request_id, f"{exc} Using the CPU instead.")
+            self.deviceFailed.emit(request.request_id, exc.message)  # the window says: CPU instead
             device = "cpu"
         name = Path(request.weights).name if request.weights else "ResNet50"
         self.status.emit(f"Loading {name} on {self._short_device(device)}…")

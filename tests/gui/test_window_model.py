@@ -18,10 +18,12 @@ from core.errors import CheckpointError
 def test_device_menu_lists_real_devices_and_switching_reclassifies(qtbot, make_window, photos):
     from core.devices import available_devices
 
-    window = make_window(device="cpu")
+    # A remembered GPU that is not there (any more): said so, and the CPU is used.
+    window = make_window(device="cuda:99")
     with qtbot.waitSignal(window.itemClassified, timeout=MODEL_TIMEOUT_MS) as first:
         window.start([str(photos["chelsea"])])  # as `resnet-classifier IMAGE` does
-    assert first.args[1].ok
+    assert first.args[1].ok and first.args[1].device == "cpu"
+    assert "The model runs on the CPU instead." in window.notice.text()
 
     actions = window.device_actions()
     assert [a.text() for a in actions] == [d.name for d in available_devices()]
@@ -35,9 +37,10 @@ def test_device_menu_lists_real_devices_and_switching_reclassifies(qtbot, make_w
 
     # A GPU that is not there: the reason is shown and the CPU stays.
     with qtbot.waitSignal(window.deviceProblem, timeout=RESULT_TIMEOUT_MS) as problem:
-        window.switch_device("cuda:7")
-    assert "cuda:7" in problem.args[0] or "GPU" in problem.args[0]
-    assert window.notice.isVisible() and problem.args[0] in window.notice.text()
+        window.switch_device("cuda:99")
+    assert "cuda:99" in problem.args[0] or "GPU 99" in problem.args[0]
+    assert window.notice.isVisible()
+    assert window.notice.text() == f"Could not switch device: {problem.args[0]}"
     assert actions[0].isChecked()
     assert window.settings.device == "cpu"
     qtbot.waitUntil(lambda: window.status().startswith("Ready"), timeout=RESULT_TIMEOUT_MS)
