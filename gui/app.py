@@ -109,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.startup_probe:
         _probe_first_paint(window, app)
 
+    if window.interactive:
+        sys.excepthook = _show_exceptions_in(window)
     window.show()
     window.start(images)  # the workers start after the window's first paint
     code = app.exec()
@@ -202,6 +204,18 @@ def _quiet_offscreen_warnings() -> None:
             _say(sys.stderr, message)
 
     qInstallMessageHandler(handler)
+
+
+def _show_exceptions_in(window):  # type: ignore[no-untyped-def]
+    """An exception in a slot on the UI thread: logged and shown, never a silent traceback."""
+    import traceback
+
+    def hook(kind, value, tb):  # type: ignore[no-untyped-def]
+        details = "".join(traceback.format_exception(kind, value, tb))
+        logging.getLogger("gui").error("unexpected error\n%s", details)
+        window.show_unexpected(f"{kind.__name__}: {value}", details)
+
+    return hook
 
 
 def _say(stream, text: str) -> None:  # type: ignore[no-untyped-def]

@@ -167,7 +167,6 @@ class MainWindow(QMainWindow):
         self.meta = QLabel()
         self.meta.setObjectName("meta")
         self.meta.setWordWrap(True)
-        self.meta.setForegroundRole(self.meta.foregroundRole())
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
@@ -820,6 +819,10 @@ class MainWindow(QMainWindow):
         self.error_dialog = box
         box.finished.connect(lambda _: setattr(self, "error_dialog", None))
         box.open()
+
+    def show_unexpected(self, summary: str, details: str) -> None:
+        """An exception nobody expected (a bug): shown with its traceback, the app goes on."""
+        self._on_worker_error(summary, details)
 
     def _on_worker_error(self, summary: str, details: str) -> None:
         if self._closing:
