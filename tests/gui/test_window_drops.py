@@ -112,8 +112,10 @@ def test_the_event_loop_keeps_answering_while_predictions_run(qtbot, window, pho
 
 
 def test_image_data_dropped_or_pasted_is_classified(qtbot, window, photos):
+    # A picture dragged out of a browser: its web address, and the image data itself.
     image = QImage(str(photos["rocket"]))
     mime = QMimeData()
+    mime.setUrls([QUrl("https://example.com/rocket.jpg")])
     mime.setImageData(image)
     with qtbot.waitSignal(window.itemClassified, timeout=RESULT_TIMEOUT_MS) as got:
         assert drop(window, mime)
