@@ -6,10 +6,10 @@ listed and images decoded later, on the loader thread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QUrl
+from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
 
 Source = str | bytes
@@ -29,10 +29,11 @@ REMOTE_SCHEMES = ("http", "https", "ftp")
 ACCEPTS = "image files, folders of images, links to image files, or pasted image data"
 
 
-@dataclass(frozen=True)
-class DropContents:
+class DropContents(NamedTuple):
+    """What can be opened, and a sentence for each thing that cannot."""
+
     sources: tuple[Source, ...] = ()
-    refused: tuple[str, ...] = field(default=())
+    refused: tuple[str, ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -94,6 +95,8 @@ def image_bytes(mime: QMimeData) -> bytes | None:
 
 
 def encode_png(image: QImage) -> bytes:
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
     array = QByteArray()
     buffer = QBuffer(array)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)

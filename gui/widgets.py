@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QSizePolicy,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -301,6 +300,8 @@ class ThumbnailStrip(QListWidget):
             item.setText("⚠ error")
             item.setToolTip(f"{name}\n{result.error}")
             if item.data(_HAS_THUMBNAIL) is not True:
+                from PySide6.QtWidgets import QStyle
+
                 item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
 
     def caption(self, index: int) -> str:

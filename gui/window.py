@@ -9,31 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QMimeData, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDragLeaveEvent,
-    QDragMoveEvent,
-    QDropEvent,
-    QGuiApplication,
-    QImage,
-    QKeySequence,
-)
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -45,7 +30,20 @@ from gui.resources import APP_NAME
 from gui.settings import Settings
 from gui.widgets import ImageView, PredictionBars, ThumbnailStrip
 
-if TYPE_CHECKING:  # the worker module is imported once the window is on screen
+# Imported where they are used: the worker module once the window is on screen, dialogs when
+# they open. Each PySide6 class costs a few ms to set up and the window must come up fast.
+if TYPE_CHECKING:
+    from PySide6.QtCore import QMimeData
+    from PySide6.QtGui import (
+        QCloseEvent,
+        QDragEnterEvent,
+        QDragLeaveEvent,
+        QDragMoveEvent,
+        QDropEvent,
+        QImage,
+    )
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
     from core.results import ClassificationResult, DeviceInfo, ModelInfo
     from gui.worker import Background, ModelFailure
 
@@ -61,14 +59,16 @@ VIEW_MAX_SIDE = 2048
 THUMB_SIDE = 96
 
 
-@dataclass
 class Item:
     """One image of the current drop, and what is known of it so far."""
 
-    source: Source
-    name: str
-    result: ClassificationResult | None = None
-    result_key: tuple[int, str] | None = None  # (model load id, device) it was made with
+    __slots__ = ("name", "result", "result_key", "source")
+
+    def __init__(self, source: Source, name: str) -> None:
+        self.source = source
+        self.name = name
+        self.result: ClassificationResult | None = None
+        self.result_key: tuple[int, str] | None = None  # (model load id, device) it came from
 
 
 class MainWindow(QMainWindow):
@@ -411,6 +411,8 @@ class MainWindow(QMainWindow):
         self._refresh_current()
         if not self.interactive:
             return
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("The model is not available")
@@ -445,6 +447,8 @@ class MainWindow(QMainWindow):
         return self._pending_model[0] is not None
 
     def choose_weights(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getOpenFileName(
             self, "Load ResNet50 Weights", self._dialog_folder(self._weights), WEIGHTS_FILTER
         )
@@ -456,6 +460,8 @@ class MainWindow(QMainWindow):
         self._load(path, labels, remember=True)
 
     def choose_labels(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getOpenFileName(
             self, "Load Labels", self._dialog_folder(self._labels or self._weights), LABELS_FILTER
         )
@@ -534,6 +540,8 @@ class MainWindow(QMainWindow):
 
     # ================================================================== opening images
     def choose_images(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         paths, _ = QFileDialog.getOpenFileNames(
             self, "Open Images", self.settings.last_folder, IMAGE_FILTER
         )
@@ -542,6 +550,8 @@ class MainWindow(QMainWindow):
             self.open_sources(paths)
 
     def choose_folder(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         folder = QFileDialog.getExistingDirectory(self, "Open Folder", self.settings.last_folder)
         if folder:
             self.settings.last_folder = folder
@@ -808,6 +818,8 @@ class MainWindow(QMainWindow):
         if not self.interactive:
             log.error("%s: %s", title, message)
             return
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle(title)
@@ -832,6 +844,8 @@ class MainWindow(QMainWindow):
         self._show_error("Something went wrong", summary, details)
 
     def _about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         from core import __version__
 
         QMessageBox.about(
