@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import socket
 import threading
 import time
@@ -187,7 +188,7 @@ def test_download_shows_progress_and_closing_during_it_exits_cleanly(
     window.close()
     assert not window.background.running()
     assert time.perf_counter() - start < 5
-    partial = list(Path(__import__("os").environ["TORCH_HOME"]).rglob("*.partial"))
+    partial = list(Path(os.environ["TORCH_HOME"]).rglob("*.partial"))
     assert partial == []  # torch's own download removes its partial file
 
 
