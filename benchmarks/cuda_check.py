@@ -59,6 +59,18 @@ class Checks:
         return all(r["status"] != "FAILED" for r in self.results)
 
 
+def _fill_gpu() -> list[torch.Tensor]:
+    """Take every byte the allocator will give, in ever smaller pieces, until nothing fits."""
+    held: list[torch.Tensor] = []
+    for size in (256 << 20, 16 << 20, 1 << 20, 64 << 10):
+        while True:
+            try:
+                held.append(torch.empty(size, dtype=torch.uint8, device="cuda"))
+            except torch.cuda.OutOfMemoryError:
+                break
+    return held
+
+
 def make_photos(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -240,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise AssertionError("a batch of 256 with 512 MiB free did not run out of memory")
             # moving a second model onto the full GPU fails cleanly and keeps the CPU
             other = Classifier(load_checkpoint(ckpt), "cpu")
-            hog2 = torch.empty(
-                max(0, torch.cuda.mem_get_info()[0] - (16 << 20)), dtype=torch.uint8, device="cuda"
-            )
+            hog2 = _fill_gpu()
             try:
                 other.to("cuda")
             except OutOfDeviceMemoryError as exc:
