@@ -6,8 +6,6 @@ Exit status: 0 all classified, 1 some images failed, 2 usage error, 3 model not 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import logging
 import sys
 import time
@@ -17,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
 from core.errors import Cancelled, ClassifierError, ModelLoadError
-from core.results import ClassificationResult
+from core.results import ClassificationResult, csv_writer, json_line
 
 if TYPE_CHECKING:
     from core.engine import Classifier
@@ -167,18 +165,9 @@ def _save_explanation(
 
 def _writer(fmt: str, out: TextIO, top_k: int):
     if fmt == "json":
-        return lambda r: out.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+        return lambda r: out.write(json_line(r))
     if fmt == "csv":
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(["path", "rank", "index", "label", "probability", "error"])
-
-        def write_csv(r: ClassificationResult) -> None:
-            if r.error is not None:
-                w.writerow([r.path, "", "", "", "", r.error])
-            for p in r.predictions:
-                w.writerow([r.path, p.rank, p.index, p.label, f"{p.probability:.6f}", ""])
-
-        return write_csv
+        return csv_writer(out)
     return lambda r: out.write(format_table(r))
 
 

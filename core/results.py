@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,29 @@ class ModelInfo:
     device: str
     device_name: str
     labels: tuple[str, ...] = field(default=(), repr=False)
+
+
+# ---- the CLI's record formats, shared with the window's export ---------------------------------
+CSV_HEADER = ("path", "rank", "index", "label", "probability", "error")
+
+
+def csv_rows(result: ClassificationResult) -> list[list[Any]]:
+    """One CSV row per prediction, or a single row carrying the error."""
+    if result.error is not None:
+        return [[result.path, "", "", "", "", result.error]]
+    return [
+        [result.path, p.rank, p.index, p.label, f"{p.probability:.6f}", ""]
+        for p in result.predictions
+    ]
+
+
+def csv_writer(out: TextIO) -> Callable[[ClassificationResult], None]:
+    """Write the header to `out`; return a function that writes one result's rows."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    return lambda result: writer.writerows(csv_rows(result))
+
+
+def json_line(result: ClassificationResult) -> str:
+    """The result as one line of `resnet-classify --format json`, newline included."""
+    return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"

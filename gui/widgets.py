@@ -1,4 +1,4 @@
-"""Small reusable widgets: the image view that is also the drop area, prediction bars, thumbnails.
+"""Small reusable widgets: the image view that is also the drop area, and the prediction bars.
 
 They only display what they are given; none of them knows about the worker or the model.
 Colours come from the palette, so they follow the system's light or dark scheme.
@@ -10,14 +10,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QLabel,
-    QListView,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QSizePolicy,
     QVBoxLayout,
@@ -25,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from core.results import ClassificationResult, Prediction
+    from core.results import Prediction
 
 BAR_SCALE = 1000
 """Prediction bars run from 0 to this, so a bar's value is its probability in tenths of a percent."""
@@ -45,7 +42,8 @@ class ImageView(QFrame):
     """Shows one image scaled to fit, keeping its aspect; doubles as the drop area.
 
     With no image it shows what it accepts. `set_drag_state("accept" | "refuse" | None)`
-    highlights it while something is dragged over the window.
+    highlights it while something is dragged over the window. `set_overlay(image)` shows a
+    picture of the same scene (the heat map over the photo) in place of the image.
     """
 
     def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
@@ -54,6 +52,7 @@ class ImageView(QFrame):
         self.setMinimumSize(240, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._image: QImage | None = None
+        self._overlay: QImage | None = None
         self._scaled: QPixmap | None = None
         self._placeholder = placeholder
         self._drag_state: str | None = None
@@ -67,6 +66,26 @@ class ImageView(QFrame):
 
     def image(self) -> QImage | None:
         return self._image
+
+    def set_overlay(self, image: QImage | None) -> None:
+        """Show `image` instead of the image (same scene, same aspect); None: the image again."""
+        overlay = image if image is not None and not image.isNull() else None
+        if overlay is self._overlay:
+            return
+        self._overlay = overlay
+        self._scaled = None
+        self.update()
+
+    def overlay(self) -> QImage | None:
+        return self._overlay
+
+    def overlay_shown(self) -> bool:
+        """True while the overlay, not the plain image, is what is painted."""
+        return self._overlay is not None and self._image is not None
+
+    def shown_image(self) -> QImage | None:
+        """The picture being painted: the overlay when there is one, else the image."""
+        return self._overlay if self.overlay_shown() else self._image
 
     def set_placeholder(self, text: str) -> None:
         self._placeholder = text
@@ -114,13 +133,14 @@ class ImageView(QFrame):
         frame = QRectF(self.contentsRect()).adjusted(2, 2, -2, -2)
         if self._image is not None:
             target = self.image_rect()
+            shown = self.shown_image()
             if (
                 self._scaled is None
                 or self._scaled.size() != target.size() * self.devicePixelRatioF()
             ):
                 dpr = self.devicePixelRatioF()
                 self._scaled = QPixmap.fromImage(
-                    self._image.scaled(
+                    shown.scaled(
                         target.size() * dpr,
                         Qt.AspectRatioMode.KeepAspectRatio,
                         Qt.TransformationMode.SmoothTransformation,
@@ -165,12 +185,18 @@ class ImageView(QFrame):
 
 
 class PredictionRow(QWidget):
-    """One prediction: its label and percentage on a line, and under them a bar as long as it."""
+    """One prediction: its label and percentage on a line, and under them a bar as long as it.
+
+    Clicking it emits `clicked`; a selected row is drawn highlighted.
+    """
+
+    clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._selected = False
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.label = QLabel()
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.percent = QLabel()
         self.percent.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -179,7 +205,7 @@ class PredictionRow(QWidget):
         self.bar.setTextVisible(False)
         self.bar.setFixedHeight(8)
         layout = QGridLayout(self)
-        layout.setContentsMargins(0, 2, 0, 4)
+        layout.setContentsMargins(6, 3, 6, 5)
         layout.setHorizontalSpacing(8)
         layout.setVerticalSpacing(3)
         layout.addWidget(self.label, 0, 0)
@@ -202,26 +228,64 @@ class PredictionRow(QWidget):
         self.label.setFont(font)
         self.setToolTip(
             f"#{prediction.rank}: {prediction.label} (class {prediction.index}), "
-            f"{prediction.probability * 100:.3f}%"
+            f"{prediction.probability * 100:.3f}%\nClick to see where the model found it"
         )
+
+    def set_selected(self, selected: bool) -> None:
+        if selected != self._selected:
+            self._selected = selected
+            self.update()
+
+    def is_selected(self) -> bool:
+        return self._selected
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def paintEvent(self, event) -> None:
+        if self._selected:
+            painter = QPainter(self)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            color = QColor(self.palette().color(QPalette.ColorRole.Highlight))
+            color.setAlpha(45)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
+            painter.end()
+        super().paintEvent(event)
 
 
 class PredictionBars(QWidget):
-    """The top-k predictions as rows of label, percentage and bar."""
+    """The top-k predictions as rows of label, percentage and bar; clicking a row picks it."""
+
+    picked = Signal(int)  # row (0 = the top prediction)
 
     def __init__(self, rows: int = 5, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
+        layout.setSpacing(2)
         self.rows = [PredictionRow() for _ in range(rows)]
-        for row in self.rows:
+        for i, row in enumerate(self.rows):
             layout.addWidget(row)
+            row.clicked.connect(lambda i=i: self.picked.emit(i))
 
     def set_predictions(self, predictions: Sequence[Prediction]) -> None:
         for i, row in enumerate(self.rows):
             row.set_prediction(predictions[i] if i < len(predictions) else None)
             row.setVisible(i < len(predictions))
+
+    def set_selected(self, index: int | None) -> None:
+        """Highlight row `index` (None: none)."""
+        for i, row in enumerate(self.rows):
+            row.set_selected(i == index)
+
+    def selected(self) -> int | None:
+        return next((i for i, row in enumerate(self.rows) if row.is_selected()), None)
 
     def clear(self) -> None:
         self.set_predictions(())
@@ -231,104 +295,3 @@ class PredictionBars(QWidget):
         return [
             (r.label.text(), r.percent.text(), r.bar.value()) for r in self.rows if not r.isHidden()
         ]
-
-
-class ThumbnailStrip(QListWidget):
-    """A horizontal strip of thumbnails, each captioned with its top-1; clicking picks one."""
-
-    picked = Signal(int)
-
-    def __init__(self, icon_size: int = 96, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("thumbnails")
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(False)
-        self.setMovement(QListView.Movement.Static)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setUniformItemSizes(True)
-        self.setWordWrap(True)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setIconSize(QSize(icon_size, icon_size))
-        self.setGridSize(QSize(icon_size + 40, icon_size + 44))
-        self.setSpacing(4)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedHeight(icon_size + 44 + 2 * self.frameWidth() + 18)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self._blank = _blank_icon(icon_size, self.palette().color(QPalette.ColorRole.Mid))
-        self.currentRowChanged.connect(self._row_changed)
-
-    def set_names(self, names: Sequence[str]) -> None:
-        self.blockSignals(True)
-        self.clear()
-        for name in names:
-            item = QListWidgetItem(self._blank, _short(name))
-            item.setToolTip(name)
-            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-            self.addItem(item)
-        self.blockSignals(False)
-
-    def set_thumbnail(self, index: int, image: QImage) -> None:
-        """Show `image` centred in a square, so captions line up whatever the aspect."""
-        item = self.item(index)
-        if item is None or image.isNull():
-            return
-        side = max(image.width(), image.height())
-        square = QPixmap(side, side)
-        square.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(square)
-        painter.drawImage((side - image.width()) // 2, (side - image.height()) // 2, image)
-        painter.end()
-        icon = QIcon(square)
-        icon.addPixmap(square, QIcon.Mode.Selected)  # no highlight tint over the photo
-        item.setIcon(icon)
-        item.setData(_HAS_THUMBNAIL, True)
-
-    def set_result(self, index: int, name: str, result: ClassificationResult | None) -> None:
-        item = self.item(index)
-        if item is None:
-            return
-        if result is None:
-            item.setText(_short(name))
-            item.setToolTip(name)
-        elif result.ok and result.top is not None:
-            top = result.top
-            item.setText(f"{top.label}\n{percent_text(top.probability)}")
-            item.setToolTip(f"{name}\n{top.label}: {percent_text(top.probability)}")
-        else:
-            item.setText("⚠ error")
-            item.setToolTip(f"{name}\n{result.error}")
-            if item.data(_HAS_THUMBNAIL) is not True:
-                from PySide6.QtWidgets import QStyle
-
-                item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
-
-    def caption(self, index: int) -> str:
-        item = self.item(index)
-        return item.text() if item is not None else ""
-
-    def _row_changed(self, row: int) -> None:
-        if row >= 0:
-            self.picked.emit(row)
-
-
-_HAS_THUMBNAIL = Qt.ItemDataRole.UserRole + 1
-
-
-def _short(name: str, limit: int = 24) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-def _blank_icon(size: int, color: QColor) -> QIcon:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    fill = QColor(color)
-    fill.setAlpha(60)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(fill)
-    painter.drawRoundedRect(QRectF(8, 8, size - 16, size - 16), 8, 8)
-    painter.end()
-    return QIcon(pixmap)

@@ -1,4 +1,4 @@
-"""The main window: drop area and image view, predictions, thumbnails, menus, status.
+"""The main window: drop area and image view, predictions, heat map, results table, menus.
 
 It presents and wires. Model work goes to `ClassifierWorker`, decoding for display to
 `ImageLoader`, both on their own threads, through queued signals carrying request ids; an
@@ -7,6 +7,7 @@ answer whose id is no longer current is dropped, so the newest drop is what is s
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +30,7 @@ from gui import drops
 from gui.drops import Source
 from gui.resources import APP_NAME
 from gui.settings import Settings
-from gui.widgets import ImageView, PredictionBars, ThumbnailStrip
+from gui.widgets import ImageView, PredictionBars, percent_text
 
 # Imported where they are used: the worker module once the window is on screen, dialogs when
 # they open. Each PySide6 class costs a few ms to set up and the window must come up fast.
@@ -45,7 +47,8 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QMessageBox, QPushButton
 
     from core.results import ClassificationResult, DeviceInfo, ModelInfo
-    from gui.worker import Background, ModelFailure
+    from gui.results import ResultsPanel
+    from gui.worker import Background, HeatMap, ModelFailure
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,10 @@ IMAGE_FILTER = (
 )
 WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
 LABELS_FILTER = "Labels (*.txt *.json);;All files (*)"
+EXPORT_FILTERS = ("CSV (*.csv)", "JSON Lines (*.jsonl *.json)")
 VIEW_MAX_SIDE = 2048
-THUMB_SIDE = 96
+THUMB_SIDE = 48
+HEAT_CACHE = 8  # heat maps kept, so flipping between classes or images is instant
 
 
 class Item:
@@ -79,6 +84,7 @@ class MainWindow(QMainWindow):
     expandRequested = Signal(int, object)
     imageRequested = Signal(object)
     loaderCurrent = Signal(int)
+    explainRequested = Signal(object)
 
     # For whoever drives the window (the self-test, tests, a later results table).
     modelReady = Signal(object)  # ModelInfo
@@ -86,6 +92,9 @@ class MainWindow(QMainWindow):
     deviceProblem = Signal(str)
     itemClassified = Signal(int, object)  # index in the current drop, ClassificationResult
     runFinished = Signal()  # every image of the current drop has its result
+    runCancelled = Signal(int)  # the user stopped the run; how many images have no result
+    heatMapShown = Signal(object)  # HeatMap now drawn over the image
+    heatMapProblem = Signal(str)
     workerError = Signal(str)
 
     def __init__(
@@ -126,6 +135,14 @@ class MainWindow(QMainWindow):
         self._pending_model: tuple[str | None, str | None] = (None, None)
         self._pending_problems: list[str] = []
         self._running_key: tuple[int, str] | None = None
+        self._run_total = 0
+        self._run_done = 0
+        self._run_cancelled = False  # the user stopped the last run: what is left waits
+        self.results: ResultsPanel | None = None  # built with the first drop of many images
+        self._heat_rank = 0  # which of the current image's predictions the heat map shows
+        self._explain_id = 0
+        self._heat_pending: tuple | None = None
+        self._heat_cache: collections.OrderedDict[tuple, HeatMap] = collections.OrderedDict()
         self.model_dialog: QMessageBox | None = None
         self.error_dialog: QMessageBox | None = None
 
@@ -164,6 +181,18 @@ class MainWindow(QMainWindow):
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.bars = PredictionBars()
+        self.bars.picked.connect(self.pick_prediction)
+        self.heat_button = QToolButton()
+        self.heat_button.setObjectName("heatButton")
+        self.heat_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.heat_label = QLabel()
+        self.heat_label.setObjectName("heatLabel")
+        self.heat_label.setWordWrap(True)
+        self.heat_label.setVisible(False)
+        self.heat_label.setToolTip(
+            "Grad-CAM: red where the evidence for the class is strongest, blue where there is "
+            "little. The dimmed border lies outside the centre crop the model sees."
+        )
         self.meta = QLabel()
         self.meta.setObjectName("meta")
         self.meta.setWordWrap(True)
@@ -177,11 +206,14 @@ class MainWindow(QMainWindow):
         side.setMinimumWidth(260)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(12, 8, 12, 8)
-        side_layout.setSpacing(10)
+        side_layout.setSpacing(8)
         side_layout.addWidget(self.title)
         side_layout.addWidget(self.error)
         side_layout.addWidget(self.bars)
         side_layout.addWidget(self.meta)
+        side_layout.addSpacing(4)
+        side_layout.addWidget(self.heat_button, 0, Qt.AlignmentFlag.AlignLeft)
+        side_layout.addWidget(self.heat_label)
         side_layout.addStretch(1)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -192,16 +224,16 @@ class MainWindow(QMainWindow):
         splitter.setSizes([620, 340])
         splitter.setChildrenCollapsible(False)
 
-        self.thumbnails = ThumbnailStrip(THUMB_SIDE)
-        self.thumbnails.setVisible(False)
-        self.thumbnails.picked.connect(self.show_item)
+        # The results table goes under the photo when a drop holds several images.
+        self.main_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.main_splitter.addWidget(splitter)
+        self.main_splitter.setChildrenCollapsible(False)
 
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 8, 8, 4)
         layout.addWidget(self.notice)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.thumbnails)
+        layout.addWidget(self.main_splitter, 1)
         self.setCentralWidget(central)
 
         self.status_text = QLabel()
@@ -244,9 +276,17 @@ class MainWindow(QMainWindow):
             self.use_imagenet,
             "Go back to torchvision's ResNet50 trained on ImageNet",
         )
+        self.export_action = self._action(
+            "&Export Results…",
+            "Ctrl+E",
+            self.choose_export,
+            "Save the table's results as CSV or JSON, in resnet-classify's format",
+        )
+        self.export_action.setEnabled(False)
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, None)
         for action in (self.open_action, self.open_folder_action, self.paste_action):
             file_menu.addAction(action)
+        file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         for action in (self.weights_action, self.labels_action, self.imagenet_action):
             file_menu.addAction(action)
@@ -265,6 +305,19 @@ class MainWindow(QMainWindow):
         self.prev_action = self._action(
             "&Previous Image", "Ctrl+Left", lambda: self._step(-1), None
         )
+        self.heat_action = self._action(
+            "Show &Heat Map",
+            "Ctrl+Shift+H",
+            None,
+            "Show where in the photo the model found the selected prediction: a Grad-CAM "
+            "heat map (Ctrl+Shift+H). Click a prediction to see another class.",
+        )
+        self.heat_action.setIconText("Heat map")
+        self.heat_action.setCheckable(True)
+        self.heat_action.toggled.connect(self._heat_toggled)
+        self.heat_button.setDefaultAction(self.heat_action)
+        view_menu.addAction(self.heat_action)
+        view_menu.addSeparator()
         view_menu.addAction(self.next_action)
         view_menu.addAction(self.prev_action)
 
@@ -278,7 +331,8 @@ class MainWindow(QMainWindow):
         if tip:
             action.setToolTip(tip)
             action.setStatusTip(tip)
-        action.triggered.connect(slot)
+        if slot is not None:
+            action.triggered.connect(slot)
         self.addAction(action)
         return action
 
@@ -293,6 +347,7 @@ class MainWindow(QMainWindow):
         self.expandRequested.connect(loader.expand)
         self.imageRequested.connect(loader.load)
         self.loaderCurrent.connect(loader.set_current)
+        self.explainRequested.connect(worker.explain)
         worker.status.connect(self._on_status)
         worker.devicesListed.connect(self._on_devices)
         worker.downloadProgress.connect(self._on_download)
@@ -302,6 +357,8 @@ class MainWindow(QMainWindow):
         worker.deviceFailed.connect(self._on_device_failed)
         worker.resultReady.connect(self._on_result)
         worker.classifyFinished.connect(self._on_classify_finished)
+        worker.explained.connect(self._on_explained)
+        worker.explainFailed.connect(self._on_explain_failed)
         worker.errored.connect(self._on_worker_error)
         loader.expanded.connect(self._on_expanded)
         loader.imageLoaded.connect(self._on_image_loaded)
@@ -596,20 +653,48 @@ class MainWindow(QMainWindow):
             self._show_ready()
             return
         self._items = [Item(s, _display_name(s)) for s in sources]
-        self.thumbnails.set_names([item.name for item in self._items])
-        self.thumbnails.setVisible(len(self._items) > 1)
+        self._run_cancelled = False
+        self._heat_cache.clear()
+        many = len(self._items) > 1
+        if many:
+            self._results_panel().set_items(self._items)
+        if self.results is not None:
+            if not many:
+                self.results.set_items(())
+            self.results.setVisible(many)
+        self._update_export()
         self._current = -1
         self.show_item(0)
-        if len(self._items) > 1:
-            from gui.worker import ImageJob
-
-            side = round(THUMB_SIDE * self.devicePixelRatioF())
-            for i, item in enumerate(self._items):
-                self.imageRequested.emit(ImageJob(drop_id, i, item.source, side, "thumb"))
         if self._model is not None:
             self._classify_stale()
         else:
             self._refresh_current()
+
+    def _results_panel(self) -> ResultsPanel:
+        """The table under the photo, built the first time a drop holds several images."""
+        if self.results is None:
+            from gui.results import ResultsPanel
+
+            self.results = ResultsPanel(THUMB_SIDE)
+            self.results.picked.connect(self.show_item)
+            self.results.cancelRequested.connect(self.cancel_run)
+            self.results.resumeRequested.connect(self.resume_run)
+            self.results.model.thumbnailWanted.connect(self._want_thumbnail)
+            self.results.table.addAction(self.export_action)
+            self.main_splitter.addWidget(self.results)
+            self.main_splitter.setStretchFactor(0, 3)
+            self.main_splitter.setStretchFactor(1, 2)
+            height = max(self.main_splitter.height(), 400)
+            self.main_splitter.setSizes([height * 62 // 100, height * 38 // 100])
+        return self.results
+
+    def _want_thumbnail(self, index: int) -> None:
+        if 0 <= index < len(self._items):
+            from gui.worker import ImageJob
+
+            side = round(THUMB_SIDE * self.devicePixelRatioF())
+            source = self._items[index].source
+            self.imageRequested.emit(ImageJob(self._drop_id, index, source, side, "thumb"))
 
     def _on_image_loaded(
         self, drop_id: int, index: int, kind: str, image: QImage, error: str
@@ -617,7 +702,8 @@ class MainWindow(QMainWindow):
         if drop_id != self._drop_id or not 0 <= index < len(self._items):
             return
         if kind == "thumb":
-            self.thumbnails.set_thumbnail(index, image)
+            if self.results is not None:
+                self.results.model.set_thumbnail(index, image, self.devicePixelRatioF())
             return
         if index != self._current:
             return
@@ -632,17 +718,20 @@ class MainWindow(QMainWindow):
         if not 0 <= index < len(self._items) or index == self._current:
             return
         self._current = index
-        if self.thumbnails.currentRow() != index:
-            self.thumbnails.blockSignals(True)
-            self.thumbnails.setCurrentRow(index)
-            self.thumbnails.blockSignals(False)
+        self._heat_rank = 0
+        if self.results is not None and len(self._items) > 1:
+            self.results.select_item(index)
         self.view.set_image(None)
+        self.view.set_overlay(None)
         self.view.set_placeholder("Loading…")
         from gui.worker import ImageJob
 
-        side = round(VIEW_MAX_SIDE * min(2.0, self.devicePixelRatioF()))
+        side = self._view_side()
         self.imageRequested.emit(ImageJob(self._drop_id, index, self._items[index].source, side))
         self._refresh_current()
+
+    def _view_side(self) -> int:
+        return round(VIEW_MAX_SIDE * min(2.0, self.devicePixelRatioF()))
 
     def current_index(self) -> int:
         return self._current
@@ -651,7 +740,12 @@ class MainWindow(QMainWindow):
         return list(self._items)
 
     def _step(self, delta: int) -> None:
-        if self._items:
+        """The next or previous image, in the table's order when there is a table."""
+        if not self._items:
+            return
+        if self.results is not None and len(self._items) > 1:
+            self.show_item(self.results.neighbour(self._current, delta))
+        else:
             self.show_item((self._current + delta) % len(self._items))
 
     # ================================================================== classifying
@@ -679,6 +773,10 @@ class MainWindow(QMainWindow):
             tuple(self._items[i].source for i in todo),
             cancel=self._classify_cancel,
         )
+        self._run_total, self._run_done = len(todo), 0
+        self._run_cancelled = False
+        if self.results is not None and len(self._items) > 1:
+            self.results.start_run(len(todo))
         self._on_status(f"Classifying {len(todo)} images…" if len(todo) > 1 else "Classifying…")
         self._refresh_current()
         self.classifyRequested.emit(request)
@@ -692,6 +790,18 @@ class MainWindow(QMainWindow):
             self._classify_cancel.set()
             self._classify_cancel = None
         self._classify_id += 1  # whatever arrives from the old request is now stale
+        if self.results is not None:
+            self.results.show_progress(False)
+
+    def cancel_run(self) -> None:
+        """Stop the run between two images; every result made so far stays."""
+        if self._classify_cancel is not None:
+            self._classify_cancel.set()  # same request id: results already on their way count
+            self._on_status("Stopping…")
+
+    def resume_run(self) -> None:
+        """Classify the images a cancelled run left out."""
+        self._classify_stale()
 
     def _on_result(self, request_id: int, index: int, result: ClassificationResult) -> None:
         if request_id != self._classify_id or self._closing or index >= len(self._classify_map):
@@ -700,24 +810,184 @@ class MainWindow(QMainWindow):
         item = self._items[item_index]
         item.result = result
         item.result_key = self._running_key
-        self.thumbnails.set_result(item_index, item.name, result)
+        self._run_done += 1
+        if self.results is not None and len(self._items) > 1:
+            self.results.item_changed(item_index)
+            self.results.advance(self._run_done)
         if item_index == self._current:
             self._refresh_current()
-        done = sum(1 for i in self._items if i.result_key == self._running_key)
-        if len(self._items) > 1 and done < len(self._items):
-            self._on_status(f"Classified {done} of {len(self._items)}…")
+        if self._run_total > 1 and self._run_done < self._run_total:
+            self._on_status(f"Classified {self._run_done} of {self._run_total}…")
+        self._update_export()
         self.itemClassified.emit(item_index, result)
 
     def _on_classify_finished(self, request_id: int, cancelled: bool) -> None:
         if request_id != self._classify_id or self._closing:
             return
         self._classify_cancel = None
+        left = self._run_total - self._run_done
+        if self.results is not None:
+            self.results.end_run(left if cancelled else 0)
         if not cancelled:
             self._show_ready()
             self.runFinished.emit()
+            return
+        self._run_cancelled = True
+        self._on_status(
+            f"Stopped: {self._run_done} of {self._run_total} classified; "
+            f"{left} left as they were (Resume classifies them)."
+        )
+        self._refresh_current()
+        self.runCancelled.emit(left)
+
+    # ================================================================== heat map
+    def _heat_toggled(self, on: bool) -> None:
+        if not on:
+            self._heat_pending = None
+            self.view.set_overlay(None)
+            self.heat_label.setVisible(False)
+            self.bars.set_selected(None)
+            return
+        self._update_heat()
+
+    def heat_map_on(self) -> bool:
+        return self.heat_action.isChecked()
+
+    def pick_prediction(self, rank: int) -> None:
+        """Show the heat map of the current image's prediction `rank` (0 = top-1)."""
+        item = self._current_item()
+        if item is None or item.result is None or not item.result.ok:
+            return
+        self._heat_rank = max(0, min(rank, len(item.result.predictions) - 1))
+        self.bars.set_selected(self._heat_rank)
+        if self.heat_action.isChecked():
+            self._update_heat()
+        else:
+            self.heat_action.setChecked(True)  # asking about a class means: show me
+
+    def _current_item(self) -> Item | None:
+        return self._items[self._current] if 0 <= self._current < len(self._items) else None
+
+    def _update_heat(self) -> None:
+        """Show, or ask the worker for, the heat map the current image and class call for."""
+        if not self.heat_action.isChecked():
+            return
+        item = self._current_item()
+        result = item.result if item is not None else None
+        current = item is not None and item.result_key == self._current_key()
+        if item is None or result is None or not current:
+            self.view.set_overlay(None)
+            self._heat_text("Waiting for the prediction…" if item else "")
+            return
+        if not result.ok:
+            self.view.set_overlay(None)
+            self._heat_text("No heat map: this image could not be classified.")
+            return
+        self._heat_rank = min(self._heat_rank, len(result.predictions) - 1)
+        self.bars.set_selected(self._heat_rank)
+        prediction = result.predictions[self._heat_rank]
+        key = (self._drop_id, self._current, prediction.index, item.result_key)
+        heat = self._heat_cache.get(key)
+        if heat is not None:
+            self._heat_cache.move_to_end(key)
+            self._show_heat(heat)
+            return
+        self.view.set_overlay(None)
+        self._heat_text(f"Making the heat map for “{prediction.label}”…")
+        if key == self._heat_pending:
+            return
+        self._heat_pending = key
+        self._explain_id += 1
+        from gui.worker import ExplainRequest
+
+        self.explainRequested.emit(
+            ExplainRequest(self._explain_id, item.source, prediction.index, self._view_side())
+        )
+
+    def _on_explained(self, request_id: int, heat: HeatMap) -> None:
+        if request_id != self._explain_id or self._closing or self._heat_pending is None:
+            return
+        self._heat_cache[self._heat_pending] = heat
+        while len(self._heat_cache) > HEAT_CACHE:
+            self._heat_cache.popitem(last=False)
+        self._heat_pending = None
+        self._update_heat()
+
+    def _on_explain_failed(self, request_id: int, message: str) -> None:
+        if request_id != self._explain_id or self._closing:
+            return
+        self._heat_pending = None
+        if self.heat_action.isChecked():
+            self.view.set_overlay(None)
+            self._heat_text(f"⚠ No heat map: {message}")
+        self.heatMapProblem.emit(message)
+
+    def _show_heat(self, heat: HeatMap) -> None:
+        self.view.set_overlay(heat.image)
+        self._heat_text(f"Where it found “{heat.label}” ({percent_text(heat.probability)})")
+        self.heatMapShown.emit(heat)
+
+    def _heat_text(self, text: str) -> None:
+        self.heat_label.setText(text)
+        self.heat_label.setVisible(bool(text))
+
+    # ================================================================== export
+    def _update_export(self) -> None:
+        self.export_action.setEnabled(any(item.result is not None for item in self._items))
+
+    def export_rows(self) -> list[ClassificationResult]:
+        """What Export writes: the results the table shows, in its order (or the one image)."""
+        rows = (
+            self.results.shown_rows()
+            if self.results is not None and len(self._items) > 1
+            else range(len(self._items))
+        )
+        return [self._items[r].result for r in rows if self._items[r].result is not None]
+
+    def choose_export(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        start = str(Path(self.settings.last_folder or Path.home()) / "results.csv")
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export Results", start, ";;".join(EXPORT_FILTERS)
+        )
+        if not path:
+            return
+        if not Path(path).suffix:
+            path += ".jsonl" if chosen == EXPORT_FILTERS[1] else ".csv"
+        self.export_results(path)
+
+    def export_results(self, path: str) -> int:
+        """Write the shown results to `path`: JSON lines for .json/.jsonl, else CSV.
+
+        The records are those of `resnet-classify --format json|csv`. Returns how many images
+        were written; a file that cannot be written is reported, not raised.
+        """
+        from core.results import csv_writer, json_line
+
+        results = self.export_rows()
+        as_json = Path(path).suffix.lower() in (".json", ".jsonl")
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as out:
+                if as_json:
+                    for result in results:
+                        out.write(json_line(result))
+                else:
+                    write = csv_writer(out)
+                    for result in results:
+                        write(result)
+        except OSError as exc:
+            self._show_error("The results could not be saved", f"{path}: {exc.strerror or exc}")
+            return 0
+        self._on_status(f"Exported {len(results)} results to {Path(path).name}.")
+        return len(results)
 
     # ================================================================== showing
     def _refresh_current(self) -> None:
+        self._refresh_predictions()
+        self._update_heat()
+
+    def _refresh_predictions(self) -> None:
         if not 0 <= self._current < len(self._items):
             return
         item = self._items[self._current]
@@ -732,12 +1002,15 @@ class MainWindow(QMainWindow):
                 self.meta.setText("No model is loaded: use File > Load Weights….")
             elif self._model is None:
                 self.meta.setText("Waiting for the model…")
+            elif self._run_cancelled and self._classify_cancel is None:
+                self.meta.setText("Not classified: the run was stopped.")
             else:
                 self.meta.setText("Classifying…")
             return
         if result.ok:
             self.error.setVisible(False)
             self.bars.set_predictions(result.predictions)
+            self.bars.set_selected(self._heat_rank if self.heat_action.isChecked() else None)
             self.meta.setText(self._meta_text(result) + ("  (updating…)" if stale else ""))
         else:
             self.bars.clear()

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,6 +80,26 @@ class ClassifyRequest:
 
 
 @dataclass(frozen=True)
+class ExplainRequest:
+    """A Grad-CAM heat map of `class_index` for one image, drawn over it at most `max_side` px."""
+
+    request_id: int
+    source: Source
+    class_index: int
+    max_side: int
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    """The answer to an `ExplainRequest`: the image with the heat map blended over it."""
+
+    image: QImage
+    class_index: int
+    label: str
+    probability: float
+
+
+@dataclass(frozen=True)
 class ModelFailure:
     """Why a model could not be loaded; `offline` means the ImageNet weights could not be had."""
 
@@ -129,12 +149,19 @@ class ClassifierWorker(QObject):
     classifyStarted = Signal(int, int)  # request id, number of images
     resultReady = Signal(int, int, object)  # request id, index in the request, result
     classifyFinished = Signal(int, bool)  # request id, cancelled
+    explained = Signal(int, object)  # request id, HeatMap
+    explainFailed = Signal(int, str)  # request id, message
     errored = Signal(str, str)  # summary, traceback
 
     def __init__(self) -> None:
         super().__init__()
         self._classifier: Any = None  # core.engine.Classifier, once loaded
         self._devices: list[DeviceInfo] | None = None
+        # Runs over many images advance one image per event-loop turn, so a newer request
+        # (a heat map, another run, a device switch) is taken between two images.
+        self._runs: list[_Run] = []
+        self._explains: list[ExplainRequest] = []
+        self._scheduled = False
 
     @Slot(object)
     @_reporting
@@ -198,6 +225,7 @@ class ClassifierWorker(QObject):
     @Slot(object)
     @_reporting
     def classify(self, request: ClassifyRequest) -> None:
+        """Queue a run; it starts at once and goes on between other requests, newest first."""
         count = len(request.sources)
         if request.cancel.is_set():
             self.classifyFinished.emit(request.request_id, True)
@@ -215,9 +243,94 @@ class ClassifierWorker(QObject):
             batch_size=request.batch_size,
             cancel=request.cancel,
         )
-        for i, result in enumerate(results):
-            self.resultReady.emit(request.request_id, i, result)
-        self.classifyFinished.emit(request.request_id, request.cancel.is_set())
+        self._runs.append(_Run(request, results))
+        self._schedule()
+
+    @Slot(object)
+    def explain(self, request: ExplainRequest) -> None:
+        """Queue a heat map; it goes before the next image of any run, and only the newest counts."""
+        self._explains.append(request)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            QTimer.singleShot(0, self._step)
+
+    @_reporting
+    def _step(self) -> None:
+        self._scheduled = False
+        self._end_cancelled_runs()
+        if self._explains:
+            request = self._explains[-1]
+            self._explains.clear()  # older ones were superseded
+            self._explain_now(request)
+        elif self._runs:
+            self._advance(max(self._runs, key=lambda run: run.request.request_id))
+        if self._runs or self._explains:
+            self._schedule()
+
+    def _advance(self, run: _Run) -> None:
+        """Classify the next image of `run`; the end of the run (or an error) closes it."""
+        try:
+            result = next(run.results)
+        except StopIteration:
+            self._runs.remove(run)
+            self.classifyFinished.emit(run.request.request_id, run.request.cancel.is_set())
+            return
+        except Exception as exc:
+            self._runs.remove(run)
+            run.close()
+            self._report(exc)
+            self.classifyFinished.emit(run.request.request_id, True)
+            return
+        self.resultReady.emit(run.request.request_id, run.done, result)
+        run.done += 1
+
+    def _end_cancelled_runs(self) -> None:
+        for run in [r for r in self._runs if r.request.cancel.is_set()]:
+            self._runs.remove(run)
+            run.close()
+            self.classifyFinished.emit(run.request.request_id, True)
+
+    def close_runs(self) -> None:
+        """Stop every run at once (their decoders included); for when the thread has ended."""
+        for run in self._runs:
+            run.close()
+        self._runs.clear()
+        self._explains.clear()
+
+    def _explain_now(self, request: ExplainRequest) -> None:
+        if self._classifier is None:
+            self.explainFailed.emit(request.request_id, "No model is loaded.")
+            return
+        from core.explain import explain
+        from core.images import read_image
+
+        try:
+            explanation = explain(self._classifier, request.source, request.class_index)
+            picture = read_image(request.source, min_side=request.max_side // 2)
+            picture.thumbnail((request.max_side, request.max_side))
+            overlay = explanation.overlay(picture)
+        except ClassifierError as exc:
+            self.explainFailed.emit(request.request_id, exc.message)
+            return
+        except ValueError as exc:  # a class the model does not have
+            self.explainFailed.emit(request.request_id, str(exc))
+            return
+        except Exception as exc:
+            self._report(exc)
+            self.explainFailed.emit(request.request_id, f"{type(exc).__name__}: {exc}")
+            return
+        heat = HeatMap(
+            _qimage(overlay), explanation.class_index, explanation.label, explanation.probability
+        )
+        self.explained.emit(request.request_id, heat)
+
+    def _report(self, exc: BaseException) -> None:
+        log.error("unexpected error on the classifier thread", exc_info=exc)
+        text = "".join(traceback.format_exception(exc))
+        self.errored.emit(f"{type(exc).__name__}: {exc}", text)
 
     def _short_device(self, spec: str) -> str:
         """ "CPU" or "GPU 0 (name)" for status lines, from the listed devices."""
@@ -231,6 +344,22 @@ class ClassifierWorker(QObject):
             if d.id == spec:
                 return "CPU" if d.id == "cpu" else d.name
         return spec.upper() if spec == "cpu" else spec
+
+
+class _Run:
+    """A classify request under way: its results come from the engine's iterator."""
+
+    __slots__ = ("done", "request", "results")
+
+    def __init__(self, request: ClassifyRequest, results: Iterator[ClassificationResult]) -> None:
+        self.request = request
+        self.results = results
+        self.done = 0
+
+    def close(self) -> None:
+        close = getattr(self.results, "close", None)
+        if close is not None:
+            close()  # ends the engine's generator: its decoders stop
 
 
 class _ThrottledProgress:
@@ -259,10 +388,11 @@ def source_name(source: Source) -> str:
 
 # ---- pictures for the eye ---------------------------------------------------------------------
 class ImageLoader(QObject):
-    """Lists folders and decodes images for display; views jump ahead of thumbnails.
+    """Lists folders and decodes images for display: the view first, then thumbnails.
 
     Jobs are taken one per event-loop turn, so a newer request (or `set_current`) arrives
-    between them and jobs of an older request are skipped.
+    between them and jobs of an older drop are skipped. Thumbnails are asked for as rows come
+    into sight, so the newest ask is served first.
     """
 
     expanded = Signal(int, object, object)  # request id, list[Source], list[str] problems
@@ -271,7 +401,8 @@ class ImageLoader(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._jobs: collections.deque[ImageJob] = collections.deque()
+        self._views: collections.deque[ImageJob] = collections.deque()
+        self._thumbs: collections.deque[ImageJob] = collections.deque()
         self._current = -1
         self._scheduled = False
 
@@ -306,10 +437,7 @@ class ImageLoader(QObject):
 
     @Slot(object)
     def load(self, job: ImageJob) -> None:
-        if job.kind == "view":
-            self._jobs.appendleft(job)
-        else:
-            self._jobs.append(job)
+        (self._views if job.kind == "view" else self._thumbs).append(job)
         if not self._scheduled:
             self._scheduled = True
             QTimer.singleShot(0, self._next)
@@ -317,19 +445,29 @@ class ImageLoader(QObject):
     @_reporting
     def _next(self) -> None:
         self._scheduled = False
-        while self._jobs and self._jobs[0].request_id < self._current:
-            self._jobs.popleft()
-        if not self._jobs:
+        job = self._take()
+        if job is None:
             return
-        job = self._jobs.popleft()
         try:
             image, error = decode_for_display(job.source, job.max_side), ""
         except ImageReadError as exc:
             image, error = QImage(), exc.message
         self.imageLoaded.emit(job.request_id, job.index, job.kind, image, error)
-        if self._jobs and not self._scheduled:
+        if (self._views or self._thumbs) and not self._scheduled:
             self._scheduled = True
             QTimer.singleShot(0, self._next)
+
+    def _take(self) -> ImageJob | None:
+        """The newest view job of the current drop, else its newest thumbnail job."""
+        for queue in (self._views, self._thumbs):
+            while queue:
+                job = queue.pop()
+                if job.request_id >= self._current:
+                    if queue is self._views:
+                        queue.clear()  # only the image asked for last is shown
+                    return job
+            queue.clear()
+        return None
 
 
 def decode_for_display(source: Source, max_side: int) -> QImage:
@@ -358,7 +496,12 @@ def decode_for_display(source: Source, max_side: int) -> QImage:
 
     picture = read_image(source, min_side=max_side // 2)
     picture.thumbnail((max_side, max_side))
-    rgb = picture.tobytes()
+    return _qimage(picture)
+
+
+def _qimage(picture: Any) -> QImage:
+    """A PIL RGB image as a QImage that owns its pixels."""
+    rgb = picture.convert("RGB").tobytes()
     qimage = QImage(
         rgb, picture.width, picture.height, 3 * picture.width, QImage.Format.Format_RGB888
     )
@@ -401,6 +544,8 @@ class Background:
         for thread in (self.classifier_thread, self.loader_thread):
             left = max(0, int((deadline - time.monotonic()) * 1000))
             stopped = thread.wait(left) and stopped
+        if stopped:
+            self.classifier.close_runs()  # its thread has ended: safe to touch from here
         return stopped
 
     def running(self) -> bool:
@@ -411,6 +556,8 @@ __all__ = [
     "Background",
     "ClassifierWorker",
     "ClassifyRequest",
+    "ExplainRequest",
+    "HeatMap",
     "ImageJob",
     "ImageLoader",
     "LoadRequest",

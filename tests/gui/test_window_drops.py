@@ -40,7 +40,7 @@ def test_dropping_a_photo_shows_it_with_five_bars_device_and_time(qtbot, window,
     assert window.title.text() == "chelsea.jpg"
     assert window.meta.text().startswith(window.device_label.text())  # "CPU (...) · 84 ms · ..."
     assert " ms" in window.meta.text() or " s" in window.meta.text()
-    assert not window.thumbnails.isVisible()  # one image: no strip
+    assert window.results is None or not window.results.isVisible()  # one image: no table
 
     # The photo is shown whole, scaled to fit, with its own aspect (451 x 300).
     qtbot.waitUntil(lambda: window.view.image() is not None, timeout=RESULT_TIMEOUT_MS)
@@ -49,7 +49,7 @@ def test_dropping_a_photo_shows_it_with_five_bars_device_and_time(qtbot, window,
     assert abs(shown.width() / shown.height() - 451 / 300) < 0.02
 
 
-def test_several_files_and_a_folder_give_thumbnails_each_with_its_top1(
+def test_several_files_and_a_folder_fill_the_table_each_with_its_top1(
     qtbot, window, photos, tmp_path
 ):
     folder = tmp_path / "holiday"
@@ -68,30 +68,42 @@ def test_several_files_and_a_folder_give_thumbnails_each_with_its_top1(
 
     names = [Path(item.name).name for item in window.items()]
     assert names == ["astronaut.jpg", "broken.jpg", "rocket.jpg", "coffee.png", "notes.txt"]
-    assert window.thumbnails.isVisible() and window.thumbnails.count() == 5
+    table = window.results
+    assert table.isVisible() and table.proxy.rowCount() == 5
     results = [item.result for item in window.items()]
     assert all(r is not None for r in results)
     for i, result in enumerate(results):
-        caption = window.thumbnails.caption(i)
         if result.ok:
-            assert caption == f"{result.top.label}\n{percent_text(result.top.probability)}"
+            assert cells(window, i) == [
+                Path(result.path).name,
+                result.top.label,
+                percent_text(result.top.probability),
+                "",
+            ]
         else:
-            assert caption == "⚠ error"
+            assert cells(window, i)[1:3] == ["", ""]
+            assert cells(window, i)[3] == result.error
     assert [r.ok for r in results] == [True, False, True, True, False]
     assert "broken.jpg" in results[1].error
     assert "notes.txt: not an image" in results[4].error
 
-    # Clicking a thumbnail shows that image's full result; a bad one shows its error.
-    rect = window.thumbnails.visualItemRect(window.thumbnails.item(3))
-    qtbot.mouseClick(window.thumbnails.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    # Clicking a row shows that image's full result; a bad one shows its error.
+    rect = table.table.visualRect(table.proxy.index(3, 1))
+    qtbot.mouseClick(table.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.current_index() == 3
     assert window.title.text() == "coffee.png"
     expect_bars(window, results[3])
     assert window.meta.text().startswith("4 of 5")
-    window.thumbnails.setCurrentRow(1)
+    table.table.setCurrentIndex(table.proxy.index(1, 0))
     assert window.error.isVisible() and "broken.jpg" in window.error.text()
     assert window.bars.texts() == []
     qtbot.waitUntil(lambda: "broken.jpg" in window.view.placeholder(), timeout=RESULT_TIMEOUT_MS)
+
+
+def cells(window, row: int) -> list[str]:
+    """What the table shows for item `row`: file name, top-1, confidence, error."""
+    model = window.results.model
+    return [model.index(row, column).data() for column in range(model.columnCount())]
 
 
 def test_the_event_loop_keeps_answering_while_predictions_run(qtbot, window, photos):
