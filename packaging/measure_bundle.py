@@ -1,11 +1,11 @@
 """The packaged app against the source: time to window and time to the first prediction.
 
-    .venv/bin/python packaging/measure_bundle.py [--runs 7] [--cold]
+    .venv/bin/python packaging/measure_bundle.py [--runs 7] [--cold 3]
 
 Each run is a fresh process, frozen and source launched alternately; the clock runs from
 spawning it until its line arrives on stdout: `--startup-probe` prints at the window's first
 paint, `--self-test --weights CHECKPOINT` prints the sample's top-5 (torch imported, weights
-read, one forward pass on the worker). `--cold` also times one first prediction of each right
+read, one forward pass on the worker). `--cold N` also times N first predictions of each right
 after emptying the page cache (Linux, as root), as after a reboot. Uses $DISPLAY if set, else
 offscreen. Prints a Markdown table of medians.
 """
@@ -59,7 +59,7 @@ def source_command() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--cold", action="store_true", help="also time a cold first prediction")
+    parser.add_argument("--cold", type=int, default=0, metavar="N", help="cold runs of each")
     parser.add_argument("--frozen", type=Path, default=FROZEN)
     args = parser.parse_args(argv)
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         env["QT_QPA_PLATFORM"] = "offscreen"
     commands = {"source": source_command(), "frozen": [str(args.frozen)]}
     rows: dict[str, dict[str, list[float]]] = {k: {"window": [], "predict": []} for k in commands}
-    cold: dict[str, float] = {}
+    cold: dict[str, list[float]] = {k: [] for k in commands}
 
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = Path(tmp) / "resnet50.pth"
@@ -79,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.save(torchvision.models.resnet50().state_dict(), checkpoint)
         predict_args = ["--self-test", "--weights", str(checkpoint), "--device", "cpu"]
 
-        if args.cold:
+        for _ in range(args.cold):
             for name, command in commands.items():
                 if not drop_page_cache():
                     print("could not empty the page cache (needs root on Linux); no cold runs")
                     break
-                cold[name] = launch(command + predict_args, env)
+                cold[name].append(launch(command + predict_args, env))
 
         for command in commands.values():  # warm the file cache
             launch([*command, "--startup-probe"], env)
@@ -102,10 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         s, f = (statistics.median(rows[k][key]) for k in ("source", "frozen"))
         smin, fmin = (min(rows[k][key]) for k in ("source", "frozen"))
         print(f"| {title} | {s:.2f} s ({smin:.2f}) | {f:.2f} s ({fmin:.2f}) | {f / s:.2f} |")
-    if cold:
-        s, f = cold.get("source"), cold.get("frozen")
-        if s and f:
-            print(f"| cold first prediction | {s:.2f} s | {f:.2f} s | {f / s:.2f} |")
+    if cold["source"] and cold["frozen"]:
+        s, f = (statistics.median(cold[k]) for k in ("source", "frozen"))
+        smin, fmin = (min(cold[k]) for k in ("source", "frozen"))
+        print(
+            f"| cold first prediction | {s:.2f} s ({smin:.2f}) | {f:.2f} s ({fmin:.2f}) | {f / s:.2f} |"
+        )
     return 0
 
 
