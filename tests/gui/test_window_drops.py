@@ -145,6 +145,8 @@ def test_image_data_dropped_or_pasted_is_classified(qtbot, window, photos):
     assert got.args[1].ok
     qtbot.waitUntil(lambda: window.view.image() is not None, timeout=RESULT_TIMEOUT_MS)
     assert window.view.image().size() == QImage(str(photos["coffee"])).size()
+    # Qt would free this QMimeData only at process exit, after Python is gone: a crash.
+    QApplication.clipboard().clear()
 
 
 def test_what_it_cannot_take_is_refused_with_a_message(qtbot, make_window, tmp_path):
