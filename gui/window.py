@@ -60,7 +60,7 @@ WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;A
 LABELS_FILTER = "Labels (*.txt *.json);;All files (*)"
 EXPORT_FILTERS = ("CSV (*.csv)", "JSON Lines (*.jsonl *.json)")
 VIEW_MAX_SIDE = 2048
-THUMB_SIDE = 48
+THUMB_SIDE = 40
 HEAT_CACHE = 8  # heat maps kept, so flipping between classes or images is instant
 
 
@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
             "Show where in the photo the model found the selected prediction: a Grad-CAM "
             "heat map (Ctrl+Shift+H). Click a prediction to see another class.",
         )
-        self.heat_action.setIconText("Heat map")
+        self.heat_action.setIconText("Show heat map")
         self.heat_action.setCheckable(True)
         self.heat_action.toggled.connect(self._heat_toggled)
         self.heat_button.setDefaultAction(self.heat_action)
@@ -685,7 +685,7 @@ class MainWindow(QMainWindow):
             self.main_splitter.setStretchFactor(0, 3)
             self.main_splitter.setStretchFactor(1, 2)
             height = max(self.main_splitter.height(), 400)
-            self.main_splitter.setSizes([height * 62 // 100, height * 38 // 100])
+            self.main_splitter.setSizes([height * 56 // 100, height * 44 // 100])
         return self.results
 
     def _want_thumbnail(self, index: int) -> None:
@@ -842,6 +842,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================== heat map
     def _heat_toggled(self, on: bool) -> None:
+        self.heat_action.setIconText("Hide heat map" if on else "Show heat map")
         if not on:
             self._heat_pending = None
             self.view.set_overlay(None)
