@@ -19,7 +19,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--stem", default="cpu", help="file name stem of the results (default: cpu)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads for every pipeline, here and in the programs it starts "
+        "(default: torch's own choice, one per core)",
+    )
     args = p.parse_args(argv)
+    if args.threads:
+        import os
+
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by fresh processes
+        import torch
+
+        torch.set_num_threads(args.threads)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
     if unknown:
@@ -44,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if "latency" in only:
         res["latency"] = cpu.latency(inp, 7 if q else 15, log)
     if "folder" in only:
-        res["folder"] = cpu.folder(inp, 1 if q else 3, log)
+        res["folder"] = cpu.folder(inp, 1 if q else 2, log)
     if "levers" in only:
         res["levers"] = {
             "draft": cpu.lever_draft(inp, 3 if q else 5, log),

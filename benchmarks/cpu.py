@@ -97,27 +97,61 @@ def folder(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
 
     def run_naive() -> None:
         for p in files:
-            naive_out[str(p)] = naive(p)
+            naive_out[str(p)] = naive(p, TOP)
 
     def run_ours() -> None:
-        for r in clf.classify_many(files):
+        for r in clf.classify_many(files, top_k=TOP):
             assert r.ok, r.error
             ours_out[r.path] = (
                 [p.index for p in r.predictions],
                 [p.probability for p in r.predictions],
             )
 
+    full_out: dict[str, tuple[list[int], list[float]]] = {}
+
+    def run_ours_no_draft() -> None:
+        with _draft_setting(None):
+            for r in clf.classify_many(files, top_k=TOP):
+                assert r.ok, r.error
+                full_out[r.path] = (
+                    [p.index for p in r.predictions],
+                    [p.probability for p in r.predictions],
+                )
+
     log(f"folder: {len(files)} photos, naive loop vs classify_many, {rounds} rounds")
-    t = interleaved({"naive": run_naive, "ours": run_ours}, rounds, warmup=0)
+    t = interleaved(
+        {"naive": run_naive, "ours": run_ours, "ours_no_draft": run_ours_no_draft},
+        rounds,
+        warmup=0,
+    )
     ips = {k: [len(files) / s for s in v] for k, v in t.items()}
     out: dict[str, object] = {
         "images": len(files),
         "seconds": {k: summary(v, 1.0) for k, v in t.items()},
         "images_per_s": {k: round(float(np.median(v)), 2) for k, v in ips.items()},
         "speedup": ratio(float(np.median(t["naive"])), float(np.median(t["ours"]))),
+        "speedup_no_draft": ratio(
+            float(np.median(t["naive"])), float(np.median(t["ours_no_draft"]))
+        ),
     }
     out["agreement"] = compare(files, naive_out, ours_out, clf)
+    diffs = [_top5_diff(naive_out[k], full_out[k]) for k in naive_out]
+    out["agreement_no_draft"] = {
+        "images": len(files),
+        "same_top1": sum(naive_out[k][0][0] == full_out[k][0][0] for k in naive_out),
+        "same_top5_in_order": sum(naive_out[k][0][:5] == full_out[k][0][:5] for k in naive_out),
+        "max_abs_prob_diff": float(max(diffs)),
+    }
     return out
+
+
+TOP = 10  # compare the top-5 of one against the top-10 of the other: ties may swap ranks
+
+
+def _top5_diff(ref: tuple[list[int], list[float]], ours: tuple[list[int], list[float]]) -> float:
+    """Largest probability difference over the reference's top-5 classes."""
+    omap = dict(zip(*ours, strict=True))
+    return max(abs(p - omap.get(i, 0.0)) for i, p in zip(ref[0][:5], ref[1][:5], strict=True))
 
 
 def compare(
@@ -129,7 +163,7 @@ def compare(
     """Same results? Exact (to float noise) where the image is decoded in full; for large
     JPEGs decoded with `draft`, how close."""
     full_diffs, draft_diffs = [], []
-    full_same5 = draft_top1 = draft_same5 = n_draft = 0
+    full_same5 = full_top1 = draft_top1 = draft_same5 = n_draft = 0
     top1s = set()
     for p in files:
         ri, rv = ref[str(p)]
@@ -138,21 +172,22 @@ def compare(
         with Image.open(p) as im:
             size = im.size
         drafted = read_image(p, clf.model.preprocess.resize_size).size != size
-        rmap = dict(zip(ri, rv, strict=True))
-        diff = max(abs(rmap.get(i, 0.0) - v) for i, v in zip(oi, ov, strict=True))
+        diff = _top5_diff((ri, rv), (oi, ov))
         if drafted:
             n_draft += 1
             draft_diffs.append(diff)
             draft_top1 += ri[0] == oi[0]
-            draft_same5 += ri == oi
+            draft_same5 += ri[:5] == oi[:5]
         else:
             full_diffs.append(diff)
-            full_same5 += ri == oi
+            full_top1 += ri[0] == oi[0]
+            full_same5 += ri[:5] == oi[:5]
     n_full = len(files) - n_draft
     return {
         "distinct_top1_classes": len(top1s),
         "decoded_in_full": {
             "images": n_full,
+            "same_top1": full_top1,
             "same_top5_in_order": full_same5,
             "max_abs_prob_diff": float(max(full_diffs, default=0.0)),
         },
