@@ -10,16 +10,21 @@ from core.errors import DeviceUnavailableError
 from core.results import DeviceInfo
 
 
-def cpu_name() -> str:
+def cpu_model() -> str:
+    """The processor's marketing name where the OS tells it, else its architecture."""
     name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return name
+
+
+def cpu_name() -> str:
+    name = cpu_model()
     return f"CPU ({name})" if name else "CPU"
 
 

@@ -46,6 +46,7 @@ from core.errors import (
     WeightsUnavailableError,
 )
 from core.results import ClassificationResult, DeviceInfo, ModelInfo
+from gui.imports import plain_imports
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +171,10 @@ class ClassifierWorker(QObject):
             return
         self.status.emit("Starting PyTorch…")
         # The first torch import happens here, on the worker thread.
-        from core.devices import available_devices, resolve_device
-        from core.engine import Classifier
-        from core.model import load_model
+        with plain_imports():
+            from core.devices import available_devices, resolve_device
+            from core.engine import Classifier
+            from core.model import load_model
 
         if self._devices is None:
             self._devices = available_devices()

@@ -109,3 +109,25 @@ def test_a_corrupt_checkpoint_exits_3(tmp_path: Path, photos):
     out = run_cli("--weights", str(bad), str(photos["chelsea"]))
     assert out.returncode == 3
     assert "corrupt.pth" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_fast_mode_is_an_opt_in_that_still_ranks_five(checkpoint: Path, photos):
+    exact = run_cli("--weights", str(checkpoint), "--format", "json", str(photos["chelsea"]))
+    fast = run_cli(
+        "--weights",
+        str(checkpoint),
+        "--precision",
+        "bf16",
+        "--format",
+        "json",
+        str(photos["chelsea"]),
+    )
+    assert exact.returncode == fast.returncode == 0, fast.stderr
+    exact_preds = json.loads(exact.stdout)["predictions"]
+    fast_preds = json.loads(fast.stdout)["predictions"]
+    probs = [p["probability"] for p in fast_preds]
+    assert [p["rank"] for p in fast_preds] == [1, 2, 3, 4, 5]
+    assert probs == sorted(probs, reverse=True)
+    # bf16 rounds the activations: close to, but not the reference numbers.
+    assert fast_preds[0]["index"] == exact_preds[0]["index"]
+    assert probs != [p["probability"] for p in exact_preds]
