@@ -271,48 +271,25 @@ def main(argv: list[str] | None = None) -> int:
         out["after_oom_top1"] = after.top.label
         return out
 
-    def cli() -> object:
-        if target is None:
-            return "skipped"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "core",
-                "--weights",
-                str(ckpt),
-                "--device",
-                target,
-                "--format",
-                "json",
-                str(work / "photos"),
-            ],
+    def run_cli(*paths: Path) -> subprocess.CompletedProcess[str]:
+        command = ["--weights", str(ckpt), "--device", str(target), "--format", "json"]
+        return subprocess.run(
+            [sys.executable, "-m", "core", *command, *map(str, paths)],
             capture_output=True,
             text=True,
             cwd=ROOT,
         )
+
+    def cli() -> object:
+        if target is None:
+            return "skipped"
+        proc = run_cli(work / "photos")
         lines = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
         ok = [x for x in lines if "predictions" in x]
         bad = [x for x in lines if "error" in x]
         assert len(lines) == len(photos) + 1, (proc.returncode, proc.stdout, proc.stderr)
         assert proc.returncode == 1 and len(bad) == 1, (proc.returncode, proc.stderr)  # broken.jpg
-        proc2 = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "core",
-                "--weights",
-                str(ckpt),
-                "--device",
-                target,
-                "--format",
-                "json",
-                *map(str, photos),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
+        proc2 = run_cli(*photos)
         assert proc2.returncode == 0, (proc2.returncode, proc2.stderr)
         return {
             "folder_with_one_broken_exit": proc.returncode,

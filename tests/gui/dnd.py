@@ -21,28 +21,25 @@ def file_urls(paths: Iterable[Path | str]) -> QMimeData:
     return mime
 
 
-def drag_over(window: MainWindow, mime: QMimeData) -> None:
+def _at_view(window: MainWindow, event_type: type, mime: QMimeData):
+    """A drag event of `event_type` carrying `mime`, over the centre of the image view."""
     pos = QPointF(window.view.mapTo(window, window.view.rect().center()))
-    event = QDragEnterEvent(
+    return event_type(
         pos,
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    QApplication.sendEvent(window, event)
+
+
+def drag_over(window: MainWindow, mime: QMimeData) -> None:
+    QApplication.sendEvent(window, _at_view(window, QDragEnterEvent, mime))
 
 
 def drop(window: MainWindow, mime: QMimeData) -> bool:
     """Drag `mime` over the window and drop it, as a file manager would; True if accepted."""
     drag_over(window, mime)
-    pos = QPointF(window.view.mapTo(window, window.view.rect().center()))
-    event = QDropEvent(
-        pos,
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    event = _at_view(window, QDropEvent, mime)
     QApplication.sendEvent(window, event)
     return event.isAccepted()
