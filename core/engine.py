@@ -45,7 +45,6 @@ class _Prepared:
     path: str
     tensor: torch.Tensor | None
     error: str | None
-    size: tuple[int, int] | None
     seconds: float
 
 
@@ -115,12 +114,6 @@ class Classifier:
             labels=self.model.labels,
         )
 
-    def warm_up(self, batch_size: int = 1) -> None:
-        """Run the network once on a blank batch, so the first real image does not pay for
-        oneDNN/cuDNN set-up. Worth it where there is idle time after loading (the window)."""
-        crop = self.model.preprocess.crop_size
-        self.predict(torch.zeros(batch_size, 3, crop, crop), top_k=1)
-
     # ---- one image --------------------------------------------------------------------
     def prepare(self, source: ImageSource | Image.Image) -> torch.Tensor:
         """Decode and preprocess one image to a 3x224x224 tensor (raises `ImageReadError`)."""
@@ -168,14 +161,12 @@ class Classifier:
         """Classify one image; a bad image raises `ImageReadError`."""
         start = time.perf_counter()
         tensor = self.prepare(source)
-        size = source.size if isinstance(source, Image.Image) else None
         (preds,) = self.predict(tensor.unsqueeze(0), top_k)
         return ClassificationResult(
             path=name if name is not None else _name(source),
             predictions=preds,
             device=str(self.device),
             seconds=time.perf_counter() - start,
-            image_size=size,
         )
 
     # ---- many images ------------------------------------------------------------------
@@ -236,12 +227,12 @@ class Classifier:
         try:
             pre = self.model.preprocess
             img = read_image(source, pre.resize_size)
-            return _Prepared(name, pre(img), None, img.size, time.perf_counter() - start)
+            return _Prepared(name, pre(img), None, time.perf_counter() - start)
         except ClassifierError as exc:
-            return _Prepared(name, None, exc.message, None, time.perf_counter() - start)
+            return _Prepared(name, None, exc.message, time.perf_counter() - start)
         except Exception as exc:  # never let one file stop the run
             log.exception("unexpected error preparing %s", name)
-            return _Prepared(name, None, f"{Path(name).name}: {exc}", None, 0.0)
+            return _Prepared(name, None, f"{Path(name).name}: {exc}", 0.0)
 
     def _run_batch(self, batch: list[_Prepared], top_k: int) -> Iterator[ClassificationResult]:
         good = [p for p in batch if p.tensor is not None]
@@ -266,7 +257,6 @@ class Classifier:
                     predictions=preds[id(p)],
                     device=device,
                     seconds=p.seconds + seconds,
-                    image_size=p.size,
                 )
             else:
                 yield ClassificationResult(path=p.path, error=error, device=device)

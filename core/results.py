@@ -36,7 +36,6 @@ class ClassificationResult:
     error: str | None = None
     device: str = ""
     seconds: float = 0.0
-    image_size: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:

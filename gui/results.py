@@ -335,7 +335,6 @@ class ResultsPanel(QWidget):
         layout.setSpacing(6)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
-        self._run_start = 0.0
         self._first_result: float | None = None
         self._first_done = 0
 
@@ -404,7 +403,6 @@ class ResultsPanel(QWidget):
     def start_run(self, total: int) -> None:
         self.model.running = True
         self.model.all_changed()
-        self._run_start = time.monotonic()
         self._first_result = None
         self._first_done = 0
         self.progress.setRange(0, max(1, total))

@@ -851,9 +851,6 @@ class MainWindow(QMainWindow):
             return
         self._update_heat()
 
-    def heat_map_on(self) -> bool:
-        return self.heat_action.isChecked()
-
     def pick_prediction(self, rank: int) -> None:
         """Show the heat map of the current image's prediction `rank` (0 = top-1)."""
         item = self._current_item()
