@@ -309,8 +309,8 @@ class MainWindow(QMainWindow):
             "Show &Heat Map",
             "Ctrl+Shift+H",
             None,
-            "Show where in the photo the model found the selected prediction: a Grad-CAM "
-            "heat map (Ctrl+Shift+H). Click a prediction to see another class.",
+            "Where the model found the selected prediction (Grad-CAM); click a bar for another "
+            "class",
         )
         self.heat_action.setIconText("Show heat map")
         self.heat_action.setCheckable(True)
