@@ -172,7 +172,8 @@ def _grad_cam(
 
 def crop_box(size: tuple[int, int], pre: Preprocess) -> tuple[int, int, int, int]:
     """Where `pre`'s centre crop lies in an image of `size` (width, height), rounded to pixels."""
-    (sx, sy), (left, top) = _crop_geometry(size, pre)
+    (rw, rh), (left, top) = pre.crop_geometry(size)
+    sx, sy = size[0] / rw, size[1] / rh
     c = pre.crop_size
     return (
         round(left * sx),
@@ -182,25 +183,6 @@ def crop_box(size: tuple[int, int], pre: Preprocess) -> tuple[int, int, int, int
     )
 
 
-def _crop_geometry(
-    size: tuple[int, int], pre: Preprocess
-) -> tuple[tuple[float, float], tuple[int, int]]:
-    """Scale from resized to decoded pixels, and the crop's corner in resized pixels.
-
-    Follows `Preprocess.resize_crop`, so the map lands where the crop was taken.
-    """
-    w, h = size
-    if min(w, h) != pre.resize_size:
-        if w <= h:
-            rw, rh = pre.resize_size, int(pre.resize_size * h / w)
-        else:
-            rw, rh = int(pre.resize_size * w / h), pre.resize_size
-    else:
-        rw, rh = w, h
-    c = pre.crop_size
-    return (w / rw, h / rh), (round((rw - c) / 2.0), round((rh - c) / 2.0))
-
-
 def _to_image(cam: np.ndarray, size: tuple[int, int], pre: Preprocess) -> np.ndarray:
     """Upsample the feature-grid map bilinearly onto the decoded image, 0 outside the crop.
 
@@ -208,7 +190,8 @@ def _to_image(cam: np.ndarray, size: tuple[int, int], pre: Preprocess) -> np.nda
     half-pixel convention of `F.interpolate(mode="bilinear", align_corners=False)`; the map
     is separable, so it is two small matrix products. Normalised by its maximum.
     """
-    (sx, sy), (left, top) = _crop_geometry(size, pre)
+    (rw, rh), (left, top) = pre.crop_geometry(size)
+    sx, sy = size[0] / rw, size[1] / rh
     w, h = size
     rows = _interp_matrix((np.arange(h) + 0.5) * (1.0 / sy) - top, pre.crop_size, cam.shape[0])
     cols = _interp_matrix((np.arange(w) + 0.5) * (1.0 / sx) - left, pre.crop_size, cam.shape[1])
