@@ -66,6 +66,13 @@ def markdown(res: dict[str, Any], command: str) -> str:
             f"| 24 MP JPEG, naive loop vs model alone | {ms['naive_24mp']['median']} ms | "
             f"{ms['model_alone']['median']} ms | {r['naive_24mp']}x | (baseline) | |"
         )
+        if "floor_24mp_ratio" in lat:
+            b = lat["breakdown_24mp_ms"]
+            lines.append(
+                f"| 24 MP JPEG, lower bound: decoding at libjpeg's smallest scale (1/8), then "
+                f"model alone | {b['decode_at_one_eighth']} ms + {ms['model_alone']['median']} ms | "
+                f"{ms['model_alone']['median']} ms | {lat['floor_24mp_ratio']}x | (bound) | |"
+            )
     fol = res.get("folder")
     if fol:
         ag = fol["agreement"]
