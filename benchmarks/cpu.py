@@ -437,9 +437,12 @@ def startup(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
             "--device",
             "cpu",
         ]
+    for probe in ("first_photo", "first_photo_warmed"):
+        cmds[probe] = [py, "-m", "benchmarks.probes", probe, ckpt, str(inp.small)]
     log(f"start-up: {len(cmds)} programs x {rounds} fresh launches")
     times: dict[str, list[float]] = {k: [] for k in cmds}
     floor_parts: list[dict[str, float]] = []
+    photo_ms: dict[str, list[float]] = {}
     failed: dict[str, str] = {}
     for _ in range(rounds):
         for name, cmd in cmds.items():
@@ -453,8 +456,16 @@ def startup(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
             times[name].append(t)
             if name == "first_prediction_floor":
                 floor_parts.append(json.loads(line))
+            if name.startswith("first_photo"):
+                for key, value in json.loads(line).items():
+                    if key.endswith("_photo_s"):
+                        photo_ms.setdefault(f"{name}:{key[:-2]}", []).append(value)
+    for name in [n for n in times if n.startswith("first_photo")]:
+        times.pop(name)  # what counts is the photo's time inside, not the launch
     s = {k: summary(v) for k, v in times.items() if v}
     out: dict[str, object] = {"ms": s, "failed": failed}
+    # the first photo after loading, in a fresh process: cold, or after `Classifier.warm_up`
+    out["first_photo_ms"] = {k: summary(v) for k, v in photo_ms.items()}
     if "window_app" in s:
         out["window_ratio_app_to_bare"] = ratio(
             s["window_app"]["median"], s["window_bare"]["median"]

@@ -3,6 +3,8 @@
     python -m benchmarks.probes floor CHECKPOINT
         the unavoidable part of a first prediction: import torch and torchvision, read the
         weights, build the network, one forward pass (and a second, to show the warm-up cost)
+    python -m benchmarks.probes first_photo|first_photo_warmed CHECKPOINT PATH
+        load the engine (and warm it up, as the window does while idle), then time PATH
     python -m benchmarks.probes naive|fast CHECKPOINT PATH...
         classify PATHs with the naive loop or with the engine; report peak memory
 
@@ -83,10 +85,27 @@ def fast(checkpoint: str, paths: list[str]) -> dict[str, float]:
     return {"seconds": time.perf_counter() - start}
 
 
+def first_photo(checkpoint: str, path: str, warm: bool) -> dict[str, float]:
+    from core.engine import Classifier
+    from core.model import load_checkpoint
+
+    clf = Classifier(load_checkpoint(checkpoint), "cpu")
+    if warm:
+        clf.warm_up()
+    t0 = time.perf_counter()
+    clf.classify(path)
+    t1 = time.perf_counter()
+    clf.classify(path)
+    t2 = time.perf_counter()
+    return {"first_photo_s": t1 - t0, "second_photo_s": t2 - t1}
+
+
 def main(argv: list[str]) -> int:
     what, checkpoint, *paths = argv
     if what == "floor":
         out = floor(checkpoint)
+    elif what in ("first_photo", "first_photo_warmed"):
+        out = first_photo(checkpoint, paths[0], warm=what.endswith("warmed"))
     elif what == "naive":
         out = naive(checkpoint, paths)
     elif what == "fast":

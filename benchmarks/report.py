@@ -174,6 +174,16 @@ def markdown(res: dict[str, Any], command: str) -> str:
             + ", ".join(f"{k[:-2]} {v}" for k, v in st["floor_parts_ms"].items()),
             "",
         ]
+        photo = st.get("first_photo_ms")
+        if photo:
+            cold, warm = photo["first_photo:first_photo"], photo["first_photo_warmed:first_photo"]
+            lines += [
+                "The first photo after the model loads (small photo, fresh processes, median ms): "
+                f"{cold['median']} cold, {warm['median']} after `Classifier.warm_up()` (the "
+                "window warms up while it waits); the second photo: "
+                f"{photo['first_photo:second_photo']['median']}.",
+                "",
+            ]
         if st.get("failed"):
             lines += [f"Not measured: {st['failed']}", ""]
     mem = res.get("memory")

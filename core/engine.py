@@ -93,6 +93,7 @@ class Classifier:
             ) from None
         previous, self.device = self.device, target
         self._staging = None
+        self._warm = False
         if previous.type == "cuda" and target != previous:
             _free_cuda()
         if target.type == "cuda":
@@ -114,6 +115,23 @@ class Classifier:
             labels=self.model.labels,
         )
 
+    @property
+    def warm(self) -> bool:
+        """Whether the network has run on this device since it was placed there."""
+        return self._warm
+
+    def warm_up(self) -> None:
+        """Run the network once on a blank image, unless it has run already.
+
+        oneDNN and cuDNN set up their kernels on the first forward pass on a device (54 ms
+        then 31 ms here, `benchmarks/`): the window pays that while nobody waits for it.
+        """
+        if not self._warm:
+            crop = self.model.preprocess.crop_size
+            self.predict(torch.zeros(1, 3, crop, crop), top_k=1)
+
+    _warm = False
+
     # ---- one image --------------------------------------------------------------------
     def prepare(self, source: ImageSource | Image.Image) -> torch.Tensor:
         """Decode and preprocess one image to a 3x224x224 tensor (raises `ImageReadError`)."""
@@ -132,6 +150,7 @@ class Classifier:
                 probs = torch.softmax(logits.float(), dim=1)
                 values, indices = probs.topk(k, dim=1)
                 values, indices = values.cpu().tolist(), indices.cpu().tolist()
+            self._warm = True
         except RuntimeError as exc:
             if not _is_out_of_memory(exc):
                 raise

@@ -55,6 +55,10 @@ Source = str | bytes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Requests the window makes on seeing the model loaded (images given on the command line, the
+# ones dropped during loading) arrive well within this; the warm-up waits for them to go first.
+WARM_UP_AFTER_MS = 250
+
 
 # ---- requests and answers (plain data) --------------------------------------------------------
 @dataclass(frozen=True)
@@ -209,6 +213,7 @@ class ClassifierWorker(QObject):
             return
         self._classifier = classifier
         self.modelLoaded.emit(request.request_id, classifier.info)
+        self._warm_up_when_idle()
 
     @Slot(int, str)
     @_reporting
@@ -223,6 +228,7 @@ class ClassifierWorker(QObject):
             self.deviceFailed.emit(request_id, exc.message)
             return
         self.deviceChanged.emit(request_id, self._classifier.info)
+        self._warm_up_when_idle()
 
     @Slot(object)
     @_reporting
@@ -253,6 +259,24 @@ class ClassifierWorker(QObject):
         """Queue a heat map; it goes before the next image of any run, and only the newest counts."""
         self._explains.append(request)
         self._schedule()
+
+    @property
+    def model_warm(self) -> bool:
+        """Whether the loaded model has run once on its device (its kernels are set up)."""
+        return self._classifier is not None and self._classifier.warm
+
+    def _warm_up_when_idle(self) -> None:
+        """The first forward pass on a device is the slowest (kernel set-up): run it on a blank
+        image unless the window asks for real work first, which then warms the model itself."""
+        QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up)
+
+    @_reporting
+    def _warm_up(self) -> None:
+        if self._classifier is not None and not (self._runs or self._explains):
+            try:
+                self._classifier.warm_up()
+            except ClassifierError as exc:  # the next real request meets it and reports it
+                log.info("warm-up failed: %s", exc.message)
 
     def _schedule(self) -> None:
         if not self._scheduled:

@@ -104,3 +104,32 @@ def test_top_k_never_exceeds_the_classes(tmp_path: Path, resnet50_state: dict, p
     result = Classifier(load_checkpoint(path), "cpu").classify(photos["rocket"], top_k=5)
     assert sorted(p.label for p in result.predictions) == ["class 0", "class 1", "class 2"]
     assert sum(p.probability for p in result.predictions) == pytest.approx(1.0, abs=1e-5)
+
+
+def _record_forwards(clf: Classifier, shapes: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = clf.model.module
+    real_forward = module.forward
+
+    def forward(x):
+        shapes.append(tuple(x.shape))
+        return real_forward(x)
+
+    monkeypatch.setattr(module, "forward", forward)
+
+
+def test_warm_up_runs_the_network_once_and_only_if_nothing_ran_yet(
+    checkpoint: Path, photos: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+):
+    shapes: list[tuple[int, ...]] = []
+    clf = Classifier(load_checkpoint(checkpoint), "cpu")
+    _record_forwards(clf, shapes, monkeypatch)
+    assert not clf.warm
+    clf.warm_up()
+    clf.warm_up()
+    assert shapes == [(1, 3, 224, 224)] and clf.warm
+
+    fresh = Classifier(load_checkpoint(checkpoint), "cpu")
+    _record_forwards(fresh, shapes, monkeypatch)
+    fresh.classify(photos["coffee"])  # a real image warms it just as well
+    fresh.warm_up()
+    assert len(shapes) == 2 and fresh.warm

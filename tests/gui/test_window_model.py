@@ -203,3 +203,13 @@ def test_closing_during_a_prediction_stops_the_threads(qtbot, window, photos):
     assert time.perf_counter() - start < 10
     qtbot.wait(50)  # let anything still queued arrive: it must be dropped
     assert late == []
+
+
+def test_the_model_warms_up_while_the_window_waits_for_a_photo(qtbot, window, photos):
+    """The first forward pass sets up the kernels and is the slowest: it is done before the user
+    drops anything, and a photo dropped afterwards is classified as usual."""
+    worker = window.background.classifier
+    qtbot.waitUntil(lambda: worker.model_warm, timeout=RESULT_TIMEOUT_MS)
+    with qtbot.waitSignal(window.itemClassified, timeout=RESULT_TIMEOUT_MS) as done:
+        assert drop(window, file_urls([photos["coffee"]]))
+    assert done.args[1].ok
