@@ -17,6 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--only", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}"
     )
+    p.add_argument(
+        "--startup-rounds",
+        type=int,
+        help="fresh launches of each start-up program (default: 5, 3 with --quick)",
+    )
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--stem", default="cpu", help="file name stem of the results (default: cpu)")
     p.add_argument(
@@ -61,12 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     if "levers" in only:
         res["levers"] = {
             "draft": cpu.lever_draft(inp, 3 if q else 5, log),
+            "resize": cpu.lever_resize(inp, 3 if q else 7, log),
             "model": cpu.lever_model(inp, 5 if q else 9, log),
             "folder": cpu.lever_folder(inp, 1 if q else 2, log),
             "weights": cpu.lever_weights(inp, 5, log),
         }
     if "startup" in only:
-        res["startup"] = cpu.startup(inp, 3 if q else 5, log)
+        res["startup"] = cpu.startup(inp, args.startup_rounds or (3 if q else 5), log)
     if "memory" in only:
         res["memory"] = cpu.memory(inp, log)
     res["machine"]["load_average_at_end"] = load_average()  # type: ignore[index]

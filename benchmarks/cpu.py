@@ -255,6 +255,37 @@ def lever_draft(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
     return out
 
 
+def lever_resize(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
+    """Resizing the whole image then cropping (the reference) against resampling only the crop
+    (`Preprocess.resize_crop` above 1024 px), on decoded pictures, side by side."""
+    pre = load_checkpoint(inp.checkpoint).preprocess
+    tf = reference_transform().transforms[:2]  # Resize, CenterCrop
+    with Image.open(inp.large) as im:
+        full = im.convert("RGB")
+    pictures = {
+        "6000x4000": full,
+        "4032x3024": full.resize((4032, 3024)),
+        "1500x1000 (the 24 MP JPEG's draft)": read_image(inp.large, pre.resize_size),
+    }
+    log("lever: resampling only the crop")
+    out: dict[str, object] = {}
+    for label, img in pictures.items():
+        t = interleaved(
+            {
+                "whole_then_crop": lambda img=img: tf[1](tf[0](img)),
+                "crop_only": lambda img=img: pre.resize_crop(img),
+            },
+            rounds,
+        )
+        ref = np.asarray(tf[1](tf[0](img)), dtype=np.int16)
+        diff = np.abs(np.asarray(pre.resize_crop(img), dtype=np.int16) - ref)
+        out[label] = {k: summary(v)["median"] for k, v in t.items()} | {
+            "pixels_differing": round(float((diff > 0).mean()), 6),
+            "max_diff_levels": int(diff.max()),
+        }
+    return out
+
+
 def _size(p: Path) -> tuple[int, int]:
     with Image.open(p) as im:
         return im.size
