@@ -123,8 +123,9 @@ class Classifier:
     def warm_up(self) -> None:
         """Run the network once on a blank image, unless it has run already.
 
-        oneDNN and cuDNN set up their kernels on the first forward pass on a device (54 ms
-        then 31 ms here, `benchmarks/`): the window pays that while nobody waits for it.
+        oneDNN and cuDNN set up their kernels on the first forward pass on a device (a first
+        photo took 53 ms cold, 38 ms warmed here, `benchmarks/`): the window pays that while
+        nobody waits for it.
         """
         if not self._warm:
             crop = self.model.preprocess.crop_size
