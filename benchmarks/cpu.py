@@ -443,6 +443,13 @@ def startup(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
     cmds: dict[str, list[str]] = {
         "window_bare": [py, "-m", "benchmarks.window_probe", "bare"],
         "first_prediction_floor": [py, "-m", "benchmarks.probes", "floor", ckpt],
+        "first_prediction_floor_gc_paused": [
+            py,
+            "-m",
+            "benchmarks.probes",
+            "floor_gc_paused",
+            ckpt,
+        ],
         "first_prediction_cli": [
             py,
             "-m",
@@ -507,6 +514,16 @@ def startup(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
         out["first_prediction_ratio_app_to_floor"] = ratio(
             s["first_prediction_app_self_test"]["median"], f
         )
+    if "first_prediction_floor_gc_paused" in s:
+        # the same floor, importing as the engine does: what the app adds on top of that
+        g = s["first_prediction_floor_gc_paused"]["median"]
+        out["first_prediction_ratio_cli_to_floor_gc_paused"] = ratio(
+            s["first_prediction_cli"]["median"], g
+        )
+        if "first_prediction_app_self_test" in s:
+            out["first_prediction_ratio_app_to_floor_gc_paused"] = ratio(
+                s["first_prediction_app_self_test"]["median"], g
+            )
     out["floor_parts_ms"] = {
         k: round(float(np.median([p[k] for p in floor_parts])) * 1000, 1)
         for k in floor_parts[0]

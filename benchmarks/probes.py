@@ -1,8 +1,9 @@
 """Programs the benchmarks start in a fresh process, to measure what a user's launch costs.
 
-    python -m benchmarks.probes floor CHECKPOINT
+    python -m benchmarks.probes floor|floor_gc_paused CHECKPOINT
         the unavoidable part of a first prediction: import torch and torchvision, read the
-        weights, build the network, one forward pass (and a second, to show the warm-up cost)
+        weights, build the network, one forward pass (and a second, to show the warm-up cost);
+        `floor_gc_paused` imports with the garbage collector paused, as the engine does
     python -m benchmarks.probes first_photo|first_photo_warmed CHECKPOINT PATH
         load the engine (and warm it up, as the window does while idle), then time PATH
     python -m benchmarks.probes naive|fast CHECKPOINT PATH...
@@ -32,14 +33,19 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def floor(checkpoint: str) -> dict[str, float]:
+def floor(checkpoint: str, gc_paused: bool = False) -> dict[str, float]:
+    import contextlib
+
+    from core.imports import collector_paused
+
     t0 = time.perf_counter()
-    import torch
+    with collector_paused() if gc_paused else contextlib.nullcontext():
+        import torch
 
-    t1 = time.perf_counter()
-    import torchvision
+        t1 = time.perf_counter()
+        import torchvision
 
-    t2 = time.perf_counter()
+        t2 = time.perf_counter()
     state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
     t3 = time.perf_counter()
     with torch.device("meta"):  # no random initialisation: the weights are about to replace it
@@ -102,8 +108,8 @@ def first_photo(checkpoint: str, path: str, warm: bool) -> dict[str, float]:
 
 def main(argv: list[str]) -> int:
     what, checkpoint, *paths = argv
-    if what == "floor":
-        out = floor(checkpoint)
+    if what in ("floor", "floor_gc_paused"):
+        out = floor(checkpoint, gc_paused=what == "floor_gc_paused")
     elif what in ("first_photo", "first_photo_warmed"):
         out = first_photo(checkpoint, paths[0], warm=what.endswith("warmed"))
     elif what == "naive":

@@ -126,6 +126,16 @@ def markdown(res: dict[str, Any], command: str) -> str:
                 f"{st['first_prediction_ratio_app_to_floor']}x | <= 1.2x | "
                 f"{_met(st['first_prediction_ratio_app_to_floor'], 1.2, True)} |"
             )
+        if "first_prediction_floor_gc_paused" in ms:
+            g = ms["first_prediction_floor_gc_paused"]["median"]
+            for who, key in (("CLI", "cli"), ("app", "app")):
+                r = st.get(f"first_prediction_ratio_{key}_to_floor_gc_paused")
+                if r is not None:
+                    lines.append(
+                        f"| Launch to first prediction, {who}, against the floor imported with "
+                        f"the garbage collector paused, as the engine imports | | {g} ms | {r}x "
+                        f"| (what we add) | |"
+                    )
     lines.append("")
     if lat:
         ms = lat["ms"]

@@ -95,9 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here so that `--help` and usage errors answer without loading torch.
-    from core.engine import Classifier
-    from core.images import expand_paths
-    from core.model import load_model
+    from core.imports import collector_paused
+
+    with collector_paused():
+        from core.engine import Classifier
+        from core.images import expand_paths
+        from core.model import load_model
 
     paths = expand_paths(args.paths, recursive=args.recursive)
     if not paths:

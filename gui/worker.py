@@ -45,6 +45,7 @@ from core.errors import (
     ImageReadError,
     WeightsUnavailableError,
 )
+from core.imports import collector_paused
 from core.results import ClassificationResult, DeviceInfo, ModelInfo
 from gui.imports import plain_imports
 
@@ -175,7 +176,7 @@ class ClassifierWorker(QObject):
             return
         self.status.emit("Starting PyTorch…")
         # The first torch import happens here, on the worker thread.
-        with plain_imports():
+        with plain_imports(), collector_paused():
             from core.devices import available_devices, resolve_device
             from core.engine import Classifier
             from core.model import load_model
