@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from gui.compat import leak_advice, signal_refcount_leak
     from gui.resources import APP_NAME, ICON, ORGANIZATION, SAMPLE_IMAGE, resource_path
     from gui.settings import Settings
     from gui.window import MainWindow
@@ -87,6 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     icon = resource_path(ICON)
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
+
+    leaky = signal_refcount_leak()  # a known-bad PySide6 aborts after some thousands of images
+    if leaky:
+        _say(sys.stderr, f"resnet-classifier: {leak_advice()}")
+        if args.self_test:
+            return EXIT_FAILED
 
     scripted = args.self_test or args.startup_probe
     settings = Settings.in_memory() if scripted else Settings(QSettings())
@@ -111,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if window.interactive:
         sys.excepthook = _show_exceptions_in(window)
+    if leaky:
+        window.show_notice(leak_advice())
     window.show()
     window.start(images)  # the workers start after the window's first paint
     code = app.exec()
