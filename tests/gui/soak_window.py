@@ -53,7 +53,7 @@ def main() -> int:
     from gui.settings import Settings
     from gui.window import MainWindow
 
-    app = QApplication([])
+    app = QApplication([])  # noqa: F841  (kept alive for the run)
     window = MainWindow(Settings.in_memory(), weights=args.weights, interactive=False)
     window.show()
 
