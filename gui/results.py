@@ -1,4 +1,4 @@
-"""The results table for many images: a model over the window's items, and the panel around it.
+"""The results table for many images: a model over the session's items, and the panel around it.
 
 Thumbnails are asked for only when a row is painted and kept in a small most-recently-used
 cache, so a folder of 5,000 photos costs no more picture memory than one of 50.
@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 from gui.widgets import percent_text
 
 if TYPE_CHECKING:
-    from gui.window import Item
+    from gui.session import Item
 
 FILE, LABEL, CONFIDENCE, ERROR = range(4)
 HEADERS = ("File", "Top-1", "Confidence", "Error")

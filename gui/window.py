@@ -1,54 +1,56 @@
-"""The main window: drop area and image view, predictions, heat map, results table, menus.
+"""The main window: lays out the image view, the prediction panel and the results table, builds
+the menus, and connects them to the session and the background threads.
 
-It presents and wires. Model work goes to `ClassifierWorker`, decoding for display to
-`ImageLoader`, both on their own threads, through queued signals carrying request ids; an
-answer whose id is no longer current is dropped, so the newest drop is what is shown.
+State and request bookkeeping live in `Session` (gui/session.py); the panels only show what
+they are given and emit what the user asked for. This module is the wiring between them.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMainWindow,
     QProgressBar,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from gui import drops
-from gui.drops import Source
+from gui.image_view import ImageView
+from gui.menus import Menus
+from gui.prediction_panel import PredictionPanel, heat_text, meta_text
 from gui.resources import APP_NAME
+from gui.session import Item, Session
 from gui.settings import Settings
-from gui.widgets import ImageView, PredictionBars, percent_text
 
-# Imported where they are used: the worker module once the window is on screen, dialogs when
-# they open. Each PySide6 class costs a few ms to set up and the window must come up fast.
+# Imported where they are used: the worker module once the window is on screen, dialogs and
+# the results table when they are first needed. The window must come up fast.
 if TYPE_CHECKING:
     from PySide6.QtCore import QMimeData
     from PySide6.QtGui import (
+        QAction,
         QCloseEvent,
         QDragEnterEvent,
-        QDragLeaveEvent,
         QDragMoveEvent,
         QDropEvent,
         QImage,
     )
-    from PySide6.QtWidgets import QMessageBox, QPushButton
+    from PySide6.QtWidgets import QMessageBox
 
     from core.results import ClassificationResult, DeviceInfo, ModelInfo
+    from gui.drops import Source
     from gui.results import ResultsPanel
-    from gui.worker import Background, HeatMap, ModelFailure
+    from gui.worker import Background, ModelFailure
+
+__all__ = ["Item", "MainWindow"]
 
 log = logging.getLogger(__name__)
 
@@ -61,32 +63,14 @@ LABELS_FILTER = "Labels (*.txt *.json);;All files (*)"
 EXPORT_FILTERS = ("CSV (*.csv)", "JSON Lines (*.jsonl *.json)")
 VIEW_MAX_SIDE = 2048
 THUMB_SIDE = 40
-HEAT_CACHE = 8  # heat maps kept, so flipping between classes or images is instant
-
-
-class Item:
-    """One image of the current drop, and what is known of it so far."""
-
-    __slots__ = ("name", "result", "result_key", "source")
-
-    def __init__(self, source: Source, name: str) -> None:
-        self.source = source
-        self.name = name
-        self.result: ClassificationResult | None = None
-        self.result_key: tuple[int, str] | None = None  # (model load id, device) it came from
+NOTICE_STYLE = (
+    "#notice { background: rgba(217, 83, 79, 40); border: 1px solid rgba(217, 83, 79, 160);"
+    " border-radius: 4px; }"
+)
 
 
 class MainWindow(QMainWindow):
-    # To the workers (queued: they live on other threads).
-    loadRequested = Signal(object)
-    classifyRequested = Signal(object)
-    deviceRequested = Signal(int, str)
-    expandRequested = Signal(int, object)
-    imageRequested = Signal(object)
-    loaderCurrent = Signal(int)
-    explainRequested = Signal(object)
-
-    # For whoever drives the window (the self-test, tests, a later results table).
+    # For whoever drives the window (app.py's self-test, the tests).
     modelReady = Signal(object)  # ModelInfo
     modelProblem = Signal(str)  # the model could not be loaded (message as the CLI prints it)
     deviceProblem = Signal(str)
@@ -110,47 +94,26 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings.in_memory()
         self.interactive = interactive
         # Files named on the command line are for this run; otherwise the remembered ones.
-        self._weights = weights if weights is not None else self.settings.weights
         given = weights is not None or labels is not None
-        self._labels = labels if given else self.settings.labels
-        self._device = device or self.settings.device
-        self._model: ModelInfo | None = None
-        self._devices: list[DeviceInfo] = []
-        self._items: list[Item] = []
-        self._current = -1
-        self._drop_id = 0  # one per drop: the loader's answers and the item list
-        self._classify_id = 0
-        self._classify_map: list[int] = []  # request index -> item index, current request
-        self._classify_cancel: threading.Event | None = None
-        self._load_id = 0
-        self._load_cancel: threading.Event | None = None
-        self._load_remember = False
-        self._device_id = 0
-        self._closing = False
-        self._painted = False
-        self._no_model = False  # a load failed and no earlier model is there
-        self._started = False
-        self._start_pending = False
-        self._start_images: list[str] = []
-        self._pending_model: tuple[str | None, str | None] = (None, None)
-        self._pending_problems: list[str] = []
-        self._running_key: tuple[int, str] | None = None
-        self._run_total = 0
-        self._run_done = 0
-        self._run_cancelled = False  # the user stopped the last run: what is left waits
+        self.session = Session(
+            weights if weights is not None else self.settings.weights,
+            labels if given else self.settings.labels,
+            device or self.settings.device,
+            self,
+        )
+        self.background: Background | None = None
         self.results: ResultsPanel | None = None  # built with the first drop of many images
-        self._heat_rank = 0  # which of the current image's predictions the heat map shows
-        self._explain_id = 0
-        self._heat_pending: tuple | None = None
-        self._heat_cache: collections.OrderedDict[tuple, HeatMap] = collections.OrderedDict()
         self.model_dialog: QMessageBox | None = None
         self.error_dialog: QMessageBox | None = None
+        self._painted = self._started = self._start_pending = False
+        self._start_images: list[Source] = []
+        self._start_problems: list[str] = []
 
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self._build_ui()
-        self._build_menus()
-        self.background: Background | None = None
+        self.menus = Menus(self)
+        self._connect()
         geometry = self.settings.geometry
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(980, 680)
@@ -160,70 +123,26 @@ class MainWindow(QMainWindow):
     def _build_ui(self) -> None:
         self.view = ImageView()
         self.view.setToolTip("Drop photos or a folder here, or press Ctrl+O / Ctrl+V")
-
         self.notice = QLabel()
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
         self.notice.setVisible(False)
         self.notice.setFrameShape(QFrame.Shape.StyledPanel)
         self.notice.setContentsMargins(8, 6, 8, 6)
-        self.notice.setStyleSheet(
-            "#notice { background: rgba(217, 83, 79, 40); border: 1px solid rgba(217, 83, 79, 160);"
-            " border-radius: 4px; }"
-        )
-
-        self.title = QLabel()
-        self.title.setObjectName("title")
-        font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        self.title.setFont(font)
-        self.title.setWordWrap(True)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.bars = PredictionBars()
-        self.bars.picked.connect(self.pick_prediction)
-        self.heat_button = QToolButton()
-        self.heat_button.setObjectName("heatButton")
-        self.heat_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.heat_label = QLabel()
-        self.heat_label.setObjectName("heatLabel")
-        self.heat_label.setWordWrap(True)
-        self.heat_label.setVisible(False)
-        self.heat_label.setToolTip(
-            "Grad-CAM: red where the evidence for the class is strongest, blue where there is "
-            "little. The dimmed border lies outside the centre crop the model sees."
-        )
-        self.meta = QLabel()
-        self.meta.setObjectName("meta")
-        self.meta.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.setVisible(False)
-
-        side = QWidget()
-        side.setMinimumWidth(260)
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(12, 8, 12, 8)
-        side_layout.setSpacing(8)
-        side_layout.addWidget(self.title)
-        side_layout.addWidget(self.error)
-        side_layout.addWidget(self.bars)
-        side_layout.addWidget(self.meta)
-        side_layout.addSpacing(4)
-        side_layout.addWidget(self.heat_button, 0, Qt.AlignmentFlag.AlignLeft)
-        side_layout.addWidget(self.heat_label)
-        side_layout.addStretch(1)
+        self.notice.setStyleSheet(NOTICE_STYLE)
+        self.panel = PredictionPanel()
+        # What the tests and the self-test read off, by the names they have always had.
+        self.title, self.bars, self.meta = self.panel.title, self.panel.bars, self.panel.meta
+        self.error, self.heat_button = self.panel.error, self.panel.heat_button
+        self.heat_label = self.panel.heat_label
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.view)
-        splitter.addWidget(side)
+        splitter.addWidget(self.panel)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([620, 340])
         splitter.setChildrenCollapsible(False)
-
         # The results table goes under the photo when a drop holds several images.
         self.main_splitter = QSplitter(Qt.Orientation.Vertical)
         self.main_splitter.addWidget(splitter)
@@ -247,121 +166,72 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.device_label)
 
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.open_action = self._action(
-            "&Open Images…",
-            QKeySequence.StandardKey.Open,
-            self.choose_images,
-            "Classify image files",
-        )
-        self.open_folder_action = self._action(
-            "Open &Folder…", "Ctrl+Shift+O", self.choose_folder, "Classify every image in a folder"
-        )
-        self.paste_action = self._action(
-            "&Paste Image", QKeySequence.StandardKey.Paste, self.paste, "Classify the copied image"
-        )
-        self.weights_action = self._action(
-            "Load &Weights…",
-            "Ctrl+L",
-            self.choose_weights,
-            "Use your own ResNet50 checkpoint (.pth, .pt, .safetensors)",
-        )
-        self.labels_action = self._action(
-            "Load La&bels…", None, self.choose_labels, "Class names: text (one per line) or JSON"
-        )
-        self.imagenet_action = self._action(
-            "Use &ImageNet Weights",
-            None,
-            self.use_imagenet,
-            "Go back to torchvision's ResNet50 trained on ImageNet",
-        )
-        self.export_action = self._action(
-            "&Export Results…",
-            "Ctrl+E",
-            self.choose_export,
-            "Save the table's results as CSV or JSON, in resnet-classify's format",
-        )
-        self.export_action.setEnabled(False)
-        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, None)
-        for action in (self.open_action, self.open_folder_action, self.paste_action):
-            file_menu.addAction(action)
-        file_menu.addAction(self.export_action)
-        file_menu.addSeparator()
-        for action in (self.weights_action, self.labels_action, self.imagenet_action):
-            file_menu.addAction(action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
+    def _connect(self) -> None:
+        m, s = self.menus, self.session
+        self.open_action, self.open_folder_action = m.open_action, m.open_folder_action
+        self.paste_action, self.export_action = m.paste_action, m.export_action
+        self.heat_action = m.heat_action
+        m.open_action.triggered.connect(self.choose_images)
+        m.open_folder_action.triggered.connect(self.choose_folder)
+        m.paste_action.triggered.connect(self.paste)
+        m.weights_action.triggered.connect(self.choose_weights)
+        m.labels_action.triggered.connect(self.choose_labels)
+        m.imagenet_action.triggered.connect(self.use_imagenet)
+        m.export_action.triggered.connect(self.choose_export)
+        m.quit_action.triggered.connect(self.close)
+        m.next_action.triggered.connect(lambda: self._step(1))
+        m.prev_action.triggered.connect(lambda: self._step(-1))
+        m.heat_action.toggled.connect(self._heat_toggled)
+        m.about_action.triggered.connect(self._about)
+        m.deviceChosen.connect(self.switch_device)
+        self.panel.set_heat_action(m.heat_action)
+        self.panel.picked.connect(self.pick_prediction)
 
-        self.device_menu = self.menuBar().addMenu("&Device")
-        self.device_menu.setToolTipsVisible(True)
-        self.device_group = QActionGroup(self)
-        self.device_group.setExclusive(True)
-        waiting = self.device_menu.addAction("Looking for devices…")
-        waiting.setEnabled(False)
-
-        view_menu = self.menuBar().addMenu("&View")
-        self.next_action = self._action("&Next Image", "Ctrl+Right", lambda: self._step(1), None)
-        self.prev_action = self._action(
-            "&Previous Image", "Ctrl+Left", lambda: self._step(-1), None
-        )
-        self.heat_action = self._action(
-            "Show &Heat Map",
-            "Ctrl+Shift+H",
-            None,
-            "Where the model found the selected prediction (Grad-CAM); click a bar for another "
-            "class",
-        )
-        self.heat_action.setIconText("Show heat map")
-        self.heat_action.setCheckable(True)
-        self.heat_action.toggled.connect(self._heat_toggled)
-        self.heat_button.setDefaultAction(self.heat_action)
-        view_menu.addAction(self.heat_action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.next_action)
-        view_menu.addAction(self.prev_action)
-
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self._action("&About", None, self._about, None))
-
-    def _action(self, text, shortcut, slot, tip) -> QAction:  # type: ignore[no-untyped-def]
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-        if slot is not None:
-            action.triggered.connect(slot)
-        self.addAction(action)
-        return action
+        s.statusChanged.connect(self._on_status)
+        s.modelLoaded.connect(self._on_model_loaded)
+        s.modelFailed.connect(self._on_model_failed)
+        s.devicesListed.connect(self._on_devices)
+        s.deviceChanged.connect(self._on_device_changed)
+        s.deviceFailed.connect(self._on_device_failed)
+        s.downloadProgress.connect(self._on_download)
+        s.expanded.connect(self._on_expanded)
+        s.imageLoaded.connect(self._on_image_loaded)
+        s.thumbnailLoaded.connect(self._on_thumbnail)
+        s.runStarted.connect(self._on_run_started)
+        s.runAbandoned.connect(self._on_run_abandoned)
+        s.itemClassified.connect(self._on_result)
+        s.runFinished.connect(self._on_run_finished)
+        s.runCancelled.connect(self._on_run_cancelled)
+        s.changed.connect(self._refresh_current)
+        s.heatChanged.connect(self._update_heat)
+        s.heatFailed.connect(self._on_heat_failed)
 
     def _wire_background(self) -> None:
         from gui.worker import Background
 
         self.background = Background()
-        worker, loader = self.background.classifier, self.background.loader
-        self.loadRequested.connect(worker.load)
-        self.classifyRequested.connect(worker.classify)
-        self.deviceRequested.connect(worker.set_device)
-        self.expandRequested.connect(loader.expand)
-        self.imageRequested.connect(loader.load)
-        self.loaderCurrent.connect(loader.set_current)
-        self.explainRequested.connect(worker.explain)
+        worker, loader, s = self.background.classifier, self.background.loader, self.session
+        s.loadRequested.connect(worker.load)
+        s.classifyRequested.connect(worker.classify)
+        s.deviceRequested.connect(worker.set_device)
+        s.explainRequested.connect(worker.explain)
+        s.expandRequested.connect(loader.expand)
+        s.imageRequested.connect(loader.load)
+        s.loaderCurrent.connect(loader.set_current)
         worker.status.connect(self._on_status)
-        worker.devicesListed.connect(self._on_devices)
-        worker.downloadProgress.connect(self._on_download)
-        worker.modelLoaded.connect(self._on_model_loaded)
-        worker.modelFailed.connect(self._on_model_failed)
-        worker.deviceChanged.connect(self._on_device_changed)
-        worker.deviceFailed.connect(self._on_device_failed)
-        worker.resultReady.connect(self._on_result)
-        worker.classifyFinished.connect(self._on_classify_finished)
-        worker.explained.connect(self._on_explained)
-        worker.explainFailed.connect(self._on_explain_failed)
+        worker.devicesListed.connect(s.on_devices)
+        worker.downloadProgress.connect(s.on_download)
+        worker.modelLoaded.connect(s.on_model_loaded)
+        worker.modelFailed.connect(s.on_model_failed)
+        worker.deviceChanged.connect(s.on_device_changed)
+        worker.deviceFailed.connect(s.on_device_failed)
+        worker.resultReady.connect(s.on_result)
+        worker.classifyFinished.connect(s.on_classify_finished)
+        worker.explained.connect(s.on_explained)
+        worker.explainFailed.connect(s.on_explain_failed)
         worker.errored.connect(self._on_worker_error)
-        loader.expanded.connect(self._on_expanded)
-        loader.imageLoaded.connect(self._on_image_loaded)
+        loader.expanded.connect(s.on_expanded)
+        loader.imageLoaded.connect(s.on_image_loaded)
         loader.errored.connect(self._on_worker_error)
 
     # ================================================================== start and stop
@@ -380,14 +250,14 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(1000, self._start_now)
 
     def _start_now(self) -> None:
-        if self._started or self._closing:
+        if self._started or self.session.closing:
             return
         self._started = True
         self._wire_background()
         self.background.start()
         if self._start_images:
-            self.open_sources(self._start_images, self._pending_problems)
-        self._load(self._weights, self._labels, remember=False)
+            self.open_sources(self._start_images, self._start_problems)
+        self.session.load(self.session.weights, self.session.labels, remember=False)
 
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint and not self._painted:
@@ -405,10 +275,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel what runs, stop both threads and wait for them; True when they ended."""
-        self._closing = True
-        for event in (self._load_cancel, self._classify_cancel):
-            if event is not None:
-                event.set()
+        self.session.close()
         for dialog in (self.model_dialog, self.error_dialog):
             if dialog is not None:
                 dialog.close()
@@ -417,183 +284,98 @@ class MainWindow(QMainWindow):
             log.warning("a worker thread did not stop within %d ms", timeout_ms)
         return stopped
 
-    # ================================================================== model
-    def _load(self, weights: str | None, labels: str | None, remember: bool) -> None:
-        if self._load_cancel is not None:
-            self._load_cancel.set()
-        self._cancel_classify()  # the worker is free for the load at once
-        self._load_id += 1
-        self._load_cancel = threading.Event()
-        self._load_remember = remember
-        self._no_model = False
-        self._pending_model = (weights, labels)
-        from gui.worker import LoadRequest
-
-        request = LoadRequest(
-            self._load_id, weights, labels, device=self._device, cancel=self._load_cancel
-        )
-        what = Path(weights).name if weights else "ResNet50"
-        self._on_status(f"Loading {what}…")
-        self.loadRequested.emit(request)
-
-    def _on_model_loaded(self, request_id: int, info: ModelInfo) -> None:
-        if request_id != self._load_id or self._closing:
-            return
+    # ================================================================== model and device
+    def _on_model_loaded(self, info: ModelInfo) -> None:
         self.progress.setVisible(False)
-        self._model = info
-        self._device = info.device  # where it really runs (a missing GPU falls back to CPU)
-        weights, labels = self._pending_model
-        self._weights, self._labels = weights, labels
-        if self._load_remember and self.interactive:
-            self.settings.weights = weights
-            self.settings.labels = labels
+        if self.session.load_remember and self.interactive:
+            self.settings.weights, self.settings.labels = self.session.pending_model
         self._check_device(info.device)
         self._show_ready()
         self.modelReady.emit(info)
-        self._classify_stale()
 
-    def _on_model_failed(self, request_id: int, failure: ModelFailure) -> None:
-        if request_id != self._load_id or self._closing or failure.cancelled:
-            return
+    def _on_model_failed(self, failure: ModelFailure) -> None:
         self.progress.setVisible(False)
         self.modelProblem.emit(failure.message)
-        if self._model is not None:
-            # A new checkpoint did not load: the worker still holds the previous model.
+        if self.session.model is not None:
             self._show_ready()
             self._show_error("The weights could not be loaded", failure.message)
-            self._classify_stale()  # finish what the load interrupted
             return
         self._on_status("No model loaded. Use File > Load Weights… or File > Use ImageNet Weights.")
-        self._no_model = True
         self._refresh_current()
         if not self.interactive:
             return
-        from PySide6.QtWidgets import QMessageBox
+        from gui.dialogs import ModelDialog
 
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("The model is not available")
-        if failure.offline:
-            box.setText("The ResNet50 ImageNet weights could not be downloaded.")
-        else:
-            box.setText("The model could not be loaded.")
-        box.setInformativeText(failure.message)
-        retry = box.addButton("&Retry", QMessageBox.ButtonRole.AcceptRole)
-        choose = box.addButton("&Choose Weights File…", QMessageBox.ButtonRole.ActionRole)
-        imagenet = None
-        if self._weights_failed_were_own():
-            imagenet = box.addButton("Use &ImageNet Weights", QMessageBox.ButtonRole.ActionRole)
-        box.addButton(QMessageBox.StandardButton.Close)
-        box.setDefaultButton(retry)
+        box = ModelDialog(self, failure, own_weights=self.session.pending_model[0] is not None)
         self.model_dialog = box
-        self.retry_button, self.choose_button = retry, choose
-
-        def clicked(button: QPushButton) -> None:
-            self.model_dialog = None
-            if button is retry:
-                self._load(*self._pending_model, remember=self._load_remember)
-            elif button is choose:
-                QTimer.singleShot(0, self.choose_weights)
-            elif imagenet is not None and button is imagenet:
-                self._load(None, None, remember=True)
-
-        box.buttonClicked.connect(clicked)
+        self.retry_button, self.choose_button = box.retry_button, box.choose_button
+        box.buttonClicked.connect(lambda button: self._model_dialog_done(box.choice(button)))
         box.open()
 
-    def _weights_failed_were_own(self) -> bool:
-        return self._pending_model[0] is not None
-
-    def choose_weights(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Load ResNet50 Weights", self._dialog_folder(self._weights), WEIGHTS_FILTER
-        )
-        if path:
-            self.load_weights(path)
+    def _model_dialog_done(self, choice: str) -> None:
+        self.model_dialog = None
+        if choice == "retry":
+            self.session.retry_load()
+        elif choice == "choose":
+            QTimer.singleShot(0, self.choose_weights)
+        elif choice == "imagenet":
+            self.session.load(None, None, remember=True)
 
     def load_weights(self, path: str, labels: str | None = None) -> None:
         """Load the user's checkpoint (and labels); on failure the current model stays."""
-        self._load(path, labels, remember=True)
-
-    def choose_labels(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Load Labels", self._dialog_folder(self._labels or self._weights), LABELS_FILTER
-        )
-        if path:
-            self._load(self._weights, path, remember=True)
+        self.session.load(path, labels, remember=True)
 
     def use_imagenet(self) -> None:
-        self._load(None, None, remember=True)
+        self.session.load(None, None, remember=True)
 
-    # ================================================================== devices
+    def choose_weights(self) -> None:
+        path = self._open_file("Load ResNet50 Weights", self.session.weights, WEIGHTS_FILTER)
+        if path:
+            self.load_weights(path)
+
+    def choose_labels(self) -> None:
+        s = self.session
+        path = self._open_file("Load Labels", s.labels or s.weights, LABELS_FILTER)
+        if path:
+            s.load(s.weights, path, remember=True)
+
     def _on_devices(self, devices: list[DeviceInfo]) -> None:
-        self._devices = list(devices)
-        self.device_menu.clear()
-        for action in self.device_group.actions():
-            self.device_group.removeAction(action)
-        for device in self._devices:
-            action = QAction(device.name, self)
-            action.setCheckable(True)
-            action.setData(device.id)
-            action.setToolTip(f"Run the model on {device.name} ({device.id})")
-            action.triggered.connect(lambda _=False, d=device.id: self.switch_device(d))
-            self.device_group.addAction(action)
-            self.device_menu.addAction(action)
-        if self._model is not None:
-            self._check_device(self._model.device)
+        self.menus.set_devices(devices)
+        if self.session.model is not None:
+            self._check_device(self.session.model.device)
 
     def device_actions(self) -> list[QAction]:
-        return list(self.device_group.actions())
+        return self.menus.device_actions()
 
     def switch_device(self, device: str) -> None:
         """Move the model on the worker, then re-classify; a failure keeps the previous device."""
-        if self._model is None:
-            self._device = device
-            return
-        self._cancel_classify()
-        self._device_id += 1
-        self.deviceRequested.emit(self._device_id, device)
+        self.session.switch_device(device)
 
-    def _on_device_changed(self, request_id: int, info: ModelInfo) -> None:
-        if self._closing:
-            return
-        self._model = info
-        self._device = info.device
+    def _on_device_changed(self, info: ModelInfo) -> None:
         if self.interactive:
             self.settings.device = info.device
         self._check_device(info.device)
         self._show_ready()
-        for item in self._items:  # re-classify on the device just chosen
-            item.result_key = None
-        self._classify_stale()
 
-    def _on_device_failed(self, request_id: int, message: str) -> None:
-        if self._closing:
-            return
+    def _on_device_failed(self, message: str) -> None:
         self.deviceProblem.emit(message)
-        if self._model is None:  # while loading: the worker fell back to the CPU
+        model = self.session.model
+        if model is None:  # while loading: the worker fell back to the CPU
             self.show_notice(f"{message} The model runs on the CPU instead.")
-        else:
-            self.show_notice(f"Could not switch device: {message}")
-        if self._model is not None:
-            self._check_device(self._model.device)
-            self._show_ready()
-            self._classify_stale()
+            return
+        self.show_notice(f"Could not switch device: {message}")
+        self._check_device(model.device)
+        self._show_ready()
 
     def _check_device(self, device: str) -> None:
-        for action in self.device_group.actions():
-            action.setChecked(action.data() == device)
+        self.menus.check_device(device)
         self._update_device_label()
 
     def _update_device_label(self) -> None:
-        if self._model is None:
-            self.device_label.setText("")
-            return
-        self.device_label.setText(self._model.device_name)
-        self.device_label.setToolTip(f"The model runs on {self._model.device_name}")
+        model = self.session.model
+        self.device_label.setText(model.device_name if model is not None else "")
+        if model is not None:
+            self.device_label.setToolTip(f"The model runs on {model.device_name}")
 
     # ================================================================== opening images
     def choose_images(self) -> None:
@@ -632,41 +414,29 @@ class MainWindow(QMainWindow):
     def open_sources(self, sources: list[Source], problems: list[str] | None = None) -> None:
         """Show and classify these files, folders or image bytes, replacing what was shown."""
         if not self._started:  # before the workers run: opened as soon as they do
-            self._start_images = list(sources)
-            self._pending_problems = list(problems or [])
+            self._start_images, self._start_problems = list(sources), list(problems or [])
             return
-        self._cancel_classify()
-        self._drop_id += 1
-        self.loaderCurrent.emit(self._drop_id)
-        self._pending_problems = list(problems or [])
+        self.session.open(sources, problems or [])
         self.hide_notice()
         self._on_status("Opening…")
-        self.expandRequested.emit(self._drop_id, list(sources))
 
-    def _on_expanded(self, drop_id: int, sources: list[Source], problems: list[str]) -> None:
-        if drop_id != self._drop_id or self._closing:
-            return
-        problems = self._pending_problems + list(problems)
+    def _on_expanded(self, problems: list[str], replaced: bool) -> None:
         if problems:
             self.show_notice(" ".join(problems))
-        if not sources:
+        if not replaced:  # nothing in the drop could be opened: what was shown stays
             self._show_ready()
             return
-        self._items = [Item(s, _display_name(s)) for s in sources]
-        self._run_cancelled = False
-        self._heat_cache.clear()
-        many = len(self._items) > 1
+        many = len(self.session.items) > 1
         if many:
-            self._results_panel().set_items(self._items)
+            self._results_panel().set_items(self.session.items)
         if self.results is not None:
             if not many:
                 self.results.set_items(())
             self.results.setVisible(many)
         self._update_export()
-        self._current = -1
         self.show_item(0)
-        if self._model is not None:
-            self._classify_stale()
+        if self.session.model is not None:
+            self.session.classify_stale()
         else:
             self._refresh_current()
 
@@ -677,8 +447,8 @@ class MainWindow(QMainWindow):
 
             self.results = ResultsPanel(THUMB_SIDE)
             self.results.picked.connect(self.show_item)
-            self.results.cancelRequested.connect(self.cancel_run)
-            self.results.resumeRequested.connect(self.resume_run)
+            self.results.cancelRequested.connect(self.session.cancel_run)
+            self.results.resumeRequested.connect(self.session.classify_stale)
             self.results.model.thumbnailWanted.connect(self._want_thumbnail)
             self.results.table.addAction(self.export_action)
             self.main_splitter.addWidget(self.results)
@@ -688,259 +458,176 @@ class MainWindow(QMainWindow):
             self.main_splitter.setSizes([height * 56 // 100, height * 44 // 100])
         return self.results
 
+    def _table_shown(self) -> bool:
+        return self.results is not None and len(self.session.items) > 1
+
     def _want_thumbnail(self, index: int) -> None:
-        if 0 <= index < len(self._items):
-            from gui.worker import ImageJob
+        self.session.request_image(index, round(THUMB_SIDE * self.devicePixelRatioF()), "thumb")
 
-            side = round(THUMB_SIDE * self.devicePixelRatioF())
-            source = self._items[index].source
-            self.imageRequested.emit(ImageJob(self._drop_id, index, source, side, "thumb"))
+    def _on_thumbnail(self, index: int, image: QImage) -> None:
+        if self.results is not None:
+            self.results.model.set_thumbnail(index, image, self.devicePixelRatioF())
 
-    def _on_image_loaded(
-        self, drop_id: int, index: int, kind: str, image: QImage, error: str
-    ) -> None:
-        if drop_id != self._drop_id or not 0 <= index < len(self._items):
-            return
-        if kind == "thumb":
-            if self.results is not None:
-                self.results.model.set_thumbnail(index, image, self.devicePixelRatioF())
-            return
-        if index != self._current:
-            return
+    def _on_image_loaded(self, index: int, image: QImage, error: str) -> None:
+        self.view.set_image(None if error else image)
         if error:
-            self.view.set_image(None)
             self.view.set_placeholder(error)
-        else:
-            self.view.set_image(image)
 
     def show_item(self, index: int) -> None:
         """Make item `index` of the current drop the one shown in the view and the bars."""
-        if not 0 <= index < len(self._items) or index == self._current:
+        if not self.session.set_current(index):
             return
-        self._current = index
-        self._heat_rank = 0
-        if self.results is not None and len(self._items) > 1:
+        if self._table_shown():
             self.results.select_item(index)
         self.view.set_image(None)
         self.view.set_overlay(None)
         self.view.set_placeholder("Loading…")
-        from gui.worker import ImageJob
-
-        side = self._view_side()
-        self.imageRequested.emit(ImageJob(self._drop_id, index, self._items[index].source, side))
+        self.session.request_image(index, self._view_side())
         self._refresh_current()
 
     def _view_side(self) -> int:
         return round(VIEW_MAX_SIDE * min(2.0, self.devicePixelRatioF()))
 
     def current_index(self) -> int:
-        return self._current
+        return self.session.current
 
     def items(self) -> list[Item]:
-        return list(self._items)
+        return list(self.session.items)
 
     def _step(self, delta: int) -> None:
         """The next or previous image, in the table's order when there is a table."""
-        if not self._items:
+        count, current = len(self.session.items), self.session.current
+        if not count:
             return
-        if self.results is not None and len(self._items) > 1:
-            self.show_item(self.results.neighbour(self._current, delta))
-        else:
-            self.show_item((self._current + delta) % len(self._items))
-
-    # ================================================================== classifying
-    def _classify_stale(self) -> None:
-        """Classify every item whose result is missing or came from another model or device."""
-        if self._model is None or not self._items:
-            return
-        key = self._result_key()
-        todo = [i for i, item in enumerate(self._items) if item.result_key != key]
-        if not todo:
-            self._refresh_current()
-            return
-        if self._current in todo:  # the one in view first
-            todo.remove(self._current)
-            todo.insert(0, self._current)
-        self._cancel_classify()
-        self._classify_id += 1
-        self._classify_map = todo
-        self._classify_cancel = threading.Event()
-        self._running_key = key
-        from gui.worker import ClassifyRequest
-
-        request = ClassifyRequest(
-            self._classify_id,
-            tuple(self._items[i].source for i in todo),
-            cancel=self._classify_cancel,
+        table = self._table_shown()
+        self.show_item(
+            self.results.neighbour(current, delta) if table else (current + delta) % count
         )
-        self._run_total, self._run_done = len(todo), 0
-        self._run_cancelled = False
-        if self.results is not None and len(self._items) > 1:
-            self.results.start_run(len(todo))
-        self._on_status(f"Classifying {len(todo)} images…" if len(todo) > 1 else "Classifying…")
+
+    # ================================================================== the run
+    def _on_run_started(self, total: int) -> None:
+        if self._table_shown():
+            self.results.start_run(total)
+        self._on_status(f"Classifying {total} images…" if total > 1 else "Classifying…")
         self._refresh_current()
-        self.classifyRequested.emit(request)
 
-    def _result_key(self) -> tuple[int, str]:
-        assert self._model is not None
-        return (self._load_id, self._model.device)
-
-    def _cancel_classify(self) -> None:
-        if self._classify_cancel is not None:
-            self._classify_cancel.set()
-            self._classify_cancel = None
-        self._classify_id += 1  # whatever arrives from the old request is now stale
+    def _on_run_abandoned(self) -> None:
         if self.results is not None:
             self.results.show_progress(False)
 
-    def cancel_run(self) -> None:
-        """Stop the run between two images; every result made so far stays."""
-        if self._classify_cancel is not None:
-            self._classify_cancel.set()  # same request id: results already on their way count
-            self._on_status("Stopping…")
-
-    def resume_run(self) -> None:
-        """Classify the images a cancelled run left out."""
-        self._classify_stale()
-
-    def _on_result(self, request_id: int, index: int, result: ClassificationResult) -> None:
-        if request_id != self._classify_id or self._closing or index >= len(self._classify_map):
-            return
-        item_index = self._classify_map[index]
-        item = self._items[item_index]
-        item.result = result
-        item.result_key = self._running_key
-        self._run_done += 1
-        if self.results is not None and len(self._items) > 1:
-            self.results.item_changed(item_index)
-            self.results.advance(self._run_done)
-        if item_index == self._current:
+    def _on_result(self, index: int, result: ClassificationResult) -> None:
+        s = self.session
+        if self._table_shown():
+            self.results.item_changed(index)
+            self.results.advance(s.run_done)
+        if index == s.current:
             self._refresh_current()
-        if self._run_total > 1 and self._run_done < self._run_total:
-            self._on_status(f"Classified {self._run_done} of {self._run_total}…")
+        if s.run_total > 1 and s.run_done < s.run_total:
+            self._on_status(f"Classified {s.run_done} of {s.run_total}…")
         self._update_export()
-        self.itemClassified.emit(item_index, result)
+        self.itemClassified.emit(index, result)
 
-    def _on_classify_finished(self, request_id: int, cancelled: bool) -> None:
-        if request_id != self._classify_id or self._closing:
-            return
-        self._classify_cancel = None
-        left = self._run_total - self._run_done
+    def _on_run_finished(self) -> None:
         if self.results is not None:
-            self.results.end_run(left if cancelled else 0)
-        if not cancelled:
-            self._show_ready()
-            self.runFinished.emit()
-            return
-        self._run_cancelled = True
+            self.results.end_run(0)
+        self._show_ready()
+        self.runFinished.emit()
+
+    def _on_run_cancelled(self, left: int) -> None:
+        s = self.session
+        if self.results is not None:
+            self.results.end_run(left)
         self._on_status(
-            f"Stopped: {self._run_done} of {self._run_total} classified; "
+            f"Stopped: {s.run_done} of {s.run_total} classified; "
             f"{left} left as they were (Resume classifies them)."
         )
         self._refresh_current()
         self.runCancelled.emit(left)
 
-    # ================================================================== heat map
-    def _heat_toggled(self, on: bool) -> None:
-        self.heat_action.setIconText("Hide heat map" if on else "Show heat map")
-        if not on:
-            self._heat_pending = None
-            self.view.set_overlay(None)
-            self.heat_label.setVisible(False)
-            self.bars.set_selected(None)
-            return
+    def cancel_run(self) -> None:
+        """Stop the run between two images; every result made so far stays."""
+        self.session.cancel_run()
+
+    def resume_run(self) -> None:
+        """Classify the images a cancelled run left out."""
+        self.session.classify_stale()
+
+    # ================================================================== showing the current item
+    def _refresh_current(self) -> None:
+        self._refresh_predictions()
         self._update_heat()
+
+    def _refresh_predictions(self) -> None:
+        s = self.session
+        item = s.current_item()
+        if item is None:
+            return
+        self.panel.show_name(item.name)
+        result, stale = item.result, s.is_stale(item)
+        if result is None or (stale and not result.ok):
+            if s.model is None and s.no_model:
+                self.panel.show_waiting("No model is loaded: use File > Load Weights….")
+            elif s.model is None:
+                self.panel.show_waiting("Waiting for the model…")
+            elif s.run_cancelled and not s.running():
+                self.panel.show_waiting("Not classified: the run was stopped.")
+            else:
+                self.panel.show_waiting("Classifying…")
+            return
+        position = f"{s.current + 1} of {len(s.items)}" if len(s.items) > 1 else ""
+        source = s.model.source if s.model is not None else None
+        meta = meta_text(result, s.device_name(result.device), source, position)
+        selected = s.heat_rank if self.heat_action.isChecked() else None
+        self.panel.show_result(result, meta + ("  (updating…)" if stale else ""), selected)
 
     def pick_prediction(self, rank: int) -> None:
         """Show the heat map of the current image's prediction `rank` (0 = top-1)."""
-        item = self._current_item()
-        if item is None or item.result is None or not item.result.ok:
+        if not self.session.pick(rank):
             return
-        self._heat_rank = max(0, min(rank, len(item.result.predictions) - 1))
-        self.bars.set_selected(self._heat_rank)
+        self.bars.set_selected(self.session.heat_rank)
         if self.heat_action.isChecked():
             self._update_heat()
         else:
             self.heat_action.setChecked(True)  # asking about a class means: show me
 
-    def _current_item(self) -> Item | None:
-        return self._items[self._current] if 0 <= self._current < len(self._items) else None
-
-    def _update_heat(self) -> None:
-        """Show, or ask the worker for, the heat map the current image and class call for."""
-        if not self.heat_action.isChecked():
-            return
-        item = self._current_item()
-        result = item.result if item is not None else None
-        current = item is not None and item.result_key == self._current_key()
-        if item is None or result is None or not current:
-            self.view.set_overlay(None)
-            self._heat_text("Waiting for the prediction…" if item else "")
-            return
-        if not result.ok:
-            self.view.set_overlay(None)
-            self._heat_text("No heat map: this image could not be classified.")
-            return
-        self._heat_rank = min(self._heat_rank, len(result.predictions) - 1)
-        self.bars.set_selected(self._heat_rank)
-        prediction = result.predictions[self._heat_rank]
-        key = (self._drop_id, self._current, prediction.index, item.result_key)
-        heat = self._heat_cache.get(key)
-        if heat is not None:
-            self._heat_cache.move_to_end(key)
-            self._show_heat(heat)
+    def _heat_toggled(self, on: bool) -> None:
+        self.heat_action.setIconText("Hide heat map" if on else "Show heat map")
+        self.session.set_heat_wanted(on)
+        if on:
+            self._update_heat()
             return
         self.view.set_overlay(None)
-        self._heat_text(f"Making the heat map for “{prediction.label}”…")
-        if key == self._heat_pending:
-            return
-        self._heat_pending = key
-        self._explain_id += 1
-        from gui.worker import ExplainRequest
+        self.heat_label.setVisible(False)
+        self.bars.set_selected(None)
 
-        self.explainRequested.emit(
-            ExplainRequest(self._explain_id, item.source, prediction.index, self._view_side())
-        )
-
-    def _on_explained(self, request_id: int, heat: HeatMap) -> None:
-        if request_id != self._explain_id or self._closing or self._heat_pending is None:
+    def _update_heat(self) -> None:
+        """Show the heat map the current image and class call for, or why there is none."""
+        if not self.heat_action.isChecked():
             return
-        self._heat_cache[self._heat_pending] = heat
-        while len(self._heat_cache) > HEAT_CACHE:
-            self._heat_cache.popitem(last=False)
-        self._heat_pending = None
-        self._update_heat()
-
-    def _on_explain_failed(self, request_id: int, message: str) -> None:
-        if request_id != self._explain_id or self._closing:
+        state = self.session.heat_state(self._view_side())
+        if state.rank is not None:
+            self.bars.set_selected(state.rank)
+        self.view.set_overlay(state.heat.image if state.heat is not None else None)
+        if state.heat is None:
+            self.panel.set_heat_text(state.text)
             return
-        self._heat_pending = None
+        self.panel.set_heat_text(heat_text(state.heat.label, state.heat.probability))
+        self.heatMapShown.emit(state.heat)
+
+    def _on_heat_failed(self, message: str) -> None:
         if self.heat_action.isChecked():
             self.view.set_overlay(None)
-            self._heat_text(f"⚠ No heat map: {message}")
+            self.panel.set_heat_text(f"⚠ No heat map: {message}")
         self.heatMapProblem.emit(message)
-
-    def _show_heat(self, heat: HeatMap) -> None:
-        self.view.set_overlay(heat.image)
-        self._heat_text(f"Where it found “{heat.label}” ({percent_text(heat.probability)})")
-        self.heatMapShown.emit(heat)
-
-    def _heat_text(self, text: str) -> None:
-        self.heat_label.setText(text)
-        self.heat_label.setVisible(bool(text))
 
     # ================================================================== export
     def _update_export(self) -> None:
-        self.export_action.setEnabled(any(item.result is not None for item in self._items))
+        self.export_action.setEnabled(self.session.has_results())
 
     def export_rows(self) -> list[ClassificationResult]:
         """What Export writes: the results the table shows, in its order (or the one image)."""
-        rows = (
-            self.results.shown_rows()
-            if self.results is not None and len(self._items) > 1
-            else range(len(self._items))
-        )
-        return [self._items[r].result for r in rows if self._items[r].result is not None]
+        rows = self.results.shown_rows() if self._table_shown() else range(len(self.session.items))
+        return self.session.results_in(rows)
 
     def choose_export(self) -> None:
         from PySide6.QtWidgets import QFileDialog
@@ -980,79 +667,20 @@ class MainWindow(QMainWindow):
         self._on_status(f"Exported {len(results)} results to {Path(path).name}.")
         return len(results)
 
-    # ================================================================== showing
-    def _refresh_current(self) -> None:
-        self._refresh_predictions()
-        self._update_heat()
-
-    def _refresh_predictions(self) -> None:
-        if not 0 <= self._current < len(self._items):
-            return
-        item = self._items[self._current]
-        self.title.setText(_elide_middle(Path(item.name).name))
-        self.title.setToolTip(item.name)
-        result = item.result
-        stale = result is not None and item.result_key != self._current_key()
-        if result is None or (stale and not result.ok):
-            self.bars.clear()
-            self.error.setVisible(False)
-            if self._model is None and self._no_model:
-                self.meta.setText("No model is loaded: use File > Load Weights….")
-            elif self._model is None:
-                self.meta.setText("Waiting for the model…")
-            elif self._run_cancelled and self._classify_cancel is None:
-                self.meta.setText("Not classified: the run was stopped.")
-            else:
-                self.meta.setText("Classifying…")
-            return
-        if result.ok:
-            self.error.setVisible(False)
-            self.bars.set_predictions(result.predictions)
-            self.bars.set_selected(self._heat_rank if self.heat_action.isChecked() else None)
-            self.meta.setText(self._meta_text(result) + ("  (updating…)" if stale else ""))
-        else:
-            self.bars.clear()
-            self.error.setText(f"⚠ {result.error}")
-            self.error.setVisible(True)
-            self.meta.setText("")
-
-    def _current_key(self) -> tuple[int, str] | None:
-        return self._result_key() if self._model is not None else None
-
-    def _meta_text(self, result: ClassificationResult) -> str:
-        device = result.device
-        if self._model is not None and result.device == self._model.device:
-            device = self._model.device_name
-        else:
-            for d in self._devices:
-                if d.id == result.device:
-                    device = d.name
-        parts = [
-            device,
-            f"{result.seconds * 1000:.0f} ms" if result.seconds < 10 else f"{result.seconds:.1f} s",
-        ]
-        if self._model is not None:
-            parts.append(self._model.source)
-        if len(self._items) > 1:
-            parts.insert(0, f"{self._current + 1} of {len(self._items)}")
-        return " · ".join(parts)
-
+    # ================================================================== status, notices, errors
     def _show_placeholder(self) -> None:
         self.view.set_placeholder(
             f"Drop photos here\n\nThis window takes {drops.ACCEPTS}.\n"
             "File > Open (Ctrl+O) and Paste (Ctrl+V) do the same."
         )
-        self.title.setText("No image yet")
-        self.bars.clear()
-        self.meta.setText("The top-5 predictions for the image you drop appear here.")
+        self.panel.show_placeholder()
 
     def _show_ready(self) -> None:
-        if self._model is None:
+        model = self.session.model
+        if model is None:
             return
-        text = f"Ready: {self._model.source}"
-        if self._model.num_classes != 1000:
-            text += f" ({self._model.num_classes} classes)"
-        self._on_status(text)
+        extra = f" ({model.num_classes} classes)" if model.num_classes != 1000 else ""
+        self._on_status(f"Ready: {model.source}{extra}")
         self._update_device_label()
 
     def _on_status(self, text: str) -> None:
@@ -1061,9 +689,7 @@ class MainWindow(QMainWindow):
     def status(self) -> str:
         return self.status_text.text()
 
-    def _on_download(self, request_id: int, done: int, total: int) -> None:
-        if request_id != self._load_id:
-            return
+    def _on_download(self, done: int, total: int) -> None:
         mb = 1024 * 1024
         self.progress.setVisible(True)
         if total:
@@ -1089,50 +715,36 @@ class MainWindow(QMainWindow):
         if not self.interactive:
             log.error("%s: %s", title, message)
             return
-        from PySide6.QtWidgets import QMessageBox
+        from gui.dialogs import error_box
 
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(title)
-        box.setText(title + ".")
-        box.setInformativeText(message)
-        if details:
-            box.setDetailedText(details)
-        box.setStandardButtons(QMessageBox.StandardButton.Ok)
-        self.error_dialog = box
-        box.finished.connect(lambda _: setattr(self, "error_dialog", None))
-        box.open()
+        self.error_dialog = error_box(self, title, message, details)
+        self.error_dialog.finished.connect(lambda _: setattr(self, "error_dialog", None))
 
     def show_unexpected(self, summary: str, details: str) -> None:
         """An exception nobody expected (a bug): shown with its traceback, the app goes on."""
         self._on_worker_error(summary, details)
 
     def _on_worker_error(self, summary: str, details: str) -> None:
-        if self._closing:
+        if self.session.closing:
             return
         self.workerError.emit(summary)
         self._on_status(f"Something went wrong: {summary}")
         self._show_error("Something went wrong", summary, details)
 
     def _about(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
+        from gui.dialogs import about
 
-        from core import __version__
+        about(self, APP_NAME)
 
-        QMessageBox.about(
-            self,
-            f"About {APP_NAME}",
-            f"<b>{APP_NAME}</b> {__version__}<br>ResNet50 image classification with PyTorch "
-            "and torchvision, in a Qt window.",
-        )
+    def _open_file(self, title: str, near: str | None, filters: str) -> str:
+        from PySide6.QtWidgets import QFileDialog
 
-    def _dialog_folder(self, path: str | None) -> str:
-        return str(Path(path).parent) if path else self.settings.last_folder
+        folder = str(Path(near).parent) if near else self.settings.last_folder
+        return QFileDialog.getOpenFileName(self, title, folder, filters)[0]
 
     # ================================================================== drag and drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        mime = event.mimeData()
-        if drops.can_take(mime):
+        if drops.can_take(event.mimeData()):
             self.view.set_drag_state("accept", "Drop to classify")
         else:
             self.view.set_drag_state(
@@ -1143,7 +755,7 @@ class MainWindow(QMainWindow):
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         event.acceptProposedAction()
 
-    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+    def dragLeaveEvent(self, event: QEvent) -> None:
         self.view.set_drag_state(None)
         super().dragLeaveEvent(event)
 
@@ -1158,12 +770,3 @@ class MainWindow(QMainWindow):
         if event.type() == QEvent.Type.PaletteChange:
             self.view.update()
         super().changeEvent(event)
-
-
-def _display_name(source: Source) -> str:
-    """The name the engine gives a source: its path, or "pasted image" for bytes."""
-    return "pasted image" if isinstance(source, bytes) else str(source)
-
-
-def _elide_middle(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit // 2 - 1] + "…" + text[-limit // 2 :]

@@ -23,7 +23,9 @@ def file_urls(paths: Iterable[Path | str]) -> QMimeData:
 
 def _at_view(window: MainWindow, event_type: type, mime: QMimeData):
     """A drag event of `event_type` carrying `mime`, over the centre of the image view."""
-    pos = QPointF(window.view.mapTo(window, window.view.rect().center()))
+    point = window.view.mapTo(window, window.view.rect().center())
+    # Qt 6 takes a QPoint for drag enter/move events and a QPointF for drop events.
+    pos = QPointF(point) if event_type is QDropEvent else point
     return event_type(
         pos,
         Qt.DropAction.CopyAction,

@@ -1,0 +1,113 @@
+"""The window's menus and their actions (File, Device, View, Help), with their shortcuts.
+
+The actions are the user's intents; the window connects their `triggered` to what carries
+them out. The Device menu is filled when the worker has listed the devices and reports a
+choice through `deviceChosen`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMainWindow
+
+    from core.results import DeviceInfo
+
+HEAT_TIP = "Where the model found the selected prediction (Grad-CAM); click a bar for another class"
+
+
+class Menus(QObject):
+    """Builds the menu bar of `window` and holds its actions."""
+
+    deviceChosen = Signal(str)  # a device id from the Device menu
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        std = QKeySequence.StandardKey
+        self.open_action = self._action("&Open Images…", std.Open, "Classify image files")
+        self.open_folder_action = self._action(
+            "Open &Folder…", "Ctrl+Shift+O", "Classify every image in a folder"
+        )
+        self.paste_action = self._action("&Paste Image", std.Paste, "Classify the copied image")
+        self.weights_action = self._action(
+            "Load &Weights…", "Ctrl+L", "Use your own ResNet50 checkpoint (.pth, .pt, .safetensors)"
+        )
+        self.labels_action = self._action(
+            "Load La&bels…", None, "Class names: text (one per line) or JSON"
+        )
+        self.imagenet_action = self._action(
+            "Use &ImageNet Weights", None, "Go back to torchvision's ResNet50 trained on ImageNet"
+        )
+        self.export_action = self._action(
+            "&Export Results…",
+            "Ctrl+E",
+            "Save the table's results as CSV or JSON, in resnet-classify's format",
+        )
+        self.export_action.setEnabled(False)
+        self.quit_action = self._action("&Quit", std.Quit, None)
+        file_menu = window.menuBar().addMenu("&File")
+        for action in (self.open_action, self.open_folder_action, self.paste_action):
+            file_menu.addAction(action)
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        for action in (self.weights_action, self.labels_action, self.imagenet_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        self.device_menu = window.menuBar().addMenu("&Device")
+        self.device_menu.setToolTipsVisible(True)
+        self.device_group = QActionGroup(window)
+        self.device_group.setExclusive(True)
+        waiting = self.device_menu.addAction("Looking for devices…")
+        waiting.setEnabled(False)
+
+        self.next_action = self._action("&Next Image", "Ctrl+Right", None)
+        self.prev_action = self._action("&Previous Image", "Ctrl+Left", None)
+        self.heat_action = self._action("Show &Heat Map", "Ctrl+Shift+H", HEAT_TIP)
+        self.heat_action.setIconText("Show heat map")
+        self.heat_action.setCheckable(True)
+        view_menu = window.menuBar().addMenu("&View")
+        view_menu.addAction(self.heat_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.next_action)
+        view_menu.addAction(self.prev_action)
+
+        self.about_action = self._action("&About", None, None)
+        window.menuBar().addMenu("&Help").addAction(self.about_action)
+
+    def _action(self, text: str, shortcut: object, tip: str | None) -> QAction:
+        action = QAction(text, self._window)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        self._window.addAction(action)
+        return action
+
+    def set_devices(self, devices: list[DeviceInfo]) -> None:
+        """One checkable entry per device the worker found."""
+        self.device_menu.clear()
+        for action in self.device_group.actions():
+            self.device_group.removeAction(action)
+        for device in devices:
+            action = QAction(device.name, self._window)
+            action.setCheckable(True)
+            action.setData(device.id)
+            action.setToolTip(f"Run the model on {device.name} ({device.id})")
+            action.triggered.connect(lambda _=False, d=device.id: self.deviceChosen.emit(d))
+            self.device_group.addAction(action)
+            self.device_menu.addAction(action)
+
+    def check_device(self, device: str) -> None:
+        for action in self.device_group.actions():
+            action.setChecked(action.data() == device)
+
+    def device_actions(self) -> list[QAction]:
+        return list(self.device_group.actions())
