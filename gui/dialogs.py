@@ -1,14 +1,15 @@
-"""The window's message boxes: an error, a model that would not load, About.
+"""The window's dialogs: an error, a model that would not load, About, and the file choosers.
 
-Each is built on demand (QtWidgets' dialog classes cost start-up time) and opened window-modal,
-so the window keeps painting while it is up.
+This module is imported when a dialog is first needed (QtWidgets' dialog classes cost
+start-up time); message boxes are opened window-modal, so the window keeps painting.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QPushButton, QWidget
@@ -75,3 +76,36 @@ def about(parent: QWidget, app_name: str) -> None:
         f"<b>{app_name}</b> {__version__}<br>ResNet50 image classification with PyTorch "
         "and torchvision, in a Qt window.",
     )
+
+
+IMAGE_FILTER = (
+    "Images (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff *.ppm *.pgm *.ico *.jp2 *.avif "
+    "*.heic);;All files (*)"
+)
+WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
+LABELS_FILTER = "Labels (*.txt *.json);;All files (*)"
+
+
+def open_images(parent: QWidget, folder: str) -> list[str]:
+    return QFileDialog.getOpenFileNames(parent, "Open Images", folder, IMAGE_FILTER)[0]
+
+
+def open_folder(parent: QWidget, folder: str) -> str:
+    return QFileDialog.getExistingDirectory(parent, "Open Folder", folder)
+
+
+def open_weights(parent: QWidget, folder: str) -> str:
+    return QFileDialog.getOpenFileName(parent, "Load ResNet50 Weights", folder, WEIGHTS_FILTER)[0]
+
+
+def open_labels(parent: QWidget, folder: str) -> str:
+    return QFileDialog.getOpenFileName(parent, "Load Labels", folder, LABELS_FILTER)[0]
+
+
+def save_results(parent: QWidget, folder: str) -> str:
+    """Where to export the results ("" if cancelled), with the extension of the chosen type."""
+    from gui.export import FILTERS, with_suffix
+
+    start = str(Path(folder) / "results.csv")
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export Results", start, ";;".join(FILTERS))
+    return with_suffix(path, chosen) if path else ""

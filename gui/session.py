@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from core.results import ClassificationResult, DeviceInfo, ModelInfo
     from gui.drops import Source
-    from gui.worker import HeatMap, ModelFailure
+    from gui.worker import Background, HeatMap, ModelFailure
 
 HEAT_CACHE = 8  # heat maps kept, so flipping between classes or images is instant
 
@@ -147,12 +147,45 @@ class Session(QObject):
     def is_stale(self, item: Item) -> bool:
         return item.result is not None and item.result_key != self.current_key()
 
+    def waiting_text(self) -> str:
+        """Why the current image shows no prediction (yet)."""
+        if self.model is None:
+            if self.no_model:
+                return "No model is loaded: use File > Load Weights…."
+            return "Waiting for the model…"
+        if self.run_cancelled and not self.running():
+            return "Not classified: the run was stopped."
+        return "Classifying…"
+
     def has_results(self) -> bool:
         return any(item.result is not None for item in self._items)
 
     def results_in(self, rows: Sequence[int]) -> list[ClassificationResult]:
         """The results of these items, in this order, leaving out those without one."""
         return [r for r in (self._items[i].result for i in rows) if r is not None]
+
+    def connect_background(self, background: Background) -> None:
+        """Send the requests to the background's workers and take their answers."""
+        worker, loader = background.classifier, background.loader
+        self.loadRequested.connect(worker.load)
+        self.classifyRequested.connect(worker.classify)
+        self.deviceRequested.connect(worker.set_device)
+        self.explainRequested.connect(worker.explain)
+        self.expandRequested.connect(loader.expand)
+        self.imageRequested.connect(loader.load)
+        self.loaderCurrent.connect(loader.set_current)
+        worker.devicesListed.connect(self.on_devices)
+        worker.downloadProgress.connect(self.on_download)
+        worker.modelLoaded.connect(self.on_model_loaded)
+        worker.modelFailed.connect(self.on_model_failed)
+        worker.deviceChanged.connect(self.on_device_changed)
+        worker.deviceFailed.connect(self.on_device_failed)
+        worker.resultReady.connect(self.on_result)
+        worker.classifyFinished.connect(self.on_classify_finished)
+        worker.explained.connect(self.on_explained)
+        worker.explainFailed.connect(self.on_explain_failed)
+        loader.expanded.connect(self.on_expanded)
+        loader.imageLoaded.connect(self.on_image_loaded)
 
     # ================================================================== model
     def load(self, weights: str | None, labels: str | None, remember: bool) -> None:

@@ -13,23 +13,17 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (
-    QFrame,
-    QLabel,
-    QMainWindow,
-    QProgressBar,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from gui import drops
+from gui.current_item import CurrentItemView
 from gui.image_view import ImageView
 from gui.menus import Menus
-from gui.prediction_panel import PredictionPanel, heat_text, meta_text
+from gui.prediction_panel import PredictionPanel
 from gui.resources import APP_NAME
 from gui.session import Item, Session
 from gui.settings import Settings
+from gui.status import Notice, StatusBar
 
 # Imported where they are used: the worker module once the window is on screen, dialogs and
 # the results table when they are first needed. The window must come up fast.
@@ -54,19 +48,7 @@ __all__ = ["Item", "MainWindow"]
 
 log = logging.getLogger(__name__)
 
-IMAGE_FILTER = (
-    "Images (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff *.ppm *.pgm *.ico *.jp2 *.avif "
-    "*.heic);;All files (*)"
-)
-WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
-LABELS_FILTER = "Labels (*.txt *.json);;All files (*)"
-EXPORT_FILTERS = ("CSV (*.csv)", "JSON Lines (*.jsonl *.json)")
-VIEW_MAX_SIDE = 2048
 THUMB_SIDE = 40
-NOTICE_STYLE = (
-    "#notice { background: rgba(217, 83, 79, 40); border: 1px solid rgba(217, 83, 79, 160);"
-    " border-radius: 4px; }"
-)
 
 
 class MainWindow(QMainWindow):
@@ -123,13 +105,7 @@ class MainWindow(QMainWindow):
     def _build_ui(self) -> None:
         self.view = ImageView()
         self.view.setToolTip("Drop photos or a folder here, or press Ctrl+O / Ctrl+V")
-        self.notice = QLabel()
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.setVisible(False)
-        self.notice.setFrameShape(QFrame.Shape.StyledPanel)
-        self.notice.setContentsMargins(8, 6, 8, 6)
-        self.notice.setStyleSheet(NOTICE_STYLE)
+        self.notice = Notice()
         self.panel = PredictionPanel()
         # What the tests and the self-test read off, by the names they have always had.
         self.title, self.bars, self.meta = self.panel.title, self.panel.bars, self.panel.meta
@@ -155,16 +131,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.main_splitter, 1)
         self.setCentralWidget(central)
 
-        self.status_text = QLabel()
-        self.status_text.setObjectName("status")
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setVisible(False)
-        self.device_label = QLabel()
-        self.device_label.setObjectName("device")
-        self.statusBar().addWidget(self.status_text, 1)
-        self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.device_label)
+        self.status_bar = StatusBar()
+        self.setStatusBar(self.status_bar)
+        self.status_text = self.status_bar.text
+        self.progress, self.device_label = self.status_bar.progress, self.status_bar.device
 
     def _connect(self) -> None:
         m, s = self.menus, self.session
@@ -181,11 +151,11 @@ class MainWindow(QMainWindow):
         m.quit_action.triggered.connect(self.close)
         m.next_action.triggered.connect(lambda: self._step(1))
         m.prev_action.triggered.connect(lambda: self._step(-1))
-        m.heat_action.toggled.connect(self._heat_toggled)
         m.about_action.triggered.connect(self._about)
         m.deviceChosen.connect(self.switch_device)
-        self.panel.set_heat_action(m.heat_action)
-        self.panel.picked.connect(self.pick_prediction)
+        self.shown = CurrentItemView(s, self.view, self.panel, m.heat_action)
+        self.shown.heatMapShown.connect(self.heatMapShown)
+        self.shown.heatMapProblem.connect(self.heatMapProblem)
 
         s.statusChanged.connect(self._on_status)
         s.modelLoaded.connect(self._on_model_loaded)
@@ -193,46 +163,23 @@ class MainWindow(QMainWindow):
         s.devicesListed.connect(self._on_devices)
         s.deviceChanged.connect(self._on_device_changed)
         s.deviceFailed.connect(self._on_device_failed)
-        s.downloadProgress.connect(self._on_download)
+        s.downloadProgress.connect(self.status_bar.show_download)
         s.expanded.connect(self._on_expanded)
-        s.imageLoaded.connect(self._on_image_loaded)
         s.thumbnailLoaded.connect(self._on_thumbnail)
         s.runStarted.connect(self._on_run_started)
         s.runAbandoned.connect(self._on_run_abandoned)
         s.itemClassified.connect(self._on_result)
         s.runFinished.connect(self._on_run_finished)
         s.runCancelled.connect(self._on_run_cancelled)
-        s.changed.connect(self._refresh_current)
-        s.heatChanged.connect(self._update_heat)
-        s.heatFailed.connect(self._on_heat_failed)
 
     def _wire_background(self) -> None:
         from gui.worker import Background
 
         self.background = Background()
-        worker, loader, s = self.background.classifier, self.background.loader, self.session
-        s.loadRequested.connect(worker.load)
-        s.classifyRequested.connect(worker.classify)
-        s.deviceRequested.connect(worker.set_device)
-        s.explainRequested.connect(worker.explain)
-        s.expandRequested.connect(loader.expand)
-        s.imageRequested.connect(loader.load)
-        s.loaderCurrent.connect(loader.set_current)
-        worker.status.connect(self._on_status)
-        worker.devicesListed.connect(s.on_devices)
-        worker.downloadProgress.connect(s.on_download)
-        worker.modelLoaded.connect(s.on_model_loaded)
-        worker.modelFailed.connect(s.on_model_failed)
-        worker.deviceChanged.connect(s.on_device_changed)
-        worker.deviceFailed.connect(s.on_device_failed)
-        worker.resultReady.connect(s.on_result)
-        worker.classifyFinished.connect(s.on_classify_finished)
-        worker.explained.connect(s.on_explained)
-        worker.explainFailed.connect(s.on_explain_failed)
-        worker.errored.connect(self._on_worker_error)
-        loader.expanded.connect(s.on_expanded)
-        loader.imageLoaded.connect(s.on_image_loaded)
-        loader.errored.connect(self._on_worker_error)
+        self.session.connect_background(self.background)
+        self.background.classifier.status.connect(self._on_status)
+        self.background.classifier.errored.connect(self._on_worker_error)
+        self.background.loader.errored.connect(self._on_worker_error)
 
     # ================================================================== start and stop
     def start(self, images: list[str] | None = None) -> None:
@@ -301,7 +248,7 @@ class MainWindow(QMainWindow):
             self._show_error("The weights could not be loaded", failure.message)
             return
         self._on_status("No model loaded. Use File > Load Weights… or File > Use ImageNet Weights.")
-        self._refresh_current()
+        self.shown.refresh()
         if not self.interactive:
             return
         from gui.dialogs import ModelDialog
@@ -329,15 +276,22 @@ class MainWindow(QMainWindow):
         self.session.load(None, None, remember=True)
 
     def choose_weights(self) -> None:
-        path = self._open_file("Load ResNet50 Weights", self.session.weights, WEIGHTS_FILTER)
+        from gui import dialogs
+
+        path = dialogs.open_weights(self, self._folder_of(self.session.weights))
         if path:
             self.load_weights(path)
 
     def choose_labels(self) -> None:
+        from gui import dialogs
+
         s = self.session
-        path = self._open_file("Load Labels", s.labels or s.weights, LABELS_FILTER)
+        path = dialogs.open_labels(self, self._folder_of(s.labels or s.weights))
         if path:
             s.load(s.weights, path, remember=True)
+
+    def _folder_of(self, path: str | None) -> str:
+        return str(Path(path).parent) if path else self.settings.last_folder
 
     def _on_devices(self, devices: list[DeviceInfo]) -> None:
         self.menus.set_devices(devices)
@@ -369,29 +323,22 @@ class MainWindow(QMainWindow):
 
     def _check_device(self, device: str) -> None:
         self.menus.check_device(device)
-        self._update_device_label()
-
-    def _update_device_label(self) -> None:
         model = self.session.model
-        self.device_label.setText(model.device_name if model is not None else "")
-        if model is not None:
-            self.device_label.setToolTip(f"The model runs on {model.device_name}")
+        self.status_bar.show_device(model.device_name if model is not None else None)
 
     # ================================================================== opening images
     def choose_images(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
+        from gui import dialogs
 
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, "Open Images", self.settings.last_folder, IMAGE_FILTER
-        )
+        paths = dialogs.open_images(self, self.settings.last_folder)
         if paths:
             self.settings.last_folder = str(Path(paths[0]).parent)
             self.open_sources(paths)
 
     def choose_folder(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
+        from gui import dialogs
 
-        folder = QFileDialog.getExistingDirectory(self, "Open Folder", self.settings.last_folder)
+        folder = dialogs.open_folder(self, self.settings.last_folder)
         if folder:
             self.settings.last_folder = folder
             self.open_sources([folder])
@@ -417,7 +364,7 @@ class MainWindow(QMainWindow):
             self._start_images, self._start_problems = list(sources), list(problems or [])
             return
         self.session.open(sources, problems or [])
-        self.hide_notice()
+        self.notice.hide_text()
         self._on_status("Opening…")
 
     def _on_expanded(self, problems: list[str], replaced: bool) -> None:
@@ -438,7 +385,7 @@ class MainWindow(QMainWindow):
         if self.session.model is not None:
             self.session.classify_stale()
         else:
-            self._refresh_current()
+            self.shown.refresh()
 
     def _results_panel(self) -> ResultsPanel:
         """The table under the photo, built the first time a drop holds several images."""
@@ -468,25 +415,10 @@ class MainWindow(QMainWindow):
         if self.results is not None:
             self.results.model.set_thumbnail(index, image, self.devicePixelRatioF())
 
-    def _on_image_loaded(self, index: int, image: QImage, error: str) -> None:
-        self.view.set_image(None if error else image)
-        if error:
-            self.view.set_placeholder(error)
-
     def show_item(self, index: int) -> None:
         """Make item `index` of the current drop the one shown in the view and the bars."""
-        if not self.session.set_current(index):
-            return
-        if self._table_shown():
+        if self.shown.show(index) and self._table_shown():
             self.results.select_item(index)
-        self.view.set_image(None)
-        self.view.set_overlay(None)
-        self.view.set_placeholder("Loading…")
-        self.session.request_image(index, self._view_side())
-        self._refresh_current()
-
-    def _view_side(self) -> int:
-        return round(VIEW_MAX_SIDE * min(2.0, self.devicePixelRatioF()))
 
     def current_index(self) -> int:
         return self.session.current
@@ -509,7 +441,7 @@ class MainWindow(QMainWindow):
         if self._table_shown():
             self.results.start_run(total)
         self._on_status(f"Classifying {total} images…" if total > 1 else "Classifying…")
-        self._refresh_current()
+        self.shown.refresh()
 
     def _on_run_abandoned(self) -> None:
         if self.results is not None:
@@ -521,7 +453,7 @@ class MainWindow(QMainWindow):
             self.results.item_changed(index)
             self.results.advance(s.run_done)
         if index == s.current:
-            self._refresh_current()
+            self.shown.refresh()
         if s.run_total > 1 and s.run_done < s.run_total:
             self._on_status(f"Classified {s.run_done} of {s.run_total}…")
         self._update_export()
@@ -541,7 +473,7 @@ class MainWindow(QMainWindow):
             f"Stopped: {s.run_done} of {s.run_total} classified; "
             f"{left} left as they were (Resume classifies them)."
         )
-        self._refresh_current()
+        self.shown.refresh()
         self.runCancelled.emit(left)
 
     def cancel_run(self) -> None:
@@ -552,73 +484,9 @@ class MainWindow(QMainWindow):
         """Classify the images a cancelled run left out."""
         self.session.classify_stale()
 
-    # ================================================================== showing the current item
-    def _refresh_current(self) -> None:
-        self._refresh_predictions()
-        self._update_heat()
-
-    def _refresh_predictions(self) -> None:
-        s = self.session
-        item = s.current_item()
-        if item is None:
-            return
-        self.panel.show_name(item.name)
-        result, stale = item.result, s.is_stale(item)
-        if result is None or (stale and not result.ok):
-            if s.model is None and s.no_model:
-                self.panel.show_waiting("No model is loaded: use File > Load Weights….")
-            elif s.model is None:
-                self.panel.show_waiting("Waiting for the model…")
-            elif s.run_cancelled and not s.running():
-                self.panel.show_waiting("Not classified: the run was stopped.")
-            else:
-                self.panel.show_waiting("Classifying…")
-            return
-        position = f"{s.current + 1} of {len(s.items)}" if len(s.items) > 1 else ""
-        source = s.model.source if s.model is not None else None
-        meta = meta_text(result, s.device_name(result.device), source, position)
-        selected = s.heat_rank if self.heat_action.isChecked() else None
-        self.panel.show_result(result, meta + ("  (updating…)" if stale else ""), selected)
-
     def pick_prediction(self, rank: int) -> None:
         """Show the heat map of the current image's prediction `rank` (0 = top-1)."""
-        if not self.session.pick(rank):
-            return
-        self.bars.set_selected(self.session.heat_rank)
-        if self.heat_action.isChecked():
-            self._update_heat()
-        else:
-            self.heat_action.setChecked(True)  # asking about a class means: show me
-
-    def _heat_toggled(self, on: bool) -> None:
-        self.heat_action.setIconText("Hide heat map" if on else "Show heat map")
-        self.session.set_heat_wanted(on)
-        if on:
-            self._update_heat()
-            return
-        self.view.set_overlay(None)
-        self.heat_label.setVisible(False)
-        self.bars.set_selected(None)
-
-    def _update_heat(self) -> None:
-        """Show the heat map the current image and class call for, or why there is none."""
-        if not self.heat_action.isChecked():
-            return
-        state = self.session.heat_state(self._view_side())
-        if state.rank is not None:
-            self.bars.set_selected(state.rank)
-        self.view.set_overlay(state.heat.image if state.heat is not None else None)
-        if state.heat is None:
-            self.panel.set_heat_text(state.text)
-            return
-        self.panel.set_heat_text(heat_text(state.heat.label, state.heat.probability))
-        self.heatMapShown.emit(state.heat)
-
-    def _on_heat_failed(self, message: str) -> None:
-        if self.heat_action.isChecked():
-            self.view.set_overlay(None)
-            self.panel.set_heat_text(f"⚠ No heat map: {message}")
-        self.heatMapProblem.emit(message)
+        self.shown.pick(rank)
 
     # ================================================================== export
     def _update_export(self) -> None:
@@ -630,17 +498,11 @@ class MainWindow(QMainWindow):
         return self.session.results_in(rows)
 
     def choose_export(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
+        from gui import dialogs
 
-        start = str(Path(self.settings.last_folder or Path.home()) / "results.csv")
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export Results", start, ";;".join(EXPORT_FILTERS)
-        )
-        if not path:
-            return
-        if not Path(path).suffix:
-            path += ".jsonl" if chosen == EXPORT_FILTERS[1] else ".csv"
-        self.export_results(path)
+        path = dialogs.save_results(self, self.settings.last_folder or str(Path.home()))
+        if path:
+            self.export_results(path)
 
     def export_results(self, path: str) -> int:
         """Write the shown results to `path`: JSON lines for .json/.jsonl, else CSV.
@@ -648,24 +510,15 @@ class MainWindow(QMainWindow):
         The records are those of `resnet-classify --format json|csv`. Returns how many images
         were written; a file that cannot be written is reported, not raised.
         """
-        from core.results import csv_writer, json_line
+        from gui.export import write_results
 
-        results = self.export_rows()
-        as_json = Path(path).suffix.lower() in (".json", ".jsonl")
         try:
-            with open(path, "w", encoding="utf-8", newline="") as out:
-                if as_json:
-                    for result in results:
-                        out.write(json_line(result))
-                else:
-                    write = csv_writer(out)
-                    for result in results:
-                        write(result)
+            count = write_results(path, self.export_rows())
         except OSError as exc:
             self._show_error("The results could not be saved", f"{path}: {exc.strerror or exc}")
             return 0
-        self._on_status(f"Exported {len(results)} results to {Path(path).name}.")
-        return len(results)
+        self._on_status(f"Exported {count} results to {Path(path).name}.")
+        return count
 
     # ================================================================== status, notices, errors
     def _show_placeholder(self) -> None:
@@ -689,27 +542,12 @@ class MainWindow(QMainWindow):
     def status(self) -> str:
         return self.status_text.text()
 
-    def _on_download(self, done: int, total: int) -> None:
-        mb = 1024 * 1024
-        self.progress.setVisible(True)
-        if total:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(min(1000, done * 1000 // total))
-            text = f"Downloading ResNet50 weights: {done / mb:.1f} of {total / mb:.1f} MB"
-        else:
-            self.progress.setRange(0, 0)
-            text = f"Downloading ResNet50 weights: {done / mb:.1f} MB"
-        self.progress.setToolTip(text)
-        self._on_status(text)
-
     def show_notice(self, text: str) -> None:
-        self.notice.setText(text)
-        self.notice.setVisible(True)
+        self.notice.show_text(text)
         self._on_status(text)
 
     def hide_notice(self) -> None:
-        self.notice.clear()
-        self.notice.setVisible(False)
+        self.notice.hide_text()
 
     def _show_error(self, title: str, message: str, details: str = "") -> None:
         if not self.interactive:
@@ -735,12 +573,6 @@ class MainWindow(QMainWindow):
         from gui.dialogs import about
 
         about(self, APP_NAME)
-
-    def _open_file(self, title: str, near: str | None, filters: str) -> str:
-        from PySide6.QtWidgets import QFileDialog
-
-        folder = str(Path(near).parent) if near else self.settings.last_folder
-        return QFileDialog.getOpenFileName(self, title, folder, filters)[0]
 
     # ================================================================== drag and drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -1,6 +1,6 @@
 """Peak memory of the window classifying a folder of N photos: does it stay flat as N grows?
 
-    python -m gui.folder_memory --weights CKPT.pth --images 10 2000
+    python -m benchmarks.folder_memory --weights CKPT.pth --images 10 2000
 
 For each N it writes N small JPEGs (copies of scikit-image's photos) to a temporary folder,
 then runs a fresh process that opens the real window offscreen, drops the folder, scrolls the
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _rss_mb() -> float:
@@ -104,7 +105,7 @@ def child(folder: str, weights: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gui.folder_memory", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.folder_memory", description=__doc__)
     p.add_argument("--weights", required=True, help="a ResNet50 checkpoint (random is fine)")
     p.add_argument("--images", type=int, nargs="+", default=[10, 2000])
     p.add_argument("--child", metavar="FOLDER", help=argparse.SUPPRESS)
@@ -116,12 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="folder-memory-") as tmp:
         for count in args.images:
             folder = make_folder(Path(tmp), count)
-            command = ["-m", "gui.folder_memory", "--weights", args.weights, "--child", str(folder)]
+            command = [
+                "-m",
+                "benchmarks.folder_memory",
+                "--weights",
+                args.weights,
+                "--child",
+                str(folder),
+            ]
             done = subprocess.run(
                 [sys.executable, *command],
                 capture_output=True,
                 text=True,
-                env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+                cwd=ROOT,  # this checkout's code, whatever is installed
+                env=dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT)),
             )
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)

@@ -1,0 +1,120 @@
+"""Keeps the image view and the prediction panel on the session's current item: its photo,
+its bars and meta line, and its heat map while the heat-map action is on.
+
+It reads the session and writes to the two widgets; clicks on a bar and the heat-map action
+come back here as the user's intents and go to the session.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from gui.prediction_panel import heat_text, meta_text
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QAction, QImage
+
+    from gui.image_view import ImageView
+    from gui.prediction_panel import PredictionPanel
+    from gui.session import Session
+
+VIEW_MAX_SIDE = 2048  # longest side the loader decodes for the view, before the screen's scale
+
+
+class CurrentItemView(QObject):
+    heatMapShown = Signal(object)  # HeatMap now drawn over the image
+    heatMapProblem = Signal(str)
+
+    def __init__(
+        self, session: Session, view: ImageView, panel: PredictionPanel, heat_action: QAction
+    ) -> None:
+        super().__init__(view)
+        self.session, self.view, self.panel, self.heat_action = session, view, panel, heat_action
+        session.imageLoaded.connect(self._on_image_loaded)
+        session.changed.connect(self.refresh)
+        session.heatChanged.connect(self._update_heat)
+        session.heatFailed.connect(self._on_heat_failed)
+        panel.picked.connect(self.pick)
+        heat_action.toggled.connect(self._heat_toggled)
+        panel.set_heat_action(heat_action)
+
+    def show(self, index: int) -> bool:
+        """Make item `index` current and ask for its photo; False if it already was (or isn't)."""
+        if not self.session.set_current(index):
+            return False
+        self.view.set_image(None)
+        self.view.set_overlay(None)
+        self.view.set_placeholder("Loading…")
+        self.session.request_image(index, self.view_side())
+        self.refresh()
+        return True
+
+    def view_side(self) -> int:
+        return round(VIEW_MAX_SIDE * min(2.0, self.view.devicePixelRatioF()))
+
+    def _on_image_loaded(self, index: int, image: QImage, error: str) -> None:
+        self.view.set_image(None if error else image)
+        if error:
+            self.view.set_placeholder(error)
+
+    def refresh(self) -> None:
+        self._refresh_predictions()
+        self._update_heat()
+
+    def _refresh_predictions(self) -> None:
+        s = self.session
+        item = s.current_item()
+        if item is None:
+            return
+        self.panel.show_name(item.name)
+        result, stale = item.result, s.is_stale(item)
+        if result is None or (stale and not result.ok):
+            self.panel.show_waiting(s.waiting_text())
+            return
+        position = f"{s.current + 1} of {len(s.items)}" if len(s.items) > 1 else ""
+        source = s.model.source if s.model is not None else None
+        meta = meta_text(result, s.device_name(result.device), source, position)
+        selected = s.heat_rank if self.heat_action.isChecked() else None
+        self.panel.show_result(result, meta + ("  (updating…)" if stale else ""), selected)
+
+    def pick(self, rank: int) -> None:
+        """Show the heat map of the current image's prediction `rank` (0 = top-1)."""
+        if not self.session.pick(rank):
+            return
+        self.panel.bars.set_selected(self.session.heat_rank)
+        if self.heat_action.isChecked():
+            self._update_heat()
+        else:
+            self.heat_action.setChecked(True)  # asking about a class means: show me
+
+    def _heat_toggled(self, on: bool) -> None:
+        self.heat_action.setIconText("Hide heat map" if on else "Show heat map")
+        self.session.set_heat_wanted(on)
+        if on:
+            self._update_heat()
+            return
+        self.view.set_overlay(None)
+        self.panel.heat_label.setVisible(False)
+        self.panel.bars.set_selected(None)
+
+    def _update_heat(self) -> None:
+        """Show the heat map the current image and class call for, or why there is none."""
+        if not self.heat_action.isChecked():
+            return
+        state = self.session.heat_state(self.view_side())
+        if state.rank is not None:
+            self.panel.bars.set_selected(state.rank)
+        self.view.set_overlay(state.heat.image if state.heat is not None else None)
+        if state.heat is None:
+            self.panel.set_heat_text(state.text)
+            return
+        self.panel.set_heat_text(heat_text(state.heat.label, state.heat.probability))
+        self.heatMapShown.emit(state.heat)
+
+    def _on_heat_failed(self, message: str) -> None:
+        if self.heat_action.isChecked():
+            self.view.set_overlay(None)
+            self.panel.set_heat_text(f"⚠ No heat map: {message}")
+        self.heatMapProblem.emit(message)

@@ -1,0 +1,70 @@
+"""The window's status bar (a line of text, the weights download, the device) and the notice
+banner over the photo for what went wrong with the last drop or device."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QStatusBar
+
+NOTICE_STYLE = (
+    "#notice { background: rgba(217, 83, 79, 40); border: 1px solid rgba(217, 83, 79, 160);"
+    " border-radius: 4px; }"
+)
+MB = 1024 * 1024
+
+
+class Notice(QLabel):
+    """A red banner, hidden until there is something to say."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("notice")
+        self.setWordWrap(True)
+        self.setVisible(False)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setContentsMargins(8, 6, 8, 6)
+        self.setStyleSheet(NOTICE_STYLE)
+
+    def show_text(self, text: str) -> None:
+        self.setText(text)
+        self.setVisible(True)
+
+    def hide_text(self) -> None:
+        self.clear()
+        self.setVisible(False)
+
+
+class StatusBar(QStatusBar):
+    """What the app is doing, on the left; download progress and the model's device, right."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = QLabel()
+        self.text.setObjectName("status")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        self.device = QLabel()
+        self.device.setObjectName("device")
+        self.addWidget(self.text, 1)
+        self.addPermanentWidget(self.progress)
+        self.addPermanentWidget(self.device)
+
+    def show_download(self, done: int, total: int) -> str:
+        """Show how far the weights download is (`total` 0: unknown); returns the line for it."""
+        self.progress.setVisible(True)
+        if total:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(min(1000, done * 1000 // total))
+            text = f"Downloading ResNet50 weights: {done / MB:.1f} of {total / MB:.1f} MB"
+        else:
+            self.progress.setRange(0, 0)
+            text = f"Downloading ResNet50 weights: {done / MB:.1f} MB"
+        self.progress.setToolTip(text)
+        self.text.setText(text)
+        return text
+
+    def show_device(self, name: str | None) -> None:
+        """The device the model runs on (None: no model yet)."""
+        self.device.setText(name or "")
+        if name:
+            self.device.setToolTip(f"The model runs on {name}")
