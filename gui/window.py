@@ -534,7 +534,7 @@ class MainWindow(QMainWindow):
             return
         extra = f" ({model.num_classes} classes)" if model.num_classes != 1000 else ""
         self._on_status(f"Ready: {model.source}{extra}")
-        self._update_device_label()
+        self.status_bar.show_device(model.device_name)
 
     def _on_status(self, text: str) -> None:
         self.status_text.setText(text)
