@@ -1,0 +1,52 @@
+"""Without Ray: what `--cluster` says when Ray is missing, and how the actor pool is sized."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cluster import ClusterPlan, plan_resources
+from core.errors import DeviceUnavailableError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_without_ray_cluster_says_how_to_install_it(tmp_path: Path):
+    code = (
+        "import sys; sys.modules['ray'] = None\n"  # as if Ray were not installed
+        "from core.cli import main\n"
+        f"sys.exit(main(['--cluster', 'auto', {str(tmp_path)!r}]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert out.returncode == 4, out.stderr
+    assert "pip install 'resnet-classifier[cluster]'" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stdout == ""
+
+
+def test_cpu_actors_leave_one_cpu_to_ray_data():
+    # ten 16-core nodes: 159 single-CPU actors, one CPU free for Ray Data's own tasks
+    assert plan_resources({"CPU": 160}) == ClusterPlan("cpu", 159, 1, 0)
+    assert plan_resources({"CPU": 160}, cpus_per_actor=4) == ClusterPlan("cpu", 39, 4, 0)
+    assert plan_resources({"CPU": 1}).actors == 1  # never none
+    assert plan_resources({"CPU": 160}, actors=3).actors == 3
+
+
+def test_gpu_actors_take_a_gpu_each_and_share_the_cpus_for_decoding():
+    # ten nodes of one GPU and 16 cores: ten actors, each decoding on 15 CPUs
+    plan = plan_resources({"CPU": 160, "GPU": 10}, "cuda")
+    assert plan == ClusterPlan("cuda", 10, 15, 1)
+    assert plan.decode_workers == 15
+    assert plan_resources({"CPU": 160, "GPU": 10}).device == "cuda"  # auto picks the GPUs
+    assert plan_resources({"CPU": 160, "GPU": 10}, "cpu").device == "cpu"
+
+
+@pytest.mark.parametrize(("device", "words"), [("cuda", "has no GPU"), ("tpu", "Unknown device")])
+def test_a_device_the_cluster_lacks_is_refused(device: str, words: str):
+    with pytest.raises(DeviceUnavailableError, match=words):
+        plan_resources({"CPU": 8}, device)
