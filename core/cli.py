@@ -130,6 +130,8 @@ def _run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_SOME_FAILED if record_file.failed else EXIT_OK
+    if args.cluster and (code := _join_cluster(args)) is not None:
+        return code
     fmt = record_file.format if record_file else None
     fmt = fmt or args.format or ("table" if sys.stdout.isatty() else "json")
     interactive = sys.stderr.isatty()
@@ -313,6 +315,18 @@ def _check_scale_out_arguments(parser: argparse.ArgumentParser, args: argparse.N
         parser.error("--actors must be at least 1")
     if args.cpus_per_actor is not None and args.cpus_per_actor <= 0:
         parser.error("--cpus-per-actor must be more than 0")
+
+
+def _join_cluster(args: argparse.Namespace) -> int | None:
+    """Connect before the model loads, so that a wrong address fails at once; the exit code."""
+    from core.cluster import connect
+
+    try:
+        connect(args.cluster, verbose=args.verbose)
+    except ClusterError as exc:
+        print(f"resnet-classify: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return None
 
 
 def _open_output(path: str, fmt: str | None) -> RecordFile:

@@ -118,6 +118,7 @@ def connect(address: str, verbose: bool = False) -> Any:
     except ImportError:
         raise ClusterError(RAY_MISSING) from None
     if not ray.is_initialized():
+        _probe(address)
         try:
             ray.init(
                 address=address,
@@ -131,6 +132,22 @@ def connect(address: str, verbose: bool = False) -> Any:
             ) from None
     _quiet_ray_data(verbose)
     return ray
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds on a `host:port` where nothing listens: `ray.init` retries for minutes."""
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # `auto`, or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"Cannot reach a Ray cluster at '{address}' ({exc.strerror or 'no answer'}). Start "
+            "one with `ray start --head` on the head machine and pass the address it prints "
+            "(docs/cluster.md)."
+        ) from None
 
 
 def _quiet_ray_data(verbose: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,22 @@ def test_without_ray_cluster_says_how_to_install_it(tmp_path: Path):
     assert "pip install 'resnet-classifier[cluster]'" in out.stderr
     assert "Traceback" not in out.stderr
     assert out.stdout == ""
+
+
+def test_an_address_where_no_cluster_listens_fails_at_once(photos: dict[str, Path]):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "core", "--cluster", f"127.0.0.1:{port}", str(photos["chelsea"])],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 4, out.stderr
+    assert f"Cannot reach a Ray cluster at '127.0.0.1:{port}'" in out.stderr
+    assert "ray start --head" in out.stderr
 
 
 def test_cpu_actors_leave_one_cpu_to_ray_data():
