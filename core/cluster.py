@@ -257,64 +257,66 @@ class ClassifyBatch:
 
     def __call__(self, batch: Any) -> dict[str, list[Any]]:
         rows = batch.to_pylist()
-        unseen = {
-            i: _unseen_error(row["path"], self.host)
-            for i, row in enumerate(rows)
-            if row["seen"] and not os.path.exists(row["file"])
-        }
-        todo = [row["file"] for i, row in enumerate(rows) if i not in unseen]
-        done = iter(
-            self.classifier.classify_many(
-                todo,
-                top_k=self.top_k,
-                batch_size=max(1, len(todo)),
-                workers=self.decode_workers,
-            )
+        results = self.classifier.classify_many(
+            [row["file"] for row in rows],
+            top_k=self.top_k,
+            batch_size=len(rows),
+            workers=self.decode_workers,
         )
-        out: dict[str, list[Any]] = {
-            k: [] for k in ("id", "path", "predictions", "error", "device", "seconds", "node")
-        }
-        for i, row in enumerate(rows):
-            result = (
-                ClassificationResult(path=row["path"], error=unseen[i])
-                if i in unseen
-                else next(done)
-            )
+        out: dict[str, list[Any]] = {k: [] for k in _COLUMNS}
+        for row, result in zip(rows, results, strict=True):
             out["id"].append(row["id"])
             out["path"].append(row["path"])
+            out["file"].append(row["file"])
             out["predictions"].append(
                 json.dumps([[p.index, p.label, p.probability] for p in result.predictions])
             )
             out["error"].append(result.error)
-            out["device"].append(result.device or str(self.classifier.device))
+            # told apart on the driver: a file missing everywhere, or storage that is not shared
+            out["missing"].append(result.error is not None and not os.path.exists(row["file"]))
+            out["device"].append(result.device)
             out["seconds"].append(result.seconds)
             out["node"].append(self.node)
+            out["host"].append(self.host)
         return out
 
 
+_COLUMNS = (
+    "id",
+    "path",
+    "file",
+    "predictions",
+    "error",
+    "missing",
+    "device",
+    "seconds",
+    "node",
+    "host",
+)
+
+
 def _manifest_row(index: int, path: str) -> dict[str, Any]:
-    """The path as the user gave it (it names the record), the absolute file the workers open,
-    and whether this machine sees it (if it does and a worker does not, storage is not shared)."""
-    absolute = os.path.abspath(path)
-    return {"id": index, "path": path, "file": absolute, "seen": os.path.exists(absolute)}
-
-
-def _unseen_error(path: str, host: str) -> str:
-    return (
-        f"{Path(path).name}: not found on cluster node {host}, though this machine sees it. "
-        "Every node must see the same paths (shared storage, docs/cluster.md)."
-    )
+    """The path as the user gave it (it names the record) and the absolute file workers open."""
+    return {"id": index, "path": path, "file": os.path.abspath(path)}
 
 
 def _result(row: Mapping[str, Any]) -> ClassificationResult:
+    """A worker's row back to the record a local run would give."""
     preds = tuple(
         Prediction(rank=r, index=i, label=label, probability=p)
         for r, (i, label, p) in enumerate(json.loads(row["predictions"]), start=1)
     )
+    error = row["error"]
+    if row["missing"] and os.path.exists(row["file"]):
+        error = (
+            f"{Path(row['path']).name}: not found on cluster node {row['host']}, though this "
+            "machine sees it. Every node must see the same paths (shared storage, "
+            "docs/cluster.md)."
+        )
     return ClassificationResult(
         path=row["path"],
         predictions=preds,
-        error=row["error"],
+        error=error,
         device=row["device"],
         seconds=row["seconds"],
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cluster import ClusterPlan, plan_resources
+from core.cluster import ClusterPlan, _result, plan_resources
 from core.errors import DeviceUnavailableError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,3 +67,29 @@ def test_gpu_actors_take_a_gpu_each_and_share_the_cpus_for_decoding():
 def test_a_device_the_cluster_lacks_is_refused(device: str, words: str):
     with pytest.raises(DeviceUnavailableError, match=words):
         plan_resources({"CPU": 8}, device)
+
+
+def test_a_file_this_machine_sees_but_a_worker_does_not_says_storage_is_not_shared(
+    tmp_path: Path,
+):
+    here = tmp_path / "cat.jpg"
+    here.write_bytes(b"seen by the driver only")
+    row = {
+        "path": "cat.jpg",
+        "file": str(here),
+        "predictions": "[]",
+        "device": "cpu",
+        "seconds": 0.0,
+        "host": "node-7",
+        "missing": True,
+        "error": "cat.jpg: file not found.",
+    }  # what the worker's engine said
+    assert "not found on cluster node node-7, though this machine sees it" in _result(row).error
+    assert "shared storage" in _result(row).error
+    gone = {
+        **row,
+        "file": str(tmp_path / "gone.jpg"),
+        "path": "gone.jpg",
+        "error": "gone.jpg: file not found.",
+    }
+    assert _result(gone).error == "gone.jpg: file not found."  # as a local run says
