@@ -147,10 +147,17 @@ def test_a_killed_run_resumes_from_its_output_file(
     assert output.read_text(encoding="utf-8").splitlines() == lines
 
 
-def test_a_node_lost_mid_run_does_not_lose_the_run(cluster, checkpoint: Path, tmp_path: Path):
+def test_a_node_lost_mid_run_does_not_lose_the_run(
+    cluster, checkpoint: Path, tmp_path: Path, monkeypatch
+):
     """Two actors, one per node; the worker node goes away after its first record."""
+    from ray.data import DataContext
+
     from core.cluster import ClusterRun
     from core.model import load_model
+
+    # both actors up before the first batch is handed out, so that the worker node has work
+    monkeypatch.setattr(DataContext.get_current(), "wait_for_min_actors_s", 300)
 
     rng = np.random.default_rng(0)
     paths = []
