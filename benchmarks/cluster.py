@@ -29,13 +29,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU_NODE_IMAGES_PER_S = 376.1  # results/gpu.md: one H100 node, 16 cores, the default path
+CPU_CORE_IMAGES_PER_S = 27.02 / 2  # results/cpu.md: the folder on this machine's 2 cores, quiet
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.cluster", description=__doc__)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument("--report-only", action="store_true", help="rewrite cluster.md from its json")
     args = p.parse_args(argv)
+    if args.report_only:
+        result = json.loads((args.out / "cluster.json").read_text())
+        (args.out / "cluster.md").write_text(report(result))
+        return 0
     # before Ray loads: every address on 127.0.0.1; workers import this checkout
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -199,9 +205,11 @@ def report(r: dict) -> str:
     }
     per_actor = clu["steady_images_per_s"] / 2
     cpu_nodes_actors = 10 * 16 - 1
-    cpu_proj = cpu_nodes_actors * per_actor
+    cpu_proj = cpu_nodes_actors * CPU_CORE_IMAGES_PER_S
     gpu_proj = 10 * GPU_NODE_IMAGES_PER_S
     startup = clu["first_record_s"]
+    extra = clu["first_record_s"] - loc["first_record_s"]
+    load = max(max(x) for x in r["load_average_start_end"])
     lines = [
         "# Cluster benchmark results",
         "",
@@ -237,28 +245,44 @@ def report(r: dict) -> str:
         f"{[x['inproc_cluster_2_actors']['records_per_node'] for x in rounds]}.",
         "",
         f"The driver rebuilds and writes {r['driver_records_per_s']:,} records/s to an "
-        "`--output` file (20,000 synthetic rows, one flushed write each): far above what any "
-        "cluster below feeds it.",
+        "`--output` file (20,000 synthetic rows, one flushed write each).",
+        "",
+        "## The overhead",
+        "",
+        f"The cluster's first record came {extra:.0f} s after the local run's (medians, the same "
+        "load). That is paid once per run: a Ray Data actor per model copy starts (a Python "
+        "process that imports torch, pulls the 98 MB model from the object store and places it), "
+        "and the manifest is handed out in blocks of one batch. After that the records flow "
+        f"at {clu['steady_images_per_s']} images/s from two single-thread actors against "
+        f"{loc['steady_images_per_s']} locally. The load average reached {load:.0f} on 2 cores "
+        "during this run (other engineers' soak tests and benchmarks), so every figure above "
+        "is several times slower than on a quiet machine (the same folder runs at 27 images/s "
+        "locally in `cpu.md`), and their differences are within that noise: what the run shows "
+        "is the fixed start-up cost, and that two nodes share the work "
+        "(records per node above).",
         "",
         "## Projection (on paper, not measured): a million photos",
         "",
-        f"Per CPU actor (one core, one torch thread), measured above: {per_actor:.1f} images/s "
-        "on this machine's shared cores. Per H100 node: "
-        f"{GPU_NODE_IMAGES_PER_S} images/s (`gpu.md`, the default path with 15 decoders on 16 "
-        "cores, which is what a GPU actor gets here: 1 GPU and the node's CPUs but one). Ray "
-        "could not be installed on the GPU machine, so the GPU rows were never run on Ray.",
+        f"Per CPU core: {CPU_CORE_IMAGES_PER_S:.1f} images/s, this machine's quiet folder rate "
+        "(`cpu.md`: 27.02 images/s on 2 cores; the loaded per-actor rate above was "
+        f"{per_actor:.1f}). Per H100 node: {GPU_NODE_IMAGES_PER_S} images/s (`gpu.md`, the "
+        "default path with 15 decoders on 16 cores, which is what a GPU actor gets here: 1 GPU "
+        "and the node's CPUs but one). Ray could not be installed on the GPU machine, so no GPU "
+        "figure was measured on Ray.",
         "",
         "| cluster | actors | images/s | 1,000,000 photos |",
         "|---|---|---|---|",
         f"| 10 CPU nodes x 16 cores | {cpu_nodes_actors} x 1 CPU | {cpu_proj:,.0f} | "
-        f"{1e6 / cpu_proj / 60:.0f} min + {startup:.0f} s start |",
+        f"{1e6 / cpu_proj / 60:.0f} min + start |",
         f"| 10 GPU nodes (1 H100 + 16 cores each) | 10 x (1 GPU, 15 CPU) | {gpu_proj:,.0f} | "
-        f"{1e6 / gpu_proj / 60:.1f} min + {startup:.0f} s start |",
+        f"{1e6 / gpu_proj / 60:.1f} min + start |",
         "",
         "Assumptions: throughput scales with the cores and GPUs (each actor holds its own model "
-        "and decodes its own files: nothing is shared but the storage); shared storage delivers "
-        f"the files fast enough (photos of ~2 MB at {gpu_proj:,.0f} images/s are "
-        f"{gpu_proj * 2 / 1000:.1f} GB/s); the start-up is the one measured here.",
+        "and decodes its own files: nothing is shared but the storage); the driver keeps up (it "
+        f"writes {r['driver_records_per_s']:,} records/s, above); shared storage delivers the "
+        f"files fast enough (photos of ~2 MB at {gpu_proj:,.0f} images/s are "
+        f"{gpu_proj * 2 / 1000:.1f} GB/s); the start is the once-per-run cost above "
+        f"({startup:.0f} s here under load; less on idle nodes).",
         "",
     ]
     return "\n".join(lines)
