@@ -93,3 +93,18 @@ def test_a_file_this_machine_sees_but_a_worker_does_not_says_storage_is_not_shar
         "error": "gone.jpg: file not found.",
     }
     assert _result(gone).error == "gone.jpg: file not found."  # as a local run says
+
+
+def test_core_imports_without_ray():
+    """Ray is an optional extra: nothing in core/ imports it until --cluster runs."""
+    code = (
+        "import importlib, pkgutil, sys, core\n"
+        "for m in pkgutil.iter_modules(core.__path__):\n"
+        "    if m.name != '__main__':\n"
+        "        importlib.import_module(f'core.{m.name}')\n"
+        "print('ray' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert out.stdout.strip() == "False"
