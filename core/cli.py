@@ -1,6 +1,7 @@
 """`resnet-classify`: the command line on top of the engine.
 
-Exit status: 0 all classified, 1 some images failed, 2 usage error, 3 model not loaded.
+Exit status: 0 all classified, 1 some images failed, 2 usage error (or an --output file that is
+not ours), 3 model not loaded, 4 the cluster missing (no Ray, unreachable) or lost mid-run.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
-from core.errors import ClassifierError
+from core.errors import ClassifierError, ClusterError
 from core.results import ClassificationResult, csv_writer, json_line
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from core.engine import Classifier
+    from core.model import LoadedModel
+    from core.record_file import RecordFile
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
@@ -64,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or fp16 (CUDA) is faster, with the same top-1 almost always (README: Benchmarks)",
     )
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help=argparse.SUPPRESS)
+    _add_scale_out_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -76,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--top must be at least 1")
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
+    _check_scale_out_arguments(parser, args)
     if args.explain is not None:
         try:
             Path(args.explain).mkdir(parents=True, exist_ok=True)
@@ -88,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return _run(args)
+    except ClusterError as exc:  # the cluster failed mid-run: the records so far are kept
+        print(f"resnet-classify: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
@@ -106,7 +116,24 @@ def _run(args: argparse.Namespace) -> int:
     if not paths:
         print("resnet-classify: no images found in the given folders.", file=sys.stderr)
         return EXIT_SOME_FAILED
-    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    record_file = None
+    if args.output is not None:
+        try:
+            record_file = _open_output(args.output, args.format)
+        except ClassifierError as exc:
+            print(f"resnet-classify: {exc}", file=sys.stderr)
+            return exc.exit_code
+        paths = record_file.remaining(paths)
+        if not paths:
+            print(
+                f"resnet-classify: every image already has a record in {args.output}.",
+                file=sys.stderr,
+            )
+            return EXIT_SOME_FAILED if record_file.failed else EXIT_OK
+    if args.cluster and (code := _join_cluster(args)) is not None:
+        return code
+    fmt = record_file.format if record_file else None
+    fmt = fmt or args.format or ("table" if sys.stdout.isatty() else "json")
     interactive = sys.stderr.isatty()
     try:
         model = load_model(
@@ -115,21 +142,31 @@ def _run(args: argparse.Namespace) -> int:
             variant=args.variant,
             progress=_download_progress if interactive else None,
         )
-        classifier = Classifier(model, args.device, precision=args.precision)
+        classifier = (
+            None if args.cluster else Classifier(model, args.device, precision=args.precision)
+        )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
         print(f"resnet-classify: {exc}", file=sys.stderr)
         return EXIT_MODEL
+    if classifier is None:
+        try:
+            results = _cluster_results(args, model, paths)
+        except ClassifierError as exc:
+            print(f"resnet-classify: {exc}", file=sys.stderr)
+            return exc.exit_code
+    else:
+        results = classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size)
 
-    writer = _writer(fmt, sys.stdout, args.top)
+    writer = _record_writer(record_file, fmt) if record_file else _writer(fmt, sys.stdout, args.top)
     progress = _Progress(len(paths)) if interactive and len(paths) > 1 else None
-    failed = 0
+    failed = record_file.failed if record_file else 0
     saved: set[str] = set()
-    for result in classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size):
+    for result in results:
         if progress:
             progress.clear()
         writer(result)
         sys.stdout.flush()
-        if args.explain is not None and result.ok:
+        if args.explain is not None and result.ok and classifier is not None:
             failed += not _save_explanation(classifier, result, Path(args.explain), saved)
         failed += not result.ok
         if progress:
@@ -229,6 +266,106 @@ def _download_progress(done: int, total: int) -> None:
     if total and done >= total:
         sys.stderr.write("\n")
     sys.stderr.flush()
+
+
+# ---- scale-out: --cluster (Ray) and --output (resumable record file) -------------------------
+def _add_scale_out_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("many images (docs/cluster.md)")
+    g.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the records to FILE, each as soon as it is ready; if FILE already holds "
+        "records, their images are skipped and the new records are appended (a rerun resumes)",
+    )
+    g.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run on a Ray cluster: auto, or the head's host:port (needs "
+        "pip install 'resnet-classifier[cluster]'); every node must see the paths",
+    )
+    g.add_argument(
+        "--actors",
+        type=int,
+        metavar="N",
+        help="with --cluster: model copies to run (default: one per GPU with --device cuda, "
+        "else one per CPU of the cluster but one)",
+    )
+    g.add_argument(
+        "--cpus-per-actor",
+        type=float,
+        metavar="N",
+        help="with --cluster: CPUs each model copy holds and decodes with (default: 1 on CPU, "
+        "the cluster's CPUs shared out among the GPUs with --device cuda)",
+    )
+
+
+def _check_scale_out_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.cluster is None:
+        if args.actors is not None or args.cpus_per_actor is not None:
+            parser.error("--actors and --cpus-per-actor go with --cluster")
+        return
+    if args.explain is not None:
+        parser.error("--explain runs on this machine only; leave it out with --cluster")
+    from core.cluster import RAY_MISSING, ray_installed
+
+    if not ray_installed():
+        parser.exit(ClusterError.exit_code, f"resnet-classify: {RAY_MISSING}\n")
+    if args.actors is not None and args.actors < 1:
+        parser.error("--actors must be at least 1")
+    if args.cpus_per_actor is not None and args.cpus_per_actor <= 0:
+        parser.error("--cpus-per-actor must be more than 0")
+
+
+def _join_cluster(args: argparse.Namespace) -> int | None:
+    """Connect before the model loads, so that a wrong address fails at once; the exit code."""
+    from core.cluster import connect
+
+    try:
+        connect(args.cluster, verbose=args.verbose)
+    except ClusterError as exc:
+        print(f"resnet-classify: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return None
+
+
+def _open_output(path: str, fmt: str | None) -> RecordFile:
+    from core.record_file import RecordFile
+
+    return RecordFile.open(path, fmt)
+
+
+def _record_writer(record_file: RecordFile, fmt: str) -> Callable[[ClassificationResult], None]:
+    """Each record rendered as on stdout, then written to the file whole and flushed."""
+    from core.record_file import csv_text
+    from core.results import csv_rows
+
+    if fmt == "json":
+        return lambda r: record_file.write(json_line(r))
+    if fmt == "csv":
+        return lambda r: record_file.write(csv_text(csv_rows(r)))
+    return lambda r: record_file.write(format_table(r))
+
+
+def _cluster_results(
+    args: argparse.Namespace, model: LoadedModel, paths: list[Path]
+) -> Iterable[ClassificationResult]:
+    from core.cluster import ClusterRun
+
+    run = ClusterRun(
+        paths,
+        model,
+        args.cluster,
+        device=args.device,
+        precision=args.precision,
+        top_k=args.top,
+        batch_size=args.batch_size,
+        actors=args.actors,
+        cpus_per_actor=args.cpus_per_actor,
+        verbose=args.verbose,
+    )
+    print(f"resnet-classify: on the cluster, {run.plan.describe()}.", file=sys.stderr)
+    return run
 
 
 if __name__ == "__main__":

@@ -60,3 +60,15 @@ class Cancelled(ClassifierError):
 
     def __init__(self, message: str = "Cancelled.") -> None:
         super().__init__(message)
+
+
+class ClusterError(ClassifierError):
+    """`--cluster`: Ray is missing, the cluster cannot be reached, or it lost the run."""
+
+    exit_code = 4
+
+
+class OutputFileError(ClassifierError):
+    """`--output`: the file cannot be opened, or holds something other than our records."""
+
+    exit_code = 2
