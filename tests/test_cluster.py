@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +150,51 @@ def test_a_killed_run_resumes_from_its_output_file(
     assert output.read_text(encoding="utf-8").splitlines() == lines
 
 
+def make_photos(folder: Path, n: int) -> list[str]:
+    rng = np.random.default_rng(0)
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"photo{i:02d}.jpg"
+        Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def wait_until(condition, timeout: float = 300) -> None:
+    """Poll `condition` (as qtbot.waitUntil does) until it holds, or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_a_cluster_run_killed_midway_finishes_when_run_again(
+    cluster, checkpoint: Path, tmp_path: Path
+):
+    paths = make_photos(tmp_path / "photos", 24)
+    output = tmp_path / "records.jsonl"
+    cmd = [sys.executable, "-m", "core", "--weights", str(checkpoint), "--batch-size", "1"]
+    cmd += ["--cluster", cluster.address, "--output", str(output), str(tmp_path / "photos")]
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+    def records() -> list[str]:
+        return output.read_text().splitlines() if output.exists() else []
+
+    first = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: len(records()) >= 3 or first.poll() is not None)
+    finally:
+        first.send_signal(signal.SIGKILL)  # as a power cut would
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == -signal.SIGKILL, err
+    assert 3 <= len(records()) < len(paths)
+
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert sorted(json.loads(line)["path"] for line in records()) == paths  # each once
+
+
 def test_a_node_lost_mid_run_does_not_lose_the_run(
     cluster, checkpoint: Path, tmp_path: Path, monkeypatch
 ):
@@ -159,13 +207,7 @@ def test_a_node_lost_mid_run_does_not_lose_the_run(
     # both actors up before the first batch is handed out, so that the worker node has work
     monkeypatch.setattr(DataContext.get_current(), "wait_for_min_actors_s", 300)
 
-    rng = np.random.default_rng(0)
-    paths = []
-    for i in range(24):
-        path = tmp_path / f"photo{i:02d}.jpg"
-        Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(path)
-        paths.append(str(path))
-
+    paths = make_photos(tmp_path / "photos", 24)
     run = ClusterRun(paths, load_model(str(checkpoint)), cluster.address, batch_size=1, actors=2)
     worker = cluster.worker.node_id
     got: list[ClassificationResult] = []
