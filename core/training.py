@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "resnet-classifier/taught-1"
 FEATURE_DIM = 2048
+FEATURE_BATCH_CPU, FEATURE_BATCH_CUDA = 8, 64
 # A class below this many images gets a warning; so does a largest/smallest ratio above the next.
 FEW_IMAGES = 10
 UNBALANCED_RATIO = 3.0
@@ -162,7 +163,7 @@ class TrainingOptions:
     augment_passes: int = 1
     seed: int = 0
     device: str = "auto"
-    batch_size: int = 32
+    batch_size: int = 32  # training steps; feature extraction batches as the engine does
     learning_rate: float = 1e-2
     fine_tune_learning_rate: float = 1e-5
     weight_decay: float = 1e-4
@@ -403,9 +404,9 @@ def _extract(
     skipped: list[tuple[str, str]] = []
     done = 0
     report(Progress("features", 0, len(items)))
-    batches = classifier.prepared_batches(
-        [p for p, _ in items], batch_size=opts.batch_size, cancel=stopped
-    )
+    # small batches on a CPU (cancelling waits for one; throughput is the same), large on a GPU
+    batch_size = FEATURE_BATCH_CUDA if device.type == "cuda" else FEATURE_BATCH_CPU
+    batches = classifier.prepared_batches([p for p, _ in items], batch_size, stopped)
     for batch in batches:
         good = [p for p in batch if p.tensor is not None]
         skipped.extend((p.path, p.error or "unreadable") for p in batch if p.tensor is None)

@@ -321,6 +321,10 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.next_action)
         view_menu.addAction(self.prev_action)
 
+        # Model > Teach New Classes… (gui/teach_dialog.py)
+        teach = self.menuBar().addMenu("&Model").addAction("&Teach New Classes…")
+        teach.triggered.connect(self.open_teach_dialog)
+
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&About", None, self._about, None))
 
@@ -515,6 +519,14 @@ class MainWindow(QMainWindow):
     def load_weights(self, path: str, labels: str | None = None) -> None:
         """Load the user's checkpoint (and labels); on failure the current model stays."""
         self._load(path, labels, remember=True)
+
+    def open_teach_dialog(self) -> None:  # Model > Teach New Classes… (gui/teach_dialog.py)
+        from gui.teach_dialog import TeachDialog
+
+        if getattr(self, "teach_dialog", None) is None:
+            self.teach_dialog = TeachDialog(self)
+            self.teach_dialog.useModel.connect(self.load_weights)
+        self.teach_dialog.show()
 
     def choose_labels(self) -> None:
         from PySide6.QtWidgets import QFileDialog
