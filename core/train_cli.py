@@ -58,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--augment",
         type=int,
-        default=1,
+        default=0,
         metavar="N",
-        help="augmented views (random crop, flip) per image (default: %(default)s)",
+        help="augmented views (random crop, flip) per image; each costs about one more "
+        "pass over the images (default: %(default)s)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same model (default: 0)")

@@ -92,6 +92,7 @@ class TrainRequest:
     backbone: str | None
     epochs: int
     fine_tune: bool
+    augment: bool
     out_dir: str
     cancel: threading.Event = dataclasses.field(default_factory=threading.Event, compare=False)
 
@@ -170,7 +171,11 @@ class TeachWorker(QObject):
             from core.training import TrainingOptions, save_checkpoint, train
 
         rid = request.request_id
-        options = TrainingOptions(epochs=request.epochs, fine_tune=request.fine_tune)
+        options = TrainingOptions(
+            epochs=request.epochs,
+            fine_tune=request.fine_tune,
+            augment_passes=1 if request.augment else 0,
+        )
         try:
             result = train(
                 request.folder,
@@ -257,7 +262,7 @@ class AccuracyCurve(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         fm = p.fontMetrics()
-        left, top, right, bottom = fm.horizontalAdvance("100%") + 8, 8, 8, fm.height() * 2 + 6
+        left, top, right, bottom = fm.horizontalAdvance("100%") + 8, 8, 8, fm.height() + 8
         plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
         text = self.palette().color(self.foregroundRole())
         grid = QColor(text)
@@ -274,9 +279,9 @@ class AccuracyCurve(QWidget):
             )
         last = max(self.total, len(self.epochs), 2)
         p.drawText(
-            QRectF(plot.left(), plot.bottom() + 2, plot.width(), fm.height()),
-            Qt.AlignmentFlag.AlignHCenter,
-            f"epoch (1 to {last})",
+            QRectF(plot.left(), plot.bottom() + 6, plot.width(), fm.height()),
+            Qt.AlignmentFlag.AlignRight,
+            f"epoch 1 to {last}",
         )
 
         def point(epoch: int, value: float) -> QPointF:
@@ -294,12 +299,13 @@ class AccuracyCurve(QWidget):
             for e in self.epochs[1:]:
                 path.lineTo(point(e.epoch, getattr(e, attr)))
             p.setPen(QPen(color, 2))
+            p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawPath(path)
             for e in self.epochs:
                 p.setBrush(color)
                 p.drawEllipse(point(e.epoch, getattr(e, attr)), 2.5, 2.5)
-        # legend
-        y = self.height() - fm.height() + 2
+        # legend, on the line of the epoch axis' title
+        y = plot.bottom() + 6 + fm.ascent()
         x = plot.left()
         for color, label in ((self.TRAIN, "training"), (self.VAL, "validation (held out)")):
             p.setPen(QPen(color, 3))
@@ -421,6 +427,11 @@ class TeachDialog(QDialog):
         self.fine_tune_check = QCheckBox("Also fine-tune the last block")
         self.fine_tune_check.setToolTip("Train layer4 too: slower, sometimes more accurate")
         options.addWidget(self.fine_tune_check)
+        self.augment_check = QCheckBox("Augment")
+        self.augment_check.setToolTip(
+            "Also learn from a randomly cropped, flipped copy of each image: about twice the time"
+        )
+        options.addWidget(self.augment_check)
         root.addLayout(options)
 
         run = QHBoxLayout()
@@ -497,6 +508,7 @@ class TeachDialog(QDialog):
         root.addLayout(buttons)
 
     def _show_result_widgets(self, shown: bool) -> None:
+        self.curve.setVisible(shown or self._training is not None)
         for widget in (self.accuracy_label, self.confusion_table, self.confusion_title):
             widget.setVisible(shown)
         has_wrong = bool(shown and self.taught and self.taught.wrong)
@@ -574,6 +586,7 @@ class TeachDialog(QDialog):
             backbone=self.backbone_edit.text() or None,
             epochs=self.epochs_spin.value(),
             fine_tune=self.fine_tune_check.isChecked(),
+            augment=self.augment_check.isChecked(),
             out_dir=self._models_dir,
         )
         self.taught = None

@@ -64,7 +64,8 @@ def album(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> 
 
 @pytest.fixture(scope="module")
 def taught(album: Path, checkpoint: Path) -> TrainingResult:
-    return train(album, TrainingOptions(device="cpu", seed=1), backbone=checkpoint)
+    options = TrainingOptions(device="cpu", seed=1, augment_passes=1)  # augmentation covered
+    return train(album, options, backbone=checkpoint)
 
 
 @pytest.fixture(scope="module")
