@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    machine_info = machine()  # its load average is the one at the start
     tmp = Path(tempfile.mkdtemp(prefix="bench-training-"))
     data = make_folders(tmp, args.classes, args.per_class)
     paths = sorted(data.rglob("*.jpg"))
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     res = {
         "started": started,
         "command": "python -m benchmarks.training " + " ".join(argv or sys.argv[1:]),
-        "machine": {**machine(), "load_average_at_end": load_average()},
+        "machine": {**machine_info, "load_average_at_end": load_average()},
         "device": str(device),
         "images": len(paths),
         "classes": args.classes,

@@ -281,7 +281,7 @@ class Classifier:
         if good:
             start = time.perf_counter()
             try:
-                rows = self.predict(self.stack([p.tensor for p in good]), top_k)  # type: ignore[misc]
+                rows = self.predict(self._stack([p.tensor for p in good]), top_k)  # type: ignore[misc]
                 preds = {id(p): r for p, r in zip(good, rows, strict=True)}
             except OutOfDeviceMemoryError as exc:
                 error = exc.message
@@ -300,7 +300,7 @@ class Classifier:
             else:
                 yield ClassificationResult(path=p.path, error=error, device=device)
 
-    def stack(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+    def _stack(self, tensors: list[torch.Tensor]) -> torch.Tensor:
         """One batch. For a GPU, in a pinned buffer kept between batches: allocating (and
         pinning) fresh memory for every batch costs more than the copy it speeds up."""
         if self.device.type != "cuda":
@@ -318,6 +318,11 @@ class Classifier:
         return out
 
     _staging: torch.Tensor | None = None
+
+    def stack(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """One batch of `prepared_batches` tensors, staged for this device as `classify_many`
+        stages its own."""
+        return self._stack(tensors)
 
 
 def _name(source: object) -> str:

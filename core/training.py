@@ -322,7 +322,7 @@ def train(
     for epoch in range(1, opts.epochs + 1):
         if stopped():
             raise Cancelled("Training cancelled.")
-        stats = trainer.epoch(epoch)
+        stats = trainer.epoch(epoch, stopped)
         history.append(stats)
         report(Progress("training", epoch, opts.epochs, stats))
         if best is None or stats.val_loss < best[0] - 1e-6:
@@ -593,10 +593,12 @@ class _Trainer:
         f = self._features(x, grad)
         return self.head((f - self.mean) / self.std)
 
-    def epoch(self, epoch: int) -> EpochStats:
+    def epoch(self, epoch: int, stopped: Callable[[], bool]) -> EpochStats:
         order = torch.randperm(len(self.train_y), generator=self.generator)
         try:
             for idx in order.split(self.opts.batch_size):
+                if stopped():  # a fine-tuning epoch can take a while on a CPU
+                    raise Cancelled("Training cancelled.")
                 y = self.train_y[idx].to(self.device)
                 logits = self._logits(self.train_x[idx], grad=True)
                 loss = F.cross_entropy(logits, y, weight=self.class_weight)
