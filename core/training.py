@@ -563,8 +563,11 @@ class _Trainer:
         std = self.pooled_train.std(0)
         self.std = std.clamp_min(max(float(std.mean()) * 0.1, 1e-6)).to(device)
         self.head = nn.Linear(FEATURE_DIM, n).to(device)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        with torch.no_grad():
+            self.head.weight.zero_()
+            self.head.bias.zero_()
+            if opts.fine_tune:  # a zero head passes no gradient back to layer4
+                self.head.weight.copy_(torch.randn(n, FEATURE_DIM, generator=generator) * 0.01)
         counts = torch.bincount(self.clean_train_y, minlength=n).float()
         self.class_weight = (counts.sum() / (n * counts)).to(device)
         # fine-tuning moves the features under the head: a gentler head keeps up with them
