@@ -41,7 +41,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """One decoded, preprocessed image (`tensor`), or why it could not be (`error`)."""
+
     path: str
     tensor: torch.Tensor | None
     error: str | None
@@ -205,13 +207,30 @@ class Classifier:
         device) while the model runs; a bad image gives a result with `error` and the rest go
         on. Cancelling stops between batches.
         """
+        for batch in self.prepared_batches(sources, batch_size, cancel, prefetch, workers):
+            yield from self._run_batch(batch, top_k)
+
+    def prepared_batches(
+        self,
+        sources: Iterable[ImageSource],
+        batch_size: int = 8,
+        cancel: CancelCheck | threading.Event | None = None,
+        prefetch: int | None = None,
+        workers: int | None = None,
+    ) -> Iterator[list[Prepared]]:
+        """The sources decoded and preprocessed, in order, `batch_size` at a time.
+
+        What `classify_many` runs the network on; `core.training` extracts features from the
+        same batches. Decoding runs ahead on a pool while the caller works on a batch; a bad
+        image is a `Prepared` with `error`. Cancelling stops between batches.
+        """
         should_stop = _cancel_check(cancel)
         items = list(sources)
         workers = max(1, workers or self._decode_workers())
         # keep every decoder busy while the main thread waits for the oldest image in order
         ahead = prefetch or max(batch_size * 2, workers * (4 if self.device.type == "cuda" else 2))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-            pending: list[Future[_Prepared]] = []
+            pending: list[Future[Prepared]] = []
             next_index = 0
 
             def fill() -> None:
@@ -227,7 +246,7 @@ class Classifier:
                         return
                     batch = [pending.pop(0).result() for _ in range(min(batch_size, len(pending)))]
                     fill()
-                    yield from self._run_batch(batch, top_k)
+                    yield batch
             finally:
                 for fut in pending:
                     fut.cancel()
@@ -241,20 +260,20 @@ class Classifier:
         # on the CPU decoders share the cores with the network; a few keep it fed
         return max(1, min(4, cores))
 
-    def _prepare_one(self, source: ImageSource) -> _Prepared:
+    def _prepare_one(self, source: ImageSource) -> Prepared:
         start = time.perf_counter()
         name = _name(source)
         try:
             pre = self.model.preprocess
             img = read_image(source, pre.resize_size)
-            return _Prepared(name, pre(img), None, time.perf_counter() - start)
+            return Prepared(name, pre(img), None, time.perf_counter() - start)
         except ClassifierError as exc:
-            return _Prepared(name, None, exc.message, time.perf_counter() - start)
+            return Prepared(name, None, exc.message, time.perf_counter() - start)
         except Exception as exc:  # never let one file stop the run
             log.exception("unexpected error preparing %s", name)
-            return _Prepared(name, None, f"{Path(name).name}: {exc}", 0.0)
+            return Prepared(name, None, f"{Path(name).name}: {exc}", 0.0)
 
-    def _run_batch(self, batch: list[_Prepared], top_k: int) -> Iterator[ClassificationResult]:
+    def _run_batch(self, batch: list[Prepared], top_k: int) -> Iterator[ClassificationResult]:
         good = [p for p in batch if p.tensor is not None]
         preds: dict[int, tuple[Prediction, ...]] = {}
         error: str | None = None
@@ -299,6 +318,11 @@ class Classifier:
         return out
 
     _staging: torch.Tensor | None = None
+
+    def stack(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """One batch of `prepared_batches` tensors, staged for this device as `classify_many`
+        stages its own."""
+        return self._stack(tensors)
 
 
 def _name(source: object) -> str:

@@ -1,4 +1,4 @@
-"""The window's menus and their actions (File, Device, View, Help), with their shortcuts.
+"""The window's menus and their actions (File, Model, Device, View, Help), with their shortcuts.
 
 The actions are the user's intents; the window connects their `triggered` to what carries
 them out. The Device menu is filled when the worker has listed the devices and reports a
@@ -59,6 +59,13 @@ class Menus(QObject):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+
+        self.teach_action = self._action(
+            "&Teach New Classes…",
+            None,
+            "Train the model on your own classes: a folder of class folders",
+        )
+        window.menuBar().addMenu("&Model").addAction(self.teach_action)
 
         self.device_menu = window.menuBar().addMenu("&Device")
         self.device_menu.setToolTipsVisible(True)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from core.results import ClassificationResult, DeviceInfo, ModelInfo
     from gui.drops import Source
     from gui.results import ResultsPanel
+    from gui.teach_dialog import TeachDialog
     from gui.worker import Background, ModelFailure
 
 __all__ = ["Item", "MainWindow"]
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.results: ResultsPanel | None = None  # built with the first drop of many images
         self.model_dialog: QMessageBox | None = None
         self.error_dialog: QMessageBox | None = None
+        self.teach_dialog: TeachDialog | None = None
         self._painted = self._started = self._start_pending = False
         self._start_images: list[Source] = []
         self._start_problems: list[str] = []
@@ -146,6 +148,7 @@ class MainWindow(QMainWindow):
         m.paste_action.triggered.connect(self.paste)
         m.weights_action.triggered.connect(self.choose_weights)
         m.labels_action.triggered.connect(self.choose_labels)
+        m.teach_action.triggered.connect(self.open_teach_dialog)
         m.imagenet_action.triggered.connect(self.use_imagenet)
         m.export_action.triggered.connect(self.choose_export)
         m.quit_action.triggered.connect(self.close)
@@ -271,6 +274,15 @@ class MainWindow(QMainWindow):
     def load_weights(self, path: str, labels: str | None = None) -> None:
         """Load the user's checkpoint (and labels); on failure the current model stays."""
         self.session.load(path, labels, remember=True)
+
+    def open_teach_dialog(self) -> None:
+        """Model > Teach New Classes…: one dialog, kept, whose taught model the window can use."""
+        from gui.teach_dialog import TeachDialog
+
+        if self.teach_dialog is None:
+            self.teach_dialog = TeachDialog(self)
+            self.teach_dialog.useModel.connect(self.load_weights)
+        self.teach_dialog.show()
 
     def use_imagenet(self) -> None:
         self.session.load(None, None, remember=True)

@@ -1,0 +1,216 @@
+"""`resnet-train`: teach ResNet50 your own classes from a folder of class folders.
+
+Exit status, as `resnet-classify`'s: 0 trained and saved, 1 saved but some images could not be
+read, or the model could not be trained or saved, 2 usage error (including a folder that cannot
+be taught from), 3 backbone not loaded, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from core import __version__
+from core.cli import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from core.errors import Cancelled, ClassifierError, ModelLoadError
+
+if TYPE_CHECKING:
+    from core.training import Progress, TrainingResult
+
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="resnet-train",
+        description="Teach ResNet50 your own classes: DATA_DIR holds one sub-folder of images "
+        "per class (at least two). Saves a checkpoint that resnet-classify --weights and the "
+        "window load with the folder names as labels.",
+    )
+    p.add_argument("data", metavar="DATA_DIR", help="folder with one sub-folder per class")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="checkpoint to write")
+    p.add_argument(
+        "--backbone",
+        metavar="FILE",
+        help="start from this ResNet50 checkpoint instead of the ImageNet weights",
+    )
+    p.add_argument(
+        "--epochs", type=int, default=30, help="at most this many epochs (default: %(default)s)"
+    )
+    p.add_argument(
+        "--val-split",
+        type=float,
+        default=0.2,
+        metavar="FRACTION",
+        help="share of each class held out to measure accuracy (default: %(default)s)",
+    )
+    p.add_argument(
+        "--fine-tune",
+        action="store_true",
+        help="also train the last block (layer4): slower, sometimes more accurate",
+    )
+    p.add_argument(
+        "--augment",
+        type=int,
+        default=0,
+        metavar="N",
+        help="augmented views (random crop, flip) per image; each costs about one more "
+        "pass over the images (default: %(default)s)",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same model (default: 0)")
+    p.add_argument("--verbose", "-v", action="store_true", help="log what training does")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    if not 0.0 < args.val_split < 1.0:
+        parser.error("--val-split must be between 0 and 1, for example 0.2")
+    if args.augment < 0:
+        parser.error("--augment must be 0 or more")
+    if not Path(args.data).is_dir():
+        parser.error(f"{args.data} is not a folder")
+    out_dir = Path(args.output).resolve().parent
+    if out_dir.is_dir() and not os.access(out_dir, os.W_OK):
+        parser.error(f"-o: cannot write in {out_dir}")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    cancel = threading.Event()
+    try:
+        return _run(args, cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        print("\nInterrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from core.imports import collector_paused
+
+    with collector_paused():
+        from core.training import TrainingOptions, save_checkpoint, scan_folder, train
+
+    try:
+        folders = scan_folder(args.data)
+    except ClassifierError as exc:
+        print(f"resnet-train: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"{len(folders.classes)} classes, {folders.total} images: "
+        + ", ".join(f"{c.name} ({c.count})" for c in folders.classes),
+        file=sys.stderr,
+    )
+    for warning in folders.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
+    options = TrainingOptions(
+        epochs=args.epochs,
+        val_split=args.val_split,
+        fine_tune=args.fine_tune,
+        augment_passes=args.augment,
+        seed=args.seed,
+        device=args.device,
+    )
+    bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        result = train(folders, options, backbone=args.backbone, progress=bar, cancel=cancel.is_set)
+        if bar:
+            bar.clear()
+        path = save_checkpoint(result, args.output)
+    except Cancelled:
+        if bar:
+            bar.clear()
+        print("Cancelled.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ClassifierError as exc:
+        if bar:
+            bar.clear()
+        print(f"resnet-train: {exc}", file=sys.stderr)
+        if isinstance(exc, ModelLoadError):
+            return EXIT_MODEL
+        return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_SOME_FAILED
+    sys.stdout.write(format_summary(result))
+    print(
+        f"Saved {path}. Classify with: resnet-classify --weights {path} PHOTO...", file=sys.stderr
+    )
+    return EXIT_SOME_FAILED if result.skipped else EXIT_OK
+
+
+def format_summary(result: TrainingResult) -> str:
+    """Held-out accuracy per class and the confusion matrix, as a person reads them."""
+    names = result.class_names
+    total = sum(result.val_counts)
+    right = sum(result.confusion[i][i] for i in range(len(names)))
+    lines = [
+        f"Validation accuracy: {result.val_accuracy * 100:.1f}% ({right} of {total} held-out "
+        f"images), best epoch {result.best_epoch} of {len(result.history)} run; "
+        f"{result.seconds:.1f} s on {result.device}",
+        "",
+    ]
+    width = max(12, *(len(n) for n in names))
+    lines.append(f"  {'class':<{width}}  {'train':>6}  {'val':>5}  {'val accuracy':>12}")
+    for i, name in enumerate(names):
+        lines.append(
+            f"  {name:<{width}}  {result.train_counts[i]:>6}  {result.val_counts[i]:>5}  "
+            f"{result.per_class_accuracy[i] * 100:>11.1f}%"
+        )
+    lines += ["", "Confusion matrix (rows: true class, columns: predicted):"]
+    col = max(6, *(len(n) for n in names))
+    lines.append(f"  {'':<{width}}  " + "  ".join(f"{n:>{col}}" for n in names))
+    for i, name in enumerate(names):
+        lines.append(f"  {name:<{width}}  " + "  ".join(f"{v:>{col}}" for v in result.confusion[i]))
+    if result.misclassified:
+        lines += ["", "Held-out images it got wrong:"]
+        lines += [
+            f"  {m.path}: {m.true_label}, predicted {m.predicted_label} "
+            f"({m.probability * 100:.0f}%)"
+            for m in result.misclassified
+        ]
+    if result.skipped:
+        n = len(result.skipped)
+        lines += ["", f"Skipped {n} unreadable image{'s' if n != 1 else ''}:"]
+        lines += [f"  {reason}" for _path, reason in result.skipped]
+    return "\n".join(lines) + "\n"
+
+
+class _Bar:
+    """A one-line progress bar on stderr: reading images, then epochs with accuracy."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def __call__(self, p: Progress) -> None:
+        width = 30
+        filled = round(width * p.done / max(p.total, 1))
+        bar = f"[{'#' * filled}{'.' * (width - filled)}]"
+        if p.stage == "loading":
+            text = "Loading the backbone…"
+        elif p.stage == "features":
+            text = f"{bar} reading images {p.done}/{p.total}"
+        else:
+            e = p.epoch
+            acc = f"  val accuracy {e.val_accuracy * 100:.1f}%" if e else ""
+            text = f"{bar} epoch {p.done}/{p.total}{acc}"
+        self.out.write("\r\033[K" + text)
+        self.out.flush()
+
+    def clear(self) -> None:
+        self.out.write("\r\033[K")
+        self.out.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

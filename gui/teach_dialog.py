@@ -1,0 +1,779 @@
+"""Model > Teach New Classes…: train ResNet50 on a folder of class folders, in the window.
+
+`TeachDialog` presents and wires; `TeachWorker`, on its own QThread, scans the folder, makes
+thumbnails, runs `core.training.train` and writes checkpoints. They talk by queued signals with
+plain data and request ids; the worker never touches a widget and no tensor crosses threads (the
+dialog gets the result without its weights, and the path of the checkpoint the worker saved).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import functools
+import logging
+import shutil
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import (
+    QCoreApplication,
+    QObject,
+    QPointF,
+    QRectF,
+    QSize,
+    QStandardPaths,
+    Qt,
+    QThread,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import ClassifierError
+from core.imports import collector_paused
+from gui.imports import plain_imports
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+THUMBS_PER_CLASS = 5
+THUMB_SIDE = 48
+WRONG_SIDE = 256  # misclassified images, shown at this size when clicked
+WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.safetensors);;All files (*)"
+
+
+# ---- plain data between the threads ----------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class FoundClass:
+    """A class as the dialog lists it: name, image count, a strip of a few thumbnails."""
+
+    name: str
+    count: int
+    strip: QImage
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    folder: str
+    classes: tuple[FoundClass, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainRequest:
+    request_id: int
+    folder: str
+    backbone: str | None
+    epochs: int
+    fine_tune: bool
+    augment: bool
+    out_dir: str
+    cancel: threading.Event = dataclasses.field(default_factory=threading.Event, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Taught:
+    """A finished training: the result without its weights, where they were saved, and the
+    held-out images it got wrong as pictures."""
+
+    result: Any  # core.training.TrainingResult, state_dict emptied
+    path: str
+    wrong: tuple[tuple[Any, QImage], ...]  # (Misclassified, picture)
+
+
+def _reporting(method: F) -> F:
+    """An unexpected exception in a worker slot becomes the `errored` signal."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except Exception as exc:
+            log.exception("unexpected error in %s", method.__name__)
+            self.errored.emit(
+                f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))
+            )
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ---- the worker ------------------------------------------------------------------------------
+class TeachWorker(QObject):
+    """Scans, trains and saves on its own thread; answers by signals only."""
+
+    scanned = Signal(int, object)  # request id, Scan
+    scanFailed = Signal(int, str)
+    progressed = Signal(int, object)  # request id, core.training.Progress
+    trained = Signal(int, object)  # request id, Taught
+    trainFailed = Signal(int, str)
+    cancelled = Signal(int)
+    saved = Signal(str)  # path
+    saveFailed = Signal(str)
+    errored = Signal(str, str)
+
+    @Slot(int, str)
+    @_reporting
+    def scan(self, request_id: int, folder: str) -> None:
+        from gui.worker import decode_for_display
+
+        with plain_imports(), collector_paused():
+            from core.training import scan_folder
+        try:
+            found = scan_folder(folder)
+        except ClassifierError as exc:
+            self.scanFailed.emit(request_id, exc.message)
+            return
+        classes = []
+        for c in found.classes:
+            thumbs = []
+            for path in c.images[:THUMBS_PER_CLASS]:
+                try:
+                    thumbs.append(decode_for_display(str(path), THUMB_SIDE))
+                except ClassifierError:
+                    continue
+            classes.append(FoundClass(c.name, c.count, _strip(thumbs)))
+        self.scanned.emit(request_id, Scan(folder, tuple(classes), tuple(found.warnings())))
+
+    @Slot(object)
+    @_reporting
+    def train(self, request: TrainRequest) -> None:
+        from gui.worker import decode_for_display
+
+        with plain_imports(), collector_paused():
+            from core.errors import Cancelled
+            from core.training import TrainingOptions, save_checkpoint, train
+
+        rid = request.request_id
+        options = TrainingOptions(
+            epochs=request.epochs,
+            fine_tune=request.fine_tune,
+            augment_passes=1 if request.augment else 0,
+        )
+        try:
+            result = train(
+                request.folder,
+                options,
+                backbone=request.backbone,
+                progress=lambda p: self.progressed.emit(rid, p),
+                cancel=request.cancel,
+            )
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            name = f"{Path(request.folder).name or 'model'}-{stamp}.pth"
+            path = save_checkpoint(result, Path(request.out_dir) / name)
+        except Cancelled:
+            self.cancelled.emit(rid)
+            return
+        except ClassifierError as exc:
+            self.trainFailed.emit(rid, exc.message)
+            return
+        wrong = []
+        for m in result.misclassified:
+            try:
+                wrong.append((m, decode_for_display(m.path, WRONG_SIDE)))
+            except ClassifierError:
+                wrong.append((m, QImage()))
+        light = dataclasses.replace(result, state_dict={})  # no tensor leaves this thread
+        self.trained.emit(rid, Taught(light, str(path), tuple(wrong)))
+
+    @Slot(str, str)
+    @_reporting
+    def copy(self, source: str, target: str) -> None:
+        try:
+            shutil.copyfile(source, target)
+        except OSError as exc:
+            self.saveFailed.emit(f"Cannot save {Path(target).name}: {exc.strerror or exc}.")
+            return
+        self.saved.emit(target)
+
+
+def _strip(images: list[QImage]) -> QImage:
+    """Thumbnails side by side in squares, drawn on the worker (QImage is thread-safe)."""
+    gap = 4
+    side = THUMB_SIDE
+    strip = QImage(max(1, len(images) * (side + gap) - gap), side, QImage.Format.Format_ARGB32)
+    strip.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(strip)
+    for i, img in enumerate(images):
+        scaled = img.scaled(
+            side, side, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+            Qt.TransformationMode.SmoothTransformation,
+        )  # fmt: skip
+        x0 = (scaled.width() - side) // 2
+        y0 = (scaled.height() - side) // 2
+        painter.drawImage(i * (side + gap), 0, scaled, x0, y0, side, side)
+    painter.end()
+    return strip
+
+
+# ---- widgets ---------------------------------------------------------------------------------
+class AccuracyCurve(QWidget):
+    """Training and validation accuracy per epoch, drawn as the epochs come in."""
+
+    TRAIN = QColor("#4c72b0")
+    VAL = QColor("#dd8452")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(260, 170)
+        self.epochs: list[Any] = []  # core.training.EpochStats
+        self.total = 1
+        self.best = 0
+
+    def clear(self, total: int) -> None:
+        self.epochs, self.total, self.best = [], max(1, total), 0
+        self.update()
+
+    def add(self, stats: Any) -> None:
+        self.epochs.append(stats)
+        self.update()
+
+    def set_best(self, epoch: int) -> None:
+        self.best = epoch
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fm = p.fontMetrics()
+        left, top, right, bottom = fm.horizontalAdvance("100%") + 8, 8, 8, fm.height() + 8
+        plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
+        text = self.palette().color(self.foregroundRole())
+        grid = QColor(text)
+        grid.setAlpha(50)
+        for frac in (0.0, 0.5, 1.0):
+            y = plot.bottom() - frac * plot.height()
+            p.setPen(QPen(grid, 1))
+            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+            p.setPen(text)
+            p.drawText(
+                QRectF(0, y - fm.height() / 2, left - 4, fm.height()),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"{round(frac * 100)}%",
+            )
+        last = max(self.total, len(self.epochs), 2)
+        p.drawText(
+            QRectF(plot.left(), plot.bottom() + 6, plot.width(), fm.height()),
+            Qt.AlignmentFlag.AlignRight,
+            f"epoch 1 to {last}",
+        )
+
+        def point(epoch: int, value: float) -> QPointF:
+            x = plot.left() + (epoch - 1) / (last - 1) * plot.width()
+            return QPointF(x, plot.bottom() - value * plot.height())
+
+        if self.best:
+            p.setPen(QPen(grid, 1, Qt.PenStyle.DashLine))
+            x = point(self.best, 0).x()
+            p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+        for color, attr in ((self.TRAIN, "train_accuracy"), (self.VAL, "val_accuracy")):
+            if not self.epochs:
+                break
+            path = QPainterPath(point(self.epochs[0].epoch, getattr(self.epochs[0], attr)))
+            for e in self.epochs[1:]:
+                path.lineTo(point(e.epoch, getattr(e, attr)))
+            p.setPen(QPen(color, 2))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(path)
+            for e in self.epochs:
+                p.setBrush(color)
+                p.drawEllipse(point(e.epoch, getattr(e, attr)), 2.5, 2.5)
+        # legend, on the line of the epoch axis' title
+        y = plot.bottom() + 6 + fm.ascent()
+        x = plot.left()
+        for color, label in ((self.TRAIN, "training"), (self.VAL, "validation (held out)")):
+            p.setPen(QPen(color, 3))
+            p.drawLine(
+                QPointF(x, y - fm.ascent() / 2 + 2), QPointF(x + 16, y - fm.ascent() / 2 + 2)
+            )
+            p.setPen(text)
+            p.drawText(QPointF(x + 20, y), label)
+            x += 20 + fm.horizontalAdvance(label) + 16
+        p.end()
+
+    def sizeHint(self) -> QSize:
+        return QSize(340, 200)
+
+
+# ---- the dialog ------------------------------------------------------------------------------
+class TeachDialog(QDialog):
+    """Choose or drop a folder of class folders, train, look at the result, use or save it."""
+
+    useModel = Signal(str)  # path of the taught checkpoint: the window loads it
+    scanRequested = Signal(int, str)
+    trainRequested = Signal(object)
+    copyRequested = Signal(str, str)
+    scanShown = Signal()  # for tests and observers: the classes are on screen
+    trainingFinished = Signal(str)  # "done", "cancelled" or "failed"
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        backbone: str | None = None,
+        models_dir: str | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Teach New Classes")
+        self.setAcceptDrops(True)
+        self.resize(900, 760)
+        self.folder: str | None = None
+        self.taught: Taught | None = None
+        self._request = 0
+        self.wrong_caption = ""
+        self._training: TrainRequest | None = None
+        self._models_dir = models_dir or str(
+            Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+            / "taught"
+        )
+        self._build(backbone)
+
+        self.worker = TeachWorker()
+        self.thread = QThread(self)
+        self.thread.setObjectName("teach")
+        self.worker.moveToThread(self.thread)
+        self.scanRequested.connect(self.worker.scan)
+        self.trainRequested.connect(self.worker.train)
+        self.copyRequested.connect(self.worker.copy)
+        self.worker.scanned.connect(self._on_scanned)
+        self.worker.scanFailed.connect(self._on_scan_failed)
+        self.worker.progressed.connect(self._on_progress)
+        self.worker.trained.connect(self._on_trained)
+        self.worker.trainFailed.connect(self._on_train_failed)
+        self.worker.cancelled.connect(self._on_cancelled)
+        self.worker.saved.connect(lambda path: self._say(f"Saved {path}."))
+        self.worker.saveFailed.connect(lambda text: self._say(text, error=True))
+        self.worker.errored.connect(lambda summary, _details: self._on_train_failed(-1, summary))
+        self.thread.start()
+        app = QCoreApplication.instance()
+        if app is not None:  # the main window closing quits the app: end the thread first
+            app.aboutToQuit.connect(self.shutdown)
+
+    # ---- layout ----------------------------------------------------------------------------
+    def _build(self, backbone: str | None) -> None:
+        root = QVBoxLayout(self)
+
+        row = QHBoxLayout()
+        self.folder_label = QLabel(
+            "Drop a folder here, or choose one: it must hold one sub-folder of images per class."
+        )
+        self.folder_label.setWordWrap(True)
+        self.choose_button = QPushButton("Choose Folder…")
+        self.choose_button.clicked.connect(self.choose_folder)
+        row.addWidget(self.folder_label, 1)
+        row.addWidget(self.choose_button)
+        root.addLayout(row)
+
+        self.classes_table = QTableWidget(0, 3)
+        self.classes_table.setHorizontalHeaderLabels(["Class", "Images", "Examples"])
+        self.classes_table.verticalHeader().setVisible(False)
+        self.classes_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.classes_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        header = self.classes_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.classes_table.verticalHeader().setDefaultSectionSize(THUMB_SIDE + 8)
+        self.classes_table.setIconSize(QSize(THUMBS_PER_CLASS * (THUMB_SIDE + 4), THUMB_SIDE))
+        root.addWidget(self.classes_table, 2)
+
+        self.warning_label = QLabel()
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("color: #b35c00;")
+        self.warning_label.setVisible(False)
+        root.addWidget(self.warning_label)
+
+        options = QHBoxLayout()
+        options.addWidget(QLabel("Start from:"))
+        self.backbone_edit = QLineEdit(backbone or "")
+        self.backbone_edit.setPlaceholderText("ImageNet weights")
+        self.backbone_edit.setReadOnly(True)
+        options.addWidget(self.backbone_edit, 1)
+        backbone_button = QPushButton("Choose…")
+        backbone_button.setToolTip("Start from another ResNet50 checkpoint")
+        backbone_button.clicked.connect(self.choose_backbone)
+        options.addWidget(backbone_button)
+        options.addWidget(QLabel("Epochs:"))
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 500)
+        self.epochs_spin.setValue(30)
+        options.addWidget(self.epochs_spin)
+        self.fine_tune_check = QCheckBox("Also fine-tune the last block")
+        self.fine_tune_check.setToolTip("Train layer4 too: slower, sometimes more accurate")
+        options.addWidget(self.fine_tune_check)
+        self.augment_check = QCheckBox("Augment")
+        self.augment_check.setToolTip(
+            "Also learn from a randomly cropped, flipped copy of each image: about twice the time"
+        )
+        options.addWidget(self.augment_check)
+        root.addLayout(options)
+
+        run = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.setEnabled(False)
+        self.train_button.setDefault(True)
+        self.train_button.clicked.connect(self.start_training)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_training)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.status_label = QLabel()
+        run.addWidget(self.train_button)
+        run.addWidget(self.cancel_button)
+        run.addWidget(self.progress, 1)
+        root.addLayout(run)
+        root.addWidget(self.status_label)
+
+        result = QGridLayout()
+        self.accuracy_label = QLabel()
+        font = self.accuracy_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.accuracy_label.setFont(font)
+        result.addWidget(self.accuracy_label, 0, 0, 1, 2)
+        self.curve = AccuracyCurve()
+        result.addWidget(self.curve, 1, 0)
+        self.confusion_table = QTableWidget(0, 0)
+        self.confusion_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.confusion_table.setToolTip(
+            "Held-out images: rows are the true class, columns the guess"
+        )
+        self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        confusion_box = QVBoxLayout()
+        self.confusion_title = QLabel("Confusion matrix (rows: true class, columns: predicted)")
+        confusion_box.addWidget(self.confusion_title)
+        confusion_box.addWidget(self.confusion_table)
+        result.addLayout(confusion_box, 1, 1)
+        self.wrong_title = QLabel("Held-out images it got wrong (click one to see it):")
+        result.addWidget(self.wrong_title, 2, 0, 1, 2)
+        self.wrong_list = QListWidget()
+        self.wrong_list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.wrong_list.setIconSize(QSize(64, 64))
+        self.wrong_list.setMaximumHeight(110)
+        self.wrong_list.setFlow(QListWidget.Flow.LeftToRight)
+        self.wrong_list.setWrapping(False)
+        self.wrong_list.currentRowChanged.connect(self.show_wrong)
+        result.addWidget(self.wrong_list, 3, 0)
+        self.wrong_view = QLabel()
+        self.wrong_view.setFrameShape(QFrame.Shape.StyledPanel)
+        self.wrong_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.wrong_view.setWordWrap(True)
+        self.wrong_view.setMinimumHeight(110)
+        result.addWidget(self.wrong_view, 3, 1)
+        result.setColumnStretch(0, 1)
+        result.setColumnStretch(1, 1)
+        root.addLayout(result, 3)
+        self._show_result_widgets(False)
+
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.use_button = QPushButton("Use This Model")
+        self.use_button.setToolTip("Classify with the model you just taught")
+        self.use_button.clicked.connect(self.use_model)
+        self.save_button = QPushButton("Save…")
+        self.save_button.clicked.connect(self.choose_save)
+        close_button = QPushButton("Close")
+        close_button.clicked.connect(self.close)
+        for button in (self.use_button, self.save_button):
+            button.setEnabled(False)
+            buttons.addWidget(button)
+        buttons.addWidget(close_button)
+        root.addLayout(buttons)
+
+    def _show_result_widgets(self, shown: bool) -> None:
+        self.curve.setVisible(shown or self._training is not None)
+        for widget in (self.accuracy_label, self.confusion_table, self.confusion_title):
+            widget.setVisible(shown)
+        has_wrong = bool(shown and self.taught and self.taught.wrong)
+        for widget in (self.wrong_title, self.wrong_list, self.wrong_view):
+            widget.setVisible(has_wrong)
+
+    # ---- choosing the folder ---------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Folder of Class Folders", self.folder or ""
+        )
+        if folder:
+            self.set_folder(folder)
+
+    def set_folder(self, folder: str) -> None:
+        """List the classes of `folder` (on the worker); the answer shows in the table."""
+        self.folder = folder
+        self._request += 1
+        self.train_button.setEnabled(False)
+        self.folder_label.setText(f"<b>{Path(folder).name or folder}</b>: looking for classes…")
+        self.scanRequested.emit(self._request, folder)
+
+    def choose_backbone(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Start From a ResNet50 Checkpoint", "", WEIGHTS_FILTER
+        )
+        if path:
+            self.backbone_edit.setText(path)
+
+    def _on_scanned(self, request_id: int, scan: Scan) -> None:
+        if request_id != self._request:
+            return
+        total = sum(c.count for c in scan.classes)
+        self.folder_label.setText(
+            f"<b>{Path(scan.folder).name}</b>: {len(scan.classes)} classes, {total} images"
+        )
+        self.classes_table.setRowCount(len(scan.classes))
+        for row, found in enumerate(scan.classes):
+            self.classes_table.setItem(row, 0, QTableWidgetItem(found.name))
+            count = QTableWidgetItem(str(found.count))
+            count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.classes_table.setItem(row, 1, count)
+            strip = QTableWidgetItem()
+            strip.setIcon(QIcon(QPixmap.fromImage(found.strip)))
+            self.classes_table.setItem(row, 2, strip)
+        self.warning_label.setText("\n".join(f"⚠ {w}" for w in scan.warnings))
+        self.warning_label.setVisible(bool(scan.warnings))
+        self.train_button.setEnabled(self._training is None)
+        self.scanShown.emit()
+
+    def _on_scan_failed(self, request_id: int, message: str) -> None:
+        if request_id != self._request:
+            return
+        self.classes_table.setRowCount(0)
+        self.warning_label.setVisible(False)
+        self.folder_label.setText(message)
+        self.scanShown.emit()
+
+    def class_rows(self) -> list[tuple[str, int, bool]]:
+        """(name, image count, has thumbnails) per listed class, as shown."""
+        t = self.classes_table
+        return [
+            (t.item(r, 0).text(), int(t.item(r, 1).text()), not t.item(r, 2).icon().isNull())
+            for r in range(t.rowCount())
+        ]
+
+    # ---- training --------------------------------------------------------------------------
+    def start_training(self) -> None:
+        if self.folder is None or self._training is not None:
+            return
+        self._request += 1
+        self._training = TrainRequest(
+            request_id=self._request,
+            folder=self.folder,
+            backbone=self.backbone_edit.text() or None,
+            epochs=self.epochs_spin.value(),
+            fine_tune=self.fine_tune_check.isChecked(),
+            augment=self.augment_check.isChecked(),
+            out_dir=self._models_dir,
+        )
+        self.taught = None
+        self.curve.clear(self.epochs_spin.value())
+        self._show_result_widgets(False)
+        for widget in (self.train_button, self.choose_button, self.use_button, self.save_button):
+            widget.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self._say("Loading the backbone…")
+        self.trainRequested.emit(self._training)
+
+    def cancel_training(self) -> None:
+        if self._training is not None:
+            self._training.cancel.set()
+            self.cancel_button.setEnabled(False)
+            self._say("Cancelling…")
+
+    def _current(self, request_id: int) -> bool:
+        return self._training is not None and request_id == self._training.request_id
+
+    def _on_progress(self, request_id: int, p: Any) -> None:
+        if not self._current(request_id):
+            return
+        if p.stage == "features":
+            self.progress.setRange(0, max(p.total, 1))
+            self.progress.setValue(p.done)
+            self._say(f"Reading images: {p.done} of {p.total}")
+        elif p.stage == "training" and p.epoch is not None:
+            self.progress.setRange(0, p.total)
+            self.progress.setValue(p.done)
+            self.curve.add(p.epoch)
+            self._say(
+                f"Epoch {p.done} of at most {p.total}: validation accuracy "
+                f"{p.epoch.val_accuracy * 100:.1f}%"
+            )
+
+    def _finish(self, outcome: str) -> None:
+        self._training = None
+        self.cancel_button.setEnabled(False)
+        self.choose_button.setEnabled(True)
+        self.train_button.setEnabled(self.folder is not None)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if outcome == "done" else 0)
+        self.trainingFinished.emit(outcome)
+
+    def _on_trained(self, request_id: int, taught: Taught) -> None:
+        if not self._current(request_id):
+            return
+        self.taught = taught
+        r = taught.result
+        total = sum(r.val_counts)
+        right = sum(r.confusion[i][i] for i in range(len(r.class_names)))
+        self.accuracy_label.setText(
+            f"Validation accuracy: {r.val_accuracy * 100:.1f}% ({right} of {total} held-out images)"
+        )
+        self.curve.set_best(r.best_epoch)
+        self._fill_confusion(r)
+        self.wrong_list.clear()
+        self.wrong_view.clear()
+        for m, image in taught.wrong:
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(image)), Path(m.path).name)
+            item.setToolTip(f"{m.true_label}, predicted {m.predicted_label}")
+            self.wrong_list.addItem(item)
+        self._show_result_widgets(True)
+        skipped = f"; {len(r.skipped)} unreadable image(s) skipped" if r.skipped else ""
+        self._say(
+            f"Trained in {r.seconds:.1f} s on {r.device}, best epoch {r.best_epoch} of "
+            f"{len(r.history)}{skipped}. Saved as {taught.path}"
+        )
+        self.use_button.setEnabled(True)
+        self.save_button.setEnabled(True)
+        self._finish("done")
+
+    def _fill_confusion(self, r: Any) -> None:
+        n = len(r.class_names)
+        t = self.confusion_table
+        t.clear()
+        t.setRowCount(n)
+        t.setColumnCount(n)
+        t.setHorizontalHeaderLabels(list(r.class_names))
+        t.setVerticalHeaderLabels(list(r.class_names))
+        for i, row in enumerate(r.confusion):
+            total = sum(row) or 1
+            for j, value in enumerate(row):
+                item = QTableWidgetItem(str(value))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                share = value / total
+                base = QColor("#2e8b57") if i == j else QColor("#c0392b")
+                base.setAlphaF(0.15 + 0.6 * share if value else 0.0)
+                item.setBackground(base)
+                t.setItem(i, j, item)
+
+    def confusion(self) -> list[list[int]]:
+        """The confusion matrix as shown."""
+        t = self.confusion_table
+        return [
+            [int(t.item(i, j).text()) for j in range(t.columnCount())] for i in range(t.rowCount())
+        ]
+
+    def show_wrong(self, row: int) -> None:
+        """Show one misclassified held-out image, larger, with what it was taken for."""
+        if self.taught is None or not 0 <= row < len(self.taught.wrong):
+            return
+        m, image = self.taught.wrong[row]
+        pixmap = QPixmap.fromImage(image).scaled(
+            160, 160, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
+        self.wrong_view.setPixmap(pixmap)
+        self.wrong_view.setToolTip(
+            f"{m.path}\nis {m.true_label}, predicted {m.predicted_label} "
+            f"({m.probability * 100:.0f}%)"
+        )
+        self.wrong_caption = f"{Path(m.path).name}: {m.true_label}, predicted {m.predicted_label}"
+        self._say(self.wrong_caption)
+
+    def _on_train_failed(self, request_id: int, message: str) -> None:
+        if request_id != -1 and not self._current(request_id):
+            return
+        self._say(message, error=True)
+        self._finish("failed")
+
+    def _on_cancelled(self, request_id: int) -> None:
+        if not self._current(request_id):
+            return
+        self._say("Training cancelled.")
+        self._finish("cancelled")
+
+    # ---- the result ------------------------------------------------------------------------
+    def use_model(self) -> None:
+        if self.taught is not None:
+            self.useModel.emit(self.taught.path)
+            self._say(f"The window now classifies with {Path(self.taught.path).name}.")
+
+    def choose_save(self) -> None:
+        if self.taught is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the Taught Model", Path(self.taught.path).name, WEIGHTS_FILTER
+        )
+        if path:
+            self.save_to(path)
+
+    def save_to(self, path: str) -> None:
+        """Copy the taught checkpoint to `path` (on the worker); `worker.saved` says when."""
+        if self.taught is not None:
+            self.copyRequested.emit(self.taught.path, path)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status_label.setStyleSheet("color: #c0392b;" if error else "")
+        self.status_label.setText(text)
+
+    # ---- drops and closing -----------------------------------------------------------------
+    def dragEnterEvent(self, event: Any) -> None:
+        if _dropped_folder(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: Any) -> None:
+        folder = _dropped_folder(event.mimeData())
+        if folder is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.set_folder(folder)
+
+    def showEvent(self, event: Any) -> None:
+        if not self.thread.isRunning():
+            self.thread.start()
+        super().showEvent(event)
+
+    def closeEvent(self, event: Any) -> None:
+        """Closing cancels a running training (it stops at its next batch) and ends the
+        thread; showing the dialog again starts it again."""
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel and end the worker thread; True if it ended in time."""
+        self.cancel_training()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)
+
+
+def _dropped_folder(mime: Any) -> str | None:
+    urls = [u for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+    if len(urls) == 1 and Path(urls[0].toLocalFile()).is_dir():
+        return urls[0].toLocalFile()
+    return None
