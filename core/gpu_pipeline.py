@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import queue
 import re
@@ -198,17 +199,39 @@ def orient(img: torch.Tensor, orientation: int) -> torch.Tensor:
     return img
 
 
-def resize_crop_into(img: torch.Tensor, pre: Preprocess, out: torch.Tensor) -> None:
-    """Resize a 3xHxW uint8 image's short side with antialias, cut the centre crop, round to
-    whole levels as Pillow does, and write it (0-255 floats) into `out` (3 x crop x crop).
+def draft_factor(size: tuple[int, int], pre: Preprocess) -> int:
+    """The 1/k scale Pillow's `draft` decodes this JPEG at on the Pillow path (`core.images`):
+    the largest of 8, 4, 2 that keeps the image at least `DRAFT_OVERSAMPLE` times the resize."""
+    from core.images import DRAFT_MIN_SIDE, DRAFT_OVERSAMPLE
 
-    Same geometry as the Pillow path (`Preprocess.crop_geometry`); torch's antialiased bilinear
-    filter is Pillow's (a triangle widened by the scale).
+    w, h = size
+    if max(w, h) <= DRAFT_MIN_SIDE:
+        return 1
+    scale = pre.resize_size * DRAFT_OVERSAMPLE / min(w, h)
+    if scale >= 1:
+        return 1
+    fits = min(w // math.ceil(w * scale), h // math.ceil(h * scale))
+    return next(k for k in (8, 4, 2, 1) if fits >= k)
+
+
+def resize_crop_into(
+    img: torch.Tensor, pre: Preprocess, out: torch.Tensor, orientation: int = 1
+) -> None:
+    """From a decoded 3xHxW uint8 JPEG (as stored) to its 0-255 centre crop in `out`.
+
+    The Pillow path's steps, in its order: the reduced-size decode of a large JPEG (Pillow's
+    `draft`, here the mean of each k x k block, which is what a 1/k DCT decode keeps), the EXIF
+    turn, the antialiased bilinear resize of the short side (torch's filter is Pillow's), the
+    centre crop, and rounding to whole levels as Pillow's 8-bit images are.
     """
-    h, w = img.shape[-2:]
+    x = img.unsqueeze(0).float()
+    k = draft_factor((img.shape[-1], img.shape[-2]), pre)
+    if k > 1:
+        x = F.avg_pool2d(x, k, ceil_mode=True).round_()
+    x = orient(x, orientation)
+    h, w = x.shape[-2:]
     (rw, rh), (left, top) = pre.crop_geometry((w, h))
     c = pre.crop_size
-    x = img.unsqueeze(0).float()
     if (rw, rh) != (w, h):
         x = F.interpolate(x, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
     torch.round(x[0, :, top : top + c, left : left + c], out=out)
@@ -396,7 +419,7 @@ class GpuJpegPipeline:
         if n:
             levels = torch.empty((n, 3, c, c), dtype=torch.float32, device=self.device)
             for row, img, orientation in on_gpu:
-                resize_crop_into(orient(img, orientation), self.pre, levels[row])
+                resize_crop_into(img, self.pre, levels[row], orientation)
             tensor = normalise_into(levels, self.pre)
             if on_cpu:  # already normalised by the Pillow path: through pinned memory
                 idx = torch.tensor([row for row, _ in on_cpu], device=self.device)
@@ -537,7 +560,7 @@ def prepare_on_gpu(clf: Classifier, source: object) -> torch.Tensor | None:
         return None
     c = pipe.pre.crop_size
     levels = torch.empty((1, 3, c, c), dtype=torch.float32, device=clf.device)
-    resize_crop_into(orient(img, read.header.orientation), pipe.pre, levels[0])  # type: ignore[union-attr]
+    resize_crop_into(img, pipe.pre, levels[0], read.header.orientation)  # type: ignore[union-attr]
     return normalise_into(levels, pipe.pre)
 
 
