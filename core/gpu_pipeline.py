@@ -18,6 +18,7 @@ device: the tests check them on the CPU against Pillow.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import math
@@ -76,23 +77,51 @@ class JpegHeader:
     orientation: int = 1  # EXIF orientation 1-8 (1: as stored)
     adobe_transform: int | None = None  # APP14: 0 means the 3 channels are RGB, not YCbCr
     complete: bool = True  # ends with the end-of-image marker
+    sampling: tuple[tuple[int, int], ...] = ()  # (h, v) sampling factors per component
+    tables_defined: bool = True  # every quantisation table the frame uses is in the file
 
     @property
     def progressive(self) -> bool:
         return self.sof == 0xC2
 
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+    @property
+    def subsampling(self) -> str:
+        """ "4:2:0", "4:2:2", "4:4:4"... or "grey", as a person names it."""
+        if self.components == 1:
+            return "grey"
+        if len(self.sampling) != 3 or self.sampling[1] != self.sampling[2]:
+            return "other"
+        (h, v), (ch, cv) = self.sampling[0], self.sampling[1]
+        names = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (1, 2): "4:4:0"}
+        return names.get((h // ch, v // cv), "other") if ch and cv else "other"
+
     def gpu_refusal(self) -> str | None:
-        """Why nvJPEG should not take this file, or None when it can."""
+        """Why this file takes the Pillow path, or None when nvJPEG takes it."""
         if self.sof not in _NVJPEG_SOF:
             return f"JPEG coding 0x{self.sof:02X} (lossless or arithmetic)"
         if self.precision != 8:
             return f"{self.precision}-bit JPEG"
-        if self.components not in (1, 3):
+        if self.components == 1:
+            # the H100's hardware decoder returned wrong colours for these (measured)
+            return "greyscale"
+        if self.components != 3:
             return f"{self.components} channels (CMYK or YCCK)"
-        if self.components == 3 and self.adobe_transform == 0:
+        if self.adobe_transform == 0:
             return "channels stored as RGB, not YCbCr"
+        if self.progressive:
+            # nvJPEG decodes them one at a time with the Huffman pass on one CPU thread, and
+            # holds torchvision's decoder lock all the while: Pillow's threads are faster
+            return "progressive"
+        if self.subsampling == "other":
+            return "unusual chroma sampling"
         if self.width <= 0 or self.height <= 0:
             return "no size in the frame header"
+        if not self.tables_defined:
+            return "a quantisation table is missing"
         if not self.complete:
             return "no end-of-image marker (truncated?)"
         return None
@@ -112,6 +141,10 @@ def parse_jpeg_header(data: bytes | bytearray | memoryview) -> JpegHeader | None
     exif_orientation: int | None = None
     xmp_orientation: int | None = None
     adobe: int | None = None
+    frame: tuple[int, int, int, int, int] | None = None  # sof, precision, height, width, comps
+    sampling: list[tuple[int, int]] = []
+    tables_used: set[int] = set()
+    tables: set[int] = set()
     while pos + 4 <= n:
         if buf[pos] != 0xFF:
             return None
@@ -122,10 +155,14 @@ def parse_jpeg_header(data: bytes | bytearray | memoryview) -> JpegHeader | None
         if marker in (0x01, *range(0xD0, 0xD8)):
             pos += 2
             continue
+        if marker == 0xD9:  # the end before any scan
+            return None
         length = (buf[pos + 2] << 8) | buf[pos + 3]
         if length < 2 or pos + 2 + length > n:
             return None
         seg = buf[pos + 4 : pos + 2 + length]
+        if marker == 0xDA:  # the first scan: the header is over
+            break
         if marker == 0xE1:
             if bytes(seg[:6]) == b"Exif\x00\x00":
                 if exif_orientation is None:
@@ -136,26 +173,39 @@ def parse_jpeg_header(data: bytes | bytearray | memoryview) -> JpegHeader | None
                     xmp_orientation = int(found[2])
         elif marker == 0xEE and bytes(seg[:5]) == b"Adobe" and len(seg) >= 12:
             adobe = seg[11]
-        elif marker in _SOF_MARKERS:
+        elif marker == 0xDB:
+            i = 0
+            while i < len(seg):
+                tables.add(seg[i] & 0x0F)
+                i += 1 + (128 if seg[i] >> 4 else 64)
+        elif marker in _SOF_MARKERS and frame is None:
             if len(seg) < 6:
                 return None
             precision, height, width, comps = struct.unpack(">BHHB", bytes(seg[:6]))
-            orientation = exif_orientation or xmp_orientation or 1
-            tail = bytes(buf[max(0, n - 64) :]).rstrip(b"\x00")
-            return JpegHeader(
-                width=width,
-                height=height,
-                components=comps,
-                precision=precision,
-                sof=marker,
-                orientation=orientation if 1 <= orientation <= 8 else 1,
-                adobe_transform=adobe,
-                complete=tail.endswith(b"\xff\xd9"),
-            )
-        elif marker in (0xDA, 0xD9):  # scan data or the end before any frame header
-            return None
+            frame = (marker, precision, height, width, comps)
+            for c in range(comps):
+                if 6 + 3 * c + 2 < len(seg):
+                    hv = seg[6 + 3 * c + 1]
+                    sampling.append((hv >> 4, hv & 0x0F))
+                    tables_used.add(seg[6 + 3 * c + 2])
         pos += 2 + length
-    return None
+    if frame is None:
+        return None
+    sof, precision, height, width, comps = frame
+    orientation = exif_orientation or xmp_orientation or 1
+    tail = bytes(buf[max(0, n - 64) :]).rstrip(b"\x00")
+    return JpegHeader(
+        width=width,
+        height=height,
+        components=comps,
+        precision=precision,
+        sof=sof,
+        orientation=orientation if 1 <= orientation <= 8 else 1,
+        adobe_transform=adobe,
+        complete=tail.endswith(b"\xff\xd9"),
+        sampling=tuple(sampling),
+        tables_defined=tables_used <= tables,
+    )
 
 
 def _exif_orientation(tiff: bytes) -> int | None:
@@ -240,12 +290,26 @@ def resize_crop_into(
 def normalise_into(levels: torch.Tensor, pre: Preprocess, out: torch.Tensor | None = None):
     """(levels - mean) / std of an Nx3xHxW batch of 0-255 floats, written channels-last: the
     layout change the network's input needs and the normalisation are one pass over memory."""
-    mean = torch.tensor(pre.mean, device=levels.device).view(1, 3, 1, 1) * 255.0
-    std = torch.tensor(pre.std, device=levels.device).view(1, 3, 1, 1) * 255.0
+    mean, std = _statistics(pre, levels.device)
     if out is None:
         out = torch.empty_like(levels, memory_format=torch.channels_last)
     torch.sub(levels, mean, out=out)
     return out.div_(std)
+
+
+def _statistics(pre: Preprocess, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and std in levels, made once per device (a copy to the GPU per batch would
+    wait for the copy engine)."""
+    key = (pre.mean, pre.std, str(device))
+    if key not in _STATS:
+        shape = (1, 3, 1, 1)
+        mean = torch.tensor(pre.mean, dtype=torch.float32).view(shape) * 255.0
+        std = torch.tensor(pre.std, dtype=torch.float32).view(shape) * 255.0
+        _STATS[key] = (mean.to(device), std.to(device))
+    return _STATS[key]
+
+
+_STATS: dict[tuple[object, ...], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
 # ---- reading, batching, decoding ------------------------------------------------------------
@@ -331,10 +395,16 @@ class GpuJpegPipeline:
         batch_size: int = GPU_MIN_BATCH,
         readers: int | None = None,
         depth: int = 2,
+        pillow_above_megapixels: float | None = None,
     ) -> None:
         from torchvision.io import ImageReadMode, decode_jpeg
 
         self.clf = clf
+        # a share of the decoding for the CPU's threads: Pillow decodes a large JPEG at 1/4 or
+        # 1/8 scale (draft) while nvJPEG must decode every pixel, one file at a time
+        self.pillow_above = pillow_above_megapixels
+        self.routes: collections.Counter[str] = collections.Counter()
+        self._routes_lock = threading.Lock()
         self.pre: Preprocess = clf.model.preprocess
         self.device = clf.device
         self.batch_size = max(1, batch_size)
@@ -354,18 +424,28 @@ class GpuJpegPipeline:
                 raw = bytearray(source)
             else:
                 with open(source, "rb") as f:  # type: ignore[arg-type]
-                    raw = bytearray(f.read())
+                    raw = bytearray(os.fstat(f.fileno()).st_size)
+                    if f.readinto(raw) != len(raw) or not raw:
+                        raise OSError("changed while read")
         except (OSError, TypeError):  # missing, a folder...: the Pillow path says which
-            return self._fallback(source, name, start)
+            return self._fallback(source, name, start, "unreadable")
         header = parse_jpeg_header(raw)
         refusal = "not a JPEG" if header is None else header.gpu_refusal()
+        if refusal is None and self.pillow_above and header.megapixels > self.pillow_above:  # type: ignore[union-attr]
+            refusal = f"over {self.pillow_above:g} MP"
         if refusal is not None:
             log.debug("%s: Pillow path (%s)", name, refusal)
-            return self._fallback(source, name, start)
+            return self._fallback(source, name, start, refusal)
+        self._count("nvJPEG")
         data = torch.frombuffer(raw, dtype=torch.uint8)
         return _Read(source, name, data, header, None, time.perf_counter() - start)
 
-    def _fallback(self, source: object, name: str, start: float) -> _Read:
+    def _count(self, route: str) -> None:
+        with self._routes_lock:
+            self.routes[route] += 1
+
+    def _fallback(self, source: object, name: str, start: float, why: str) -> _Read:
+        self._count(f"Pillow: {why}")
         prepared = self.clf._prepare_one(source)  # type: ignore[arg-type]
         return _Read(source, name, prepared=prepared, seconds=time.perf_counter() - start)
 
@@ -379,12 +459,14 @@ class GpuJpegPipeline:
             return list(self._decode_jpeg(datas, mode=self._rgb, device=self.device))
         except RuntimeError as exc:
             log.debug("batched GPU decode failed (%s); one by one", exc)
+            self._count("nvJPEG batch refused, retried file by file")
         out: list[torch.Tensor | None] = []
         for r in reads:
             try:
                 out.append(self._decode_jpeg([r.data], mode=self._rgb, device=self.device)[0])
             except RuntimeError as exc:
                 log.info("%s: the GPU cannot decode it (%s); Pillow instead", r.name, exc)
+                self._count("nvJPEG refused, then Pillow")
                 out.append(None)
         return out
 

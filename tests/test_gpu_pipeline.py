@@ -93,10 +93,17 @@ def test_files_nvjpeg_cannot_take_are_refused_with_the_reason(portrait: Image.Im
     whole = jpeg_bytes(portrait)
     assert "truncated" in parse_jpeg_header(whole[: len(whole) // 2]).gpu_refusal()
     progressive = parse_jpeg_header(jpeg_bytes(portrait, progressive=True))
-    assert progressive.progressive and progressive.gpu_refusal() is None
+    assert progressive.progressive and progressive.gpu_refusal() == "progressive"
     grey = parse_jpeg_header(jpeg_bytes(portrait.convert("L")))
-    assert grey.components == 1 and grey.gpu_refusal() is None
+    assert grey.components == 1 and grey.gpu_refusal() == "greyscale"
+    assert "quantisation" in parse_jpeg_header(without_quantisation_tables(whole)).gpu_refusal()
     assert parse_jpeg_header(b"\xff\xd8\xff not really") is None
+
+
+@pytest.mark.parametrize(("subsampling", "name"), [(0, "4:4:4"), (1, "4:2:2"), (2, "4:2:0")])
+def test_chroma_subsampling_is_read_from_the_frame(portrait: Image.Image, subsampling, name):
+    header = parse_jpeg_header(jpeg_bytes(portrait, subsampling=subsampling))
+    assert header.subsampling == name and header.gpu_refusal() is None
 
 
 # ---- the tensor steps, on the CPU -----------------------------------------------------------
@@ -177,14 +184,21 @@ def mixed_folder(tmp_path: Path, photos: dict[str, Path], portrait: Image.Image)
     return [*paths, rotated, progressive, cmyk, truncated, damaged, missing, photos["rocket"]]
 
 
+def with_a_bad_marker_in_the_scan(data: bytes) -> bytes:
+    """A JPEG whose header is sound but whose scan stops at a marker no decoder accepts."""
+    cut = data.index(b"\xff\xda") + 2000
+    return data[:cut] + b"\xff\x02" + data[cut:]
+
+
 def test_reading_sends_only_what_nvjpeg_can_take_to_it(
     classifier: Classifier, mixed_folder: list[Path]
 ):
     pipe = GpuJpegPipeline(classifier, batch_size=4, readers=2)
     reads = {Path(r.name).name: r for r in map(pipe.read, mixed_folder)}
     gpu = {name for name, r in reads.items() if r.data is not None}
-    assert gpu == {"chelsea.jpg", "rotated.jpg", "progressive.jpg", "damaged.jpg", "rocket.jpg"}
+    assert gpu == {"chelsea.jpg", "rotated.jpg", "rocket.jpg"}
     assert reads["rotated.jpg"].header.orientation == 6
+    assert pipe.routes["nvJPEG"] == 3 and pipe.routes["Pillow: progressive"] == 1
     assert reads["coffee.png"].prepared.tensor is not None  # Pillow's result, already made
     assert "truncated" in reads["truncated.jpg"].prepared.error
 
@@ -204,15 +218,19 @@ def test_a_folder_gives_the_pillow_paths_results_and_errors_in_order(
 
 
 def test_a_batch_nvjpeg_refuses_is_decoded_file_by_file(
-    classifier: Classifier, mixed_folder: list[Path]
+    classifier: Classifier, mixed_folder: list[Path], tmp_path: Path
 ):
+    bad_scan = tmp_path / "damaged.jpg"
+    bad_scan.write_bytes(with_a_bad_marker_in_the_scan(mixed_folder[0].read_bytes()))
     pipe = GpuJpegPipeline(classifier, batch_size=4, readers=1)
-    good, damaged = pipe.read(mixed_folder[0]), pipe.read(mixed_folder[6])
+    good, damaged = pipe.read(mixed_folder[0]), pipe.read(bad_scan)
+    assert damaged.data is not None  # the header reads well: nvJPEG gets it
     decoded = pipe.decode([good, damaged])
     assert decoded[0] is not None and decoded[0].shape[0] == 3
     assert decoded[1] is None
     batch = pipe.build([good, damaged])
     assert batch.rows == [0, None] and "damaged" in batch.errors[1]
+    assert pipe.routes["nvJPEG refused, then Pillow"] == 2  # in decode, then in build
 
 
 def test_cancelling_a_folder_stops_between_batches(classifier: Classifier, photos):
