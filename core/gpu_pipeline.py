@@ -57,6 +57,10 @@ GPU_DECODE_BY_DEFAULT = False
 # JPEGs in one nvJPEG call keeps the hardware decoders busy.
 GPU_MIN_BATCH = 64
 
+# JPEGs over this many megapixels go to Pillow's threads (None: none do). A share of the
+# decoding for the CPU while nvJPEG works through the rest; measured in `benchmarks.gpu_decode`.
+PILLOW_ABOVE_MEGAPIXELS: float | None = None
+
 # SOF markers nvJPEG decodes: baseline, extended and progressive Huffman.
 _NVJPEG_SOF = frozenset({0xC0, 0xC1, 0xC2})
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -470,11 +474,16 @@ class GpuJpegPipeline:
                 out.append(None)
         return out
 
-    def build(self, reads: list[_Read]) -> GpuBatch:
-        """Decode, orient, resize, crop and normalise one batch on the current stream."""
+    def build(
+        self, reads: list[_Read], decoded_gpu: list[torch.Tensor | None] | None = None
+    ) -> GpuBatch:
+        """Decode (unless `decoded_gpu` holds the decodes of its nvJPEG files), orient, resize,
+        crop and normalise one batch on the current stream."""
         start = time.perf_counter()
         gpu = [r for r in reads if r.data is not None]
-        decoded = dict(zip(map(id, gpu), self.decode(gpu), strict=True))
+        if decoded_gpu is None:
+            decoded_gpu = self.decode(gpu)
+        decoded = dict(zip(map(id, gpu), decoded_gpu, strict=True))
         for r in gpu:
             if decoded[id(r)] is None:
                 r.prepared = self.clf._prepare_one(r.source)  # type: ignore[arg-type]
@@ -536,22 +545,41 @@ class GpuJpegPipeline:
         out: queue.Queue[object] = queue.Queue(maxsize=self.depth)
         done = object()
 
+        def decode_on_stream(reads: list[_Read]) -> list[torch.Tensor | None]:
+            with torch.cuda.stream(self.stream):
+                return self.decode([r for r in reads if r.data is not None])
+
         def produce() -> None:
+            # three kinds of threads: readers (files, headers, Pillow's share), one decoder
+            # (torchvision's nvJPEG calls block and take a global lock), and this one, which
+            # resizes batch N while the decoder works on batch N+1
             try:
                 with (
                     ThreadPoolExecutor(self.readers, thread_name_prefix="read") as pool,
+                    ThreadPoolExecutor(1, thread_name_prefix="nvjpeg") as decoder,
                     torch.cuda.stream(self.stream),
                 ):
                     pending: deque[Future[_Read]] = deque()
                     i = 0
                     ahead = self.batch_size * (self.depth + 1)
-                    while (i < len(items) or pending) and not stop.is_set():
+
+                    def next_batch() -> tuple[list[_Read], Future[list]] | None:
+                        nonlocal i
                         while i < len(items) and len(pending) < ahead:
                             pending.append(pool.submit(self.read, items[i]))
                             i += 1
+                        if not pending or stop.is_set():
+                            return None
                         take = min(self.batch_size, len(pending))
                         reads = [pending.popleft().result() for _ in range(take)]
-                        out.put(self.build(reads))
+                        return reads, decoder.submit(decode_on_stream, reads)
+
+                    current = next_batch()
+                    while current is not None and not stop.is_set():
+                        following = next_batch()
+                        reads, decoding = current
+                        out.put(self.build(reads, decoding.result()))
+                        current = following
                     for fut in pending:
                         fut.cancel()
             except BaseException as exc:  # handed to the caller's thread
@@ -596,11 +624,14 @@ def classify_folder(
     should_stop: Callable[[], bool],
     readers: int | None = None,
     min_batch: int = GPU_MIN_BATCH,
+    pillow_above_megapixels: float | None = PILLOW_ABOVE_MEGAPIXELS,
 ) -> Iterator[ClassificationResult]:
     """`Classifier.classify_many` on the GPU path: same results, same order, same errors."""
     from core.errors import OutOfDeviceMemoryError
 
-    pipe = GpuJpegPipeline(clf, max(batch_size, min_batch), readers)
+    pipe = GpuJpegPipeline(
+        clf, max(batch_size, min_batch), readers, pillow_above_megapixels=pillow_above_megapixels
+    )
     device = str(clf.device)
     for batch in pipe.batches(sources):
         if should_stop():
