@@ -323,6 +323,8 @@ class MainWindow(QMainWindow):
 
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&About", None, self._about, None))
+        # -- device doctor (issue 15): Help > Devices…
+        help_menu.addAction(self._action("&Devices…", None, self.show_devices, None))
 
     def _action(self, text, shortcut, slot, tip) -> QAction:  # type: ignore[no-untyped-def]
         action = QAction(text, self)
@@ -544,6 +546,15 @@ class MainWindow(QMainWindow):
             self.device_menu.addAction(action)
         if self._model is not None:
             self._check_device(self._model.device)
+        # -- device doctor (issue 15): why a GPU is missing, in the Device menu's tooltips
+        from gui.devices_dialog import explain_missing_gpu
+
+        explain_missing_gpu(self.device_menu, self.show_devices)
+
+    def show_devices(self) -> None:  # device doctor (issue 15)
+        from gui.devices_dialog import DevicesDialog
+
+        DevicesDialog(self).open()
 
     def device_actions(self) -> list[QAction]:
         return list(self.device_group.actions())
