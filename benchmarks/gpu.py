@@ -82,8 +82,10 @@ def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
     cuda = dev.startswith("cuda")
     plain = plain_model(inp.checkpoint, dev)
     naive = NaiveLoop(plain, dev)
-    clf = Classifier(load_checkpoint(inp.checkpoint), dev)
-    fast = Classifier(load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16")
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
+    fast = Classifier(
+        load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16", decode="cpu"
+    )
     ready = torch.randn(1, 3, 224, 224)
     on_dev = ready.to(dev).contiguous(memory_format=torch.channels_last)
     v: dict[str, Callable[[], object]] = {
@@ -118,7 +120,7 @@ def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
 def model_throughput(inp: Inputs, dev: str, rounds: int, quick: bool = False) -> dict[str, Any]:
     """Images/s of the network alone on ready batches on the device: the ceiling."""
     plain = plain_model(inp.checkpoint, dev)
-    clf = Classifier(load_checkpoint(inp.checkpoint), dev)
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
     amp = torch.float16 if dev.startswith("cuda") else torch.bfloat16
     out = {}
     for bs in (8,) if quick else (8, 32, 128):
@@ -144,8 +146,10 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
     cuda = dev.startswith("cuda")
     plain = plain_model(inp.checkpoint, dev)
     naive = NaiveLoop(plain, dev)
-    clf = Classifier(load_checkpoint(inp.checkpoint), dev)
-    fast = Classifier(load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16")
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
+    fast = Classifier(
+        load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16", decode="cpu"
+    )
     cores = os.cpu_count() or 2
     default_workers = clf._decode_workers()
     results: dict[str, dict[str, int]] = {}
@@ -169,7 +173,7 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
         "ours_fast_batch32": with_benchmark(True, ours(fast, "ours_fast", batch_size=32)),
     }
     if cuda:
-        unpinned = Classifier(load_checkpoint(inp.checkpoint), dev)
+        unpinned = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
         unpinned._stack = lambda ts: torch.stack(ts)  # type: ignore[method-assign]
         v["ours_default_unpinned"] = with_benchmark(True, ours(unpinned, "unpinned"))
         v["ours_default_cudnn_benchmark_off"] = with_benchmark(False, ours(clf, "bench_off"))
@@ -202,7 +206,7 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
             clf.predict(clf._stack(tensors[i : i + 8]))
         net_s = time.perf_counter() - start
     per_image_decode = [p.seconds for p in prepared]
-    timed = Timed(load_checkpoint(inp.checkpoint), dev)
+    timed = Timed(load_checkpoint(inp.checkpoint), dev, decode="cpu")
     with cudnn_benchmark(True):
         list(timed.classify_many(files))  # warm
         timed.reset()

@@ -286,12 +286,12 @@ def _kind(path: Path, pipe: Any) -> str:
         header = parse_jpeg_header(f.read())
     if header is None:
         return "not JPEG (Pillow)"
-    refusal = header.gpu_refusal()
+    refusal = pipe.refusal(header)
     if refusal:
         return f"Pillow: {refusal}"
     k = draft_factor((header.width, header.height), pipe.pre)
     return (
-        f"nvJPEG {header.subsampling}"
+        f"nvJPEG {header.subsampling}{header.sampling[0] if header.components == 1 else ''}"
         + (f" draft 1/{k}" if k > 1 else "")
         + (" rotated" if header.orientation != 1 else "")
     )
@@ -366,6 +366,7 @@ def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: b
 
 def single_24mp(checkpoint: Path, dev: str, large: Path, rounds: int) -> dict[str, Any]:
     """Batch 1 on the 24 MP JPEG: today's path and the GPU path, and the GPU path's stages."""
+    from benchmarks.pipelines import NaiveLoop, plain_model
     from core.engine import Classifier
     from core.gpu_pipeline import GpuJpegPipeline, normalise_into, resize_crop_into
     from core.model import load_checkpoint
@@ -373,6 +374,13 @@ def single_24mp(checkpoint: Path, dev: str, large: Path, rounds: int) -> dict[st
     pillow = Classifier(load_checkpoint(checkpoint), dev, decode="cpu")
     gpu = Classifier(load_checkpoint(checkpoint), dev, decode="gpu")
     pipe = GpuJpegPipeline(gpu, batch_size=1, readers=1)
+    naive = NaiveLoop(plain_model(checkpoint, dev), dev)
+    naive(large)
+    naive_s = []
+    for _ in range(3):
+        start = time.perf_counter()
+        naive(large)
+        naive_s.append(time.perf_counter() - start)
     stages: dict[str, list[float]] = {
         k: [] for k in ("read", "decode", "preprocess", "network", "total_gpu", "total_pillow")
     }
@@ -399,6 +407,7 @@ def single_24mp(checkpoint: Path, dev: str, large: Path, rounds: int) -> dict[st
                 stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True
             ):
                 stages[k].append(v)
+    stages["total_naive_loop"] = naive_s
     return {k: round(float(np.median(v)) * 1000, 2) for k, v in stages.items()}
 
 

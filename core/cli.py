@@ -153,8 +153,8 @@ def _add_device_options(p: argparse.ArgumentParser) -> None:
         "--decode",
         choices=["auto", "gpu", "cpu"],
         default="auto",
-        help="on a CUDA GPU, decode JPEGs on the GPU (gpu) or with Pillow (cpu); auto: "
-        "Pillow, see README: GPU decoding (default: %(default)s)",
+        help="on a CUDA GPU, decode JPEGs on the GPU (gpu) or with Pillow (cpu); auto: on the "
+        "GPU (README: GPU decoding) (default: %(default)s)",
     )
 
 

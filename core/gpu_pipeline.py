@@ -50,7 +50,7 @@ DECODE_CHOICES = ("auto", "gpu", "cpu")
 
 # What `decode="auto"` means on CUDA: the GPU path, or the Pillow path. Set from the agreement
 # measured on the benchmark folder (`benchmarks/results/gpu.md`, README "GPU decoding").
-GPU_DECODE_BY_DEFAULT = False
+GPU_DECODE_BY_DEFAULT = True
 
 # Folder batches on the GPU path are at least this large: the network's throughput grows with
 # the batch (batch 8: 1,216 images/s, batch 128: 7,050 in fp32 on the H100) and decoding many
@@ -109,18 +109,15 @@ class JpegHeader:
             return f"JPEG coding 0x{self.sof:02X} (lossless or arithmetic)"
         if self.precision != 8:
             return f"{self.precision}-bit JPEG"
-        if self.components == 1:
-            # the H100's hardware decoder returned wrong colours for these (measured)
-            return "greyscale"
-        if self.components != 3:
+        if self.components not in (1, 3):
             return f"{self.components} channels (CMYK or YCCK)"
-        if self.adobe_transform == 0:
+        if self.components == 3 and self.adobe_transform == 0:
             return "channels stored as RGB, not YCbCr"
         if self.progressive:
             # nvJPEG decodes them one at a time with the Huffman pass on one CPU thread, and
             # holds torchvision's decoder lock all the while: Pillow's threads are faster
             return "progressive"
-        if self.subsampling == "other":
+        if self.components == 3 and self.subsampling == "other":
             return "unusual chroma sampling"
         if self.width <= 0 or self.height <= 0:
             return "no size in the frame header"
@@ -372,6 +369,50 @@ def _probe(device: torch.device) -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
+def grey_samplings_decoded_right(device: torch.device) -> frozenset[tuple[int, int]]:
+    """The luma sampling factors of greyscale JPEGs that nvJPEG decodes right on `device`.
+
+    On the H100, greyscale JPEGs decoded to RGB came back with wrong pixels (measured); this
+    decodes small greyscale files of each sampling with `ImageReadMode.GRAY` and keeps those
+    that match the CPU's decoder. The rest take the Pillow path. Tried once per device.
+    """
+    key = str(device)
+    if key not in _GREY_OK:
+        _GREY_OK[key] = _probe_grey(device)
+    return _GREY_OK[key]
+
+
+_GREY_OK: dict[str, frozenset[tuple[int, int]]] = {}
+
+
+def _probe_grey(device: torch.device) -> frozenset[tuple[int, int]]:
+    import io
+
+    from PIL import Image
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    ramp = torch.arange(96 * 80, dtype=torch.int64).reshape(80, 96)
+    pixels = ((ramp * 37) % 251).to(torch.uint8).numpy()
+    ok: set[tuple[int, int]] = set()
+    for subsampling in (0, 1, 2):
+        buf = io.BytesIO()
+        Image.fromarray(pixels, "L").save(buf, "JPEG", quality=90, subsampling=subsampling)
+        raw = bytearray(buf.getvalue())
+        header = parse_jpeg_header(raw)
+        if header is None or not header.sampling:
+            continue
+        data = torch.frombuffer(raw, dtype=torch.uint8)
+        try:
+            got = decode_jpeg([data], mode=ImageReadMode.GRAY, device=device)[0].cpu()
+        except RuntimeError:
+            continue
+        want = decode_jpeg(data, mode=ImageReadMode.GRAY)
+        if got.shape == want.shape and (got.int() - want.int()).abs().float().mean() < 1.0:
+            ok.add(header.sampling[0])
+    log.info("greyscale JPEGs nvJPEG decodes right on %s: sampling %s", device, sorted(ok))
+    return frozenset(ok)
+
+
 def wants_gpu_decoding(clf: Classifier, decode: str | None = None) -> bool:
     """Whether `clf` takes the GPU path: on CUDA, with `decode` "gpu" (or "auto" while the GPU
     path is the default), and nvJPEG working there."""
@@ -412,10 +453,15 @@ class GpuJpegPipeline:
         self.pre: Preprocess = clf.model.preprocess
         self.device = clf.device
         self.batch_size = max(1, batch_size)
-        self.readers = readers or max(2, min(8, (os.cpu_count() or 2) - 1))
+        self.readers = readers or max(2, min(16, (os.cpu_count() or 2) - 1))
         self.depth = depth
-        self._decode_jpeg, self._rgb = decode_jpeg, ImageReadMode.RGB
+        self._decode_jpeg, self._rgb, self._grey = (
+            decode_jpeg,
+            ImageReadMode.RGB,
+            ImageReadMode.GRAY,
+        )
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        self.grey_ok = grey_samplings_decoded_right(self.device)
 
     # -- one file on a reader thread --
     def read(self, source: object) -> _Read:
@@ -434,15 +480,25 @@ class GpuJpegPipeline:
         except (OSError, TypeError):  # missing, a folder...: the Pillow path says which
             return self._fallback(source, name, start, "unreadable")
         header = parse_jpeg_header(raw)
-        refusal = "not a JPEG" if header is None else header.gpu_refusal()
-        if refusal is None and self.pillow_above and header.megapixels > self.pillow_above:  # type: ignore[union-attr]
-            refusal = f"over {self.pillow_above:g} MP"
+        refusal = self.refusal(header)
         if refusal is not None:
             log.debug("%s: Pillow path (%s)", name, refusal)
             return self._fallback(source, name, start, refusal)
         self._count("nvJPEG")
         data = torch.frombuffer(raw, dtype=torch.uint8)
         return _Read(source, name, data, header, None, time.perf_counter() - start)
+
+    def refusal(self, header: JpegHeader | None) -> str | None:
+        """Why a file with this header takes the Pillow path here, or None for nvJPEG."""
+        if header is None:
+            return "not a JPEG"
+        refusal = header.gpu_refusal()
+        grey = header.components == 1
+        if refusal is None and grey and header.sampling[:1] not in [(s,) for s in self.grey_ok]:
+            refusal = "greyscale"
+        if refusal is None and self.pillow_above and header.megapixels > self.pillow_above:
+            refusal = f"over {self.pillow_above:g} MP"
+        return refusal
 
     def _count(self, route: str) -> None:
         with self._routes_lock:
@@ -455,19 +511,29 @@ class GpuJpegPipeline:
 
     # -- decoding a batch --
     def decode(self, reads: list[_Read]) -> list[torch.Tensor | None]:
-        """nvJPEG on the whole list; if it refuses, file by file, None where it still refuses."""
+        """nvJPEG on the whole list (colour and greyscale files apart: each call has one output
+        mode); if it refuses, file by file, None where it still refuses. Greyscale comes back
+        as 3 channels (a view)."""
+        out: list[torch.Tensor | None] = [None] * len(reads)
+        for grey in (False, True):
+            idx = [i for i, r in enumerate(reads) if (r.header.components == 1) == grey]  # type: ignore[union-attr]
+            mode = self._grey if grey else self._rgb
+            for i, img in zip(idx, self._decode_all([reads[i] for i in idx], mode), strict=True):
+                out[i] = img.expand(3, -1, -1) if grey and img is not None else img
+        return out
+
+    def _decode_all(self, reads: list[_Read], mode: object) -> list[torch.Tensor | None]:
         if not reads:
             return []
-        datas = [r.data for r in reads]
         try:
-            return list(self._decode_jpeg(datas, mode=self._rgb, device=self.device))
+            return list(self._decode_jpeg([r.data for r in reads], mode=mode, device=self.device))
         except RuntimeError as exc:
             log.debug("batched GPU decode failed (%s); one by one", exc)
             self._count("nvJPEG batch refused, retried file by file")
         out: list[torch.Tensor | None] = []
         for r in reads:
             try:
-                out.append(self._decode_jpeg([r.data], mode=self._rgb, device=self.device)[0])
+                out.append(self._decode_jpeg([r.data], mode=mode, device=self.device)[0])
             except RuntimeError as exc:
                 log.info("%s: the GPU cannot decode it (%s); Pillow instead", r.name, exc)
                 self._count("nvJPEG refused, then Pillow")
