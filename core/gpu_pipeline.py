@@ -372,16 +372,19 @@ def _probe(device: torch.device) -> str | None:
 def grey_samplings_decoded_right(device: torch.device) -> frozenset[tuple[int, int]]:
     """The luma sampling factors of greyscale JPEGs that nvJPEG decodes right on `device`.
 
-    On the H100, greyscale JPEGs decoded to RGB came back with wrong pixels (measured); this
-    decodes small greyscale files of each sampling with `ImageReadMode.GRAY` and keeps those
-    that match the CPU's decoder. The rest take the Pillow path. Tried once per device.
+    Measured on the H100 (`benchmarks/results/gpu_decode.md`): greyscale JPEGs stored with 1x1
+    sampling (what cameras and most tools write) came out of `ImageReadMode.GRAY` as Pillow
+    decodes them; those stored with 2x1 or 2x2 came out wrong, although a small 2x1 test file
+    decoded right. So only 1x1 is trusted, and only where a small test file also decodes
+    right here (tried once per device); the rest take the Pillow path.
     """
     key = str(device)
     if key not in _GREY_OK:
-        _GREY_OK[key] = _probe_grey(device)
+        _GREY_OK[key] = _probe_grey(device) & TRUSTED_GREY_SAMPLING
     return _GREY_OK[key]
 
 
+TRUSTED_GREY_SAMPLING = frozenset({(1, 1)})
 _GREY_OK: dict[str, frozenset[tuple[int, int]]] = {}
 
 
