@@ -114,7 +114,9 @@ class DevicesDialog(QDialog):
         self.report = report
         gpus = len(report.devices) - 1
         self.status.setText(
-            f"{gpus} GPU{'s' if gpus != 1 else ''} and the CPU" if gpus else "The CPU only"
+            f"This computer: {gpus} GPU{'s' if gpus != 1 else ''} and the CPU"
+            if gpus
+            else "This computer: the CPU only"
         )
         self.browser.setHtml(report_html(report))
         self.copy_button.setEnabled(True)
@@ -135,14 +137,17 @@ def explain_missing_gpu(
         if not report.gpu_missing:
             return
         reason = f"No GPU can be used: {report.gpu_missing}"
-        menu.menuAction().setToolTip(reason)
+        # rich text, so that Qt wraps the sentence instead of drawing one screen-wide line
+        tip = f"<qt>{html.escape(reason, quote=False)}</qt>"
+        menu.menuAction().setToolTip(tip)
         for action in menu.actions():
-            if action.text() != NO_GPU_ACTION:
-                action.setToolTip(f"{action.toolTip()}\n\n{reason}".strip())
+            if action.text() != NO_GPU_ACTION and reason not in action.toolTip():
+                own = html.escape(action.toolTip(), quote=False)
+                action.setToolTip(f"<qt>{own}<br><br>{html.escape(reason, quote=False)}</qt>")
         if not any(a.text() == NO_GPU_ACTION for a in menu.actions()):
             menu.addSeparator()
             why = QAction(NO_GPU_ACTION, menu)
-            why.setToolTip(reason)
+            why.setToolTip(tip)
             why.setStatusTip(reason)
             why.triggered.connect(show_devices)
             menu.addAction(why)
