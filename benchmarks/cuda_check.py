@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         state["cpu_results"] = {str(p): cpu.classify(p, top_k=1000) for p in photos}
         if target is None:
             return "skipped"
-        gpu = Classifier(load_checkpoint(ckpt), target)
+        gpu = Classifier(load_checkpoint(ckpt), target, decode="cpu")  # the network, not nvJPEG
         state["gpu"] = gpu
         assert gpu.device.type == target and gpu.info.device.startswith(target)
         rows, worst, distinct = [], 0.0, set()

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.data import IMAGENET_MEAN, IMAGENET_STD, Inputs, make_inputs
+from benchmarks.data import Inputs, make_inputs
 from benchmarks.pipelines import ModelAlone, NaiveLoop, plain_model
 from benchmarks.timing import interleaved, machine, summary
 from core.engine import Classifier
+from core.gpu_pipeline import gpu_decode_unavailable
 from core.model import load_checkpoint
 
 
@@ -57,44 +58,6 @@ def with_benchmark(on: bool, fn: Callable[[], object]) -> Callable[[], object]:
     return f
 
 
-class GpuDecode:
-    """JPEGs decoded on the GPU (nvJPEG via `torchvision.io.decode_jpeg(device="cuda")`),
-    resized/cropped/normalised there with torchvision's tensor transforms; other formats by
-    the engine's CPU path."""
-
-    def __init__(self, clf: Classifier) -> None:
-        from torchvision.io import ImageReadMode, decode_jpeg, read_file
-        from torchvision.transforms.v2 import functional as F
-
-        self.clf, self.F = clf, F
-        self.decode_jpeg, self.read_file, self.mode = decode_jpeg, read_file, ImageReadMode.RGB
-        self.mean = torch.tensor(IMAGENET_MEAN, device=clf.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD, device=clf.device).view(1, 3, 1, 1)
-
-    def tensors(self, paths: list[Path]) -> torch.Tensor:
-        jpegs = [p for p in paths if p.suffix.lower() in (".jpg", ".jpeg")]
-        datas = [self.read_file(str(p)) for p in jpegs]
-        decoded = self.decode_jpeg(datas, device=self.clf.device, mode=self.mode) if datas else []
-        crops: dict[Path, torch.Tensor] = {}
-        for p, img in zip(jpegs, decoded, strict=True):
-            img = self.F.resize(img, [256], antialias=True)
-            crops[p] = self.F.center_crop(img, [224])
-        out = []
-        for p in paths:
-            if p in crops:
-                out.append(crops[p].float().div_(255).unsqueeze(0).sub_(self.mean).div_(self.std))
-            else:
-                out.append(self.clf.prepare(p).unsqueeze(0).to(self.clf.device))
-        return torch.cat(out)
-
-    def run(self, paths: list[Path], batch: int = 16) -> list[int]:
-        top1 = []
-        for i in range(0, len(paths), batch):
-            x = self.tensors(paths[i : i + batch])
-            top1 += [p[0].index for p in self.clf.predict(x, top_k=1)]
-        return top1
-
-
 class Timed(Classifier):
     """The engine, with the main thread's time split: network vs Python vs waiting."""
 
@@ -115,25 +78,14 @@ class Timed(Classifier):
         return iter(out)
 
 
-GPU_DECODE_ERRORS: list[str] = []
-
-
-def _gpu_decode_works(clf: Classifier, paths: list[Path]) -> bool:
-    try:
-        GpuDecode(clf).run(paths)
-        return True
-    except Exception as exc:  # an optional lever: report it, measure the rest
-        GPU_DECODE_ERRORS.append(f"{type(exc).__name__}: {exc}")
-        log(f"GPU decoding left out: {exc}")
-        return False
-
-
 def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
     cuda = dev.startswith("cuda")
     plain = plain_model(inp.checkpoint, dev)
     naive = NaiveLoop(plain, dev)
-    clf = Classifier(load_checkpoint(inp.checkpoint), dev)
-    fast = Classifier(load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16")
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
+    fast = Classifier(
+        load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16", decode="cpu"
+    )
     ready = torch.randn(1, 3, 224, 224)
     on_dev = ready.to(dev).contiguous(memory_format=torch.channels_last)
     v: dict[str, Callable[[], object]] = {
@@ -146,14 +98,10 @@ def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
         "naive_24mp": with_benchmark(False, lambda: naive(inp.large)),
         "ours_24mp": with_benchmark(True, lambda: clf.classify(inp.large)),
     }
-    if cuda and _gpu_decode_works(clf, [inp.small, inp.large]):
-        gd = GpuDecode(clf)
-        v["gpu_decode_24mp"] = with_benchmark(True, lambda: gd.run([inp.large], 1))
-        v["gpu_decode_small"] = with_benchmark(True, lambda: gd.run([inp.small], 1))
-        with torch.inference_mode():
-            v["ours_network_only_benchmark_off"] = with_benchmark(
-                False, lambda: clf.model.module(on_dev).cpu()
-            )
+    if cuda and gpu_decode_unavailable(clf.device) is None:
+        gclf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="gpu")
+        v["gpu_path_small"] = with_benchmark(True, lambda: gclf.classify(inp.small))
+        v["gpu_path_24mp"] = with_benchmark(True, lambda: gclf.classify(inp.large))
     log(f"latency: {len(v)} variants x {rounds}")
     with torch.inference_mode():
         t = interleaved(v, rounds, warmup=2)
@@ -172,7 +120,7 @@ def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
 def model_throughput(inp: Inputs, dev: str, rounds: int, quick: bool = False) -> dict[str, Any]:
     """Images/s of the network alone on ready batches on the device: the ceiling."""
     plain = plain_model(inp.checkpoint, dev)
-    clf = Classifier(load_checkpoint(inp.checkpoint), dev)
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
     amp = torch.float16 if dev.startswith("cuda") else torch.bfloat16
     out = {}
     for bs in (8,) if quick else (8, 32, 128):
@@ -198,8 +146,10 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
     cuda = dev.startswith("cuda")
     plain = plain_model(inp.checkpoint, dev)
     naive = NaiveLoop(plain, dev)
-    clf = Classifier(load_checkpoint(inp.checkpoint), dev)
-    fast = Classifier(load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16")
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
+    fast = Classifier(
+        load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16", decode="cpu"
+    )
     cores = os.cpu_count() or 2
     default_workers = clf._decode_workers()
     results: dict[str, dict[str, int]] = {}
@@ -223,18 +173,13 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
         "ours_fast_batch32": with_benchmark(True, ours(fast, "ours_fast", batch_size=32)),
     }
     if cuda:
-        unpinned = Classifier(load_checkpoint(inp.checkpoint), dev)
+        unpinned = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
         unpinned._stack = lambda ts: torch.stack(ts)  # type: ignore[method-assign]
         v["ours_default_unpinned"] = with_benchmark(True, ours(unpinned, "unpinned"))
         v["ours_default_cudnn_benchmark_off"] = with_benchmark(False, ours(clf, "bench_off"))
-    if cuda and _gpu_decode_works(clf, files):
-        gd = GpuDecode(clf)
-        v["gpu_decode_batch16"] = with_benchmark(
-            True,
-            lambda: results.__setitem__(
-                "gpu_decode", dict(zip(map(str, files), gd.run(files), strict=True))
-            ),
-        )
+    if cuda and gpu_decode_unavailable(clf.device) is None:
+        gclf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="gpu")
+        v["gpu_path_batch64"] = with_benchmark(True, ours(gclf, "gpu_path"))
     log(f"folder: {len(files)} photos, {len(v)} variants x {rounds}")
     t = interleaved(v, rounds, warmup=1)
     ips = {k: round(len(files) / float(np.median(s)), 1) for k, s in t.items()}
@@ -261,7 +206,7 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
             clf.predict(clf._stack(tensors[i : i + 8]))
         net_s = time.perf_counter() - start
     per_image_decode = [p.seconds for p in prepared]
-    timed = Timed(load_checkpoint(inp.checkpoint), dev)
+    timed = Timed(load_checkpoint(inp.checkpoint), dev, decode="cpu")
     with cudnn_benchmark(True):
         list(timed.classify_many(files))  # warm
         timed.reset()
@@ -329,7 +274,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "ours_fast_batch32": "ours_fast",
         "ours_default_unpinned": "unpinned",
         "ours_default_cudnn_benchmark_off": "bench_off",
-        "gpu_decode_batch16": "gpu_decode",
+        "gpu_path_batch64": "gpu_path",
     }
     for k, v in fol["images_per_s"].items():
         same = fol["same_top1_as_naive"].get(keys.get(k, ""), "")
@@ -382,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--device", default="cuda")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--images", type=int, default=2000, help="photos in the GPU-decode folder")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile")
+    p.add_argument(
+        "--only-gpu-decode", action="store_true", help="only the GPU JPEG path's section"
+    )
     args = p.parse_args(argv)
     dev = args.device
     start = time.perf_counter()
@@ -401,6 +351,23 @@ def main(argv: list[str] | None = None) -> int:
         ("model_throughput", lambda: model_throughput(inp, dev, 2 if q else 10, q)),
         ("folder", lambda: folder(inp, dev, 1 if q else 3, files)),
     ]
+    if args.only_gpu_decode:
+        sections = []
+    if dev.startswith("cuda"):
+        from benchmarks import gpu_decode
+
+        def save(part: dict[str, Any]) -> None:
+            res["gpu_decode"] = part
+            (args.out / "gpu.json").write_text(json.dumps(res, indent=1) + "\n")
+
+        sections.append(
+            (
+                "gpu_decode",
+                lambda: gpu_decode.run_all(
+                    inp.checkpoint, inp.large, dev, args.images, q, args.compile, save
+                ),
+            )
+        )
     failed = False
     for name, fn in sections:
         try:
@@ -411,14 +378,19 @@ def main(argv: list[str] | None = None) -> int:
             res[name + "_error"] = traceback.format_exc()
             log(res[name + "_error"])
             failed = True
-        res["gpu_decode_errors"] = GPU_DECODE_ERRORS
         res["seconds"] = round(time.perf_counter() - start, 1)
         (args.out / "gpu.json").write_text(json.dumps(res, indent=1) + "\n")
     command = "python -m benchmarks.gpu " + " ".join(argv if argv is not None else sys.argv[1:])
     if failed:
         return 1
-    (args.out / "gpu.md").write_text(markdown(res, command.strip()))
-    plot(res, args.out / "gpu.png")
+    md = markdown(res, command.strip()) if "latency" in res else f"Command: `{command.strip()}`\n"
+    if "gpu_decode" in res:
+        from benchmarks import gpu_decode
+
+        md += "\n" + "\n".join(gpu_decode.markdown(res["gpu_decode"]))
+    (args.out / "gpu.md").write_text(md)
+    if "latency" in res:
+        plot(res, args.out / "gpu.png")
     log(f"wrote {args.out}/gpu.json, gpu.md, gpu.png")
     return 0
 

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     inp = make_inputs(log)
     files = inp.folder_files()
-    clf = Timed(load_checkpoint(inp.checkpoint), args.device)
+    clf = Timed(load_checkpoint(inp.checkpoint), args.device, decode="cpu")
     list(clf.classify_many(files))  # warm: cuDNN autotune, page cache
     configs = {}
     if args.gil:

@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fp32 (default) gives the reference probabilities; bf16 (CPUs with bf16 support) "
         "or fp16 (CUDA) is faster, with the same top-1 almost always (README: Benchmarks)",
     )
+    _add_device_options(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help=argparse.SUPPRESS)
     _add_scale_out_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if _asks_for_devices(sys.argv[1:] if argv is None else argv):
+        return _print_devices()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.top < 1:
@@ -143,7 +146,9 @@ def _run(args: argparse.Namespace) -> int:
             progress=_download_progress if interactive else None,
         )
         classifier = (
-            None if args.cluster else Classifier(model, args.device, precision=args.precision)
+            None
+            if args.cluster
+            else Classifier(model, args.device, precision=args.precision, decode=args.decode)
         )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
         print(f"resnet-classify: {exc}", file=sys.stderr)
@@ -174,6 +179,37 @@ def _run(args: argparse.Namespace) -> int:
     if progress:
         progress.clear()
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+# ---- devices: the doctor and where JPEGs are decoded (core.devices, core.gpu_pipeline) ----------
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--devices",
+        action="store_true",
+        help="list the devices PyTorch can use here (and why a GPU is missing), then exit",
+    )
+    p.add_argument(
+        "--decode",
+        choices=["auto", "gpu", "cpu"],
+        default="auto",
+        help="on a CUDA GPU, decode JPEGs on the GPU (gpu) or with Pillow (cpu); auto: on the "
+        "GPU (README: GPU decoding) (default: %(default)s)",
+    )
+
+
+def _asks_for_devices(argv: Sequence[str]) -> bool:
+    """`--devices` needs no PATH, so it is answered before the usual parsing."""
+    return "--devices" in argv and "--help" not in argv and "-h" not in argv
+
+
+def _print_devices() -> int:
+    from core.imports import collector_paused
+
+    with collector_paused():
+        from core.devices import device_report
+
+    sys.stdout.write(device_report().to_text())
+    return EXIT_OK
 
 
 def _save_explanation(

@@ -59,11 +59,17 @@ class Classifier:
     """
 
     def __init__(
-        self, model: LoadedModel, device: str = "auto", *, precision: str = "fp32"
+        self,
+        model: LoadedModel,
+        device: str = "auto",
+        *,
+        precision: str = "fp32",
+        decode: str = "auto",
     ) -> None:
         self.model = model
         self.device = torch.device("cpu")
         self.precision = precision
+        self.decode = decode  # "gpu", "cpu" or "auto": where JPEGs are decoded on CUDA
         self.to(device)
 
     @property
@@ -182,8 +188,10 @@ class Classifier:
     ) -> ClassificationResult:
         """Classify one image; a bad image raises `ImageReadError`."""
         start = time.perf_counter()
-        tensor = self.prepare(source)
-        (preds,) = self.predict(tensor.unsqueeze(0), top_k)
+        batch = self._gpu_input(source)  # None: the Pillow path
+        if batch is None:
+            batch = self.prepare(source).unsqueeze(0)
+        (preds,) = self.predict(batch, top_k)
         return ClassificationResult(
             path=name if name is not None else _name(source),
             predictions=preds,
@@ -226,6 +234,11 @@ class Classifier:
         """
         should_stop = _cancel_check(cancel)
         items = list(sources)
+        if self._gpu_decoding():
+            from core.gpu_pipeline import classify_folder
+
+            yield from classify_folder(self, items, top_k, batch_size, should_stop, workers)
+            return
         workers = max(1, workers or self._decode_workers())
         # keep every decoder busy while the main thread waits for the oldest image in order
         ahead = prefetch or max(batch_size * 2, workers * (4 if self.device.type == "cuda" else 2))
@@ -250,6 +263,21 @@ class Classifier:
             finally:
                 for fut in pending:
                     fut.cancel()
+
+    # ---- JPEGs decoded on the GPU (core.gpu_pipeline) ------------------------------------
+    def _gpu_decoding(self) -> bool:
+        if self.device.type != "cuda" or self.decode == "cpu":
+            return False
+        from core.gpu_pipeline import wants_gpu_decoding
+
+        return wants_gpu_decoding(self)
+
+    def _gpu_input(self, source: object) -> torch.Tensor | None:
+        if isinstance(source, Image.Image) or not self._gpu_decoding():
+            return None
+        from core.gpu_pipeline import prepare_on_gpu
+
+        return prepare_on_gpu(self, source)
 
     def _decode_workers(self) -> int:
         cores = os.cpu_count() or 2

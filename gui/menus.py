@@ -86,7 +86,12 @@ class Menus(QObject):
         view_menu.addAction(self.prev_action)
 
         self.about_action = self._action("&About", None, None)
-        window.menuBar().addMenu("&Help").addAction(self.about_action)
+        self.devices_action = self._action(
+            "&Devices…", None, "Every device the model can run on, and why a GPU is missing"
+        )
+        help_menu = window.menuBar().addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        help_menu.addAction(self.devices_action)
 
     def _action(self, text: str, shortcut: object, tip: str | None) -> QAction:
         action = QAction(text, self._window)

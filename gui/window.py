@@ -155,6 +155,8 @@ class MainWindow(QMainWindow):
         m.next_action.triggered.connect(lambda: self._step(1))
         m.prev_action.triggered.connect(lambda: self._step(-1))
         m.about_action.triggered.connect(self._about)
+        m.devices_action.triggered.connect(self.show_devices)
+        self.device_menu = m.device_menu
         m.deviceChosen.connect(self.switch_device)
         self.shown = CurrentItemView(s, self.view, self.panel, m.heat_action)
         self.shown.heatMapShown.connect(self.heatMapShown)
@@ -309,6 +311,15 @@ class MainWindow(QMainWindow):
         self.menus.set_devices(devices)
         if self.session.model is not None:
             self._check_device(self.session.model.device)
+        from gui.devices_dialog import explain_missing_gpu
+
+        explain_missing_gpu(self.device_menu, self.show_devices)  # its tooltips say why
+
+    def show_devices(self) -> None:
+        """Help > Devices…: every device torch can use, and why a GPU is missing."""
+        from gui.devices_dialog import DevicesDialog
+
+        DevicesDialog(self).open()
 
     def device_actions(self) -> list[QAction]:
         return self.menus.device_actions()

@@ -1,0 +1,575 @@
+"""The GPU JPEG path (`core.gpu_pipeline`) on a folder of thousands of photos, side by side
+with today's Pillow path and the naive loop, its agreement with the Pillow path, and where its
+time goes. Called by `python -m benchmarks.gpu`; on its own:
+
+    python -m benchmarks.gpu_decode [--images 2000] [--quick] [--compile]
+
+The folder is generated once (cached beside the other inputs): crops of the `skimage.data`
+photos at sizes spread like a user's folder (log-normal, median 1.5 MP, 0.1 to 24 MP), enlarged
+with sensor-like grain so they decode like camera files, re-encoded at quality 75-95 with
+mixed chroma subsampling, some progressive, greyscale or EXIF-rotated, a few PNGs and CMYK
+JPEGs (which take the Pillow fallback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.data import PHOTO_NAMES, base_photo, cache_dir
+
+FOLDER_VERSION = 1
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---- the folder -------------------------------------------------------------------------------
+def _grain(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Sensor-like noise (sigma 3 levels) for an image of `shape`, tiled from a 509 px patch at
+    a random offset: drawing a normal per pixel of a 24 MP photo takes seconds."""
+    tile = np.random.default_rng(7).normal(0.0, 3.0, (509, 509, 3)).astype(np.int16)
+    h, w = shape[:2]
+    reps = (h // 509 + 2, w // 509 + 2, 1)
+    y, x = int(rng.integers(0, 509)), int(rng.integers(0, 509))
+    out = np.tile(tile, reps)[y : y + h, x : x + w]
+    return out if len(shape) == 3 else out[..., 0]
+
+
+def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
+    from PIL import Image
+
+    i, seed, folder = args
+    rng = np.random.default_rng(seed)
+    arr = base_photo(PHOTO_NAMES[i % len(PHOTO_NAMES)])
+    h, w = arr.shape[:2]
+    f = rng.uniform(0.5, 1.0)
+    ch, cw = max(48, int(h * f)), max(48, int(w * f))
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    img = Image.fromarray(arr[y : y + ch, x : x + cw])
+    img = img.convert("RGB") if img.mode != "L" else img
+    mp = float(np.clip(np.exp(rng.normal(np.log(1.5), 0.85)), 0.1, 24.0))
+    aspect = [4 / 3, 3 / 2, 16 / 9, 1.0][int(rng.integers(0, 4))]
+    if rng.random() < 0.3:
+        aspect = 1 / aspect
+    tw = max(64, round((mp * 1e6 * aspect) ** 0.5))
+    th = max(64, round(tw / aspect))
+    img = img.resize((tw, th), Image.BICUBIC)
+    big = np.asarray(img, dtype=np.int16)
+    big = big + _grain(big.shape, rng)
+    img = Image.fromarray(np.clip(big, 0, 255).astype(np.uint8), img.mode)
+    r = rng.random()
+    if r < 0.015:
+        path = Path(folder) / f"{i:05d}.png"
+        img.save(path, compress_level=1)
+        return path.name, tw * th / 1e6, path.stat().st_size
+    if r < 0.02:
+        img = img.convert("CMYK")
+    elif r < 0.05 and img.mode == "RGB":
+        img = img.convert("L")
+    save: dict[str, Any] = {
+        "quality": int(rng.integers(75, 96)),
+        "subsampling": [2, 2, 2, 1, 0][int(rng.integers(0, 5))],
+    }
+    if rng.random() < 0.02:
+        save["progressive"] = True
+    if rng.random() < 0.05:
+        exif = Image.Exif()
+        exif[0x0112] = [3, 6, 8][int(rng.integers(0, 3))]
+        save["exif"] = exif.tobytes()
+    path = Path(folder) / f"{i:05d}.jpg"
+    img.save(path, **save)
+    return path.name, tw * th / 1e6, path.stat().st_size
+
+
+def photo_folder(count: int = 2000) -> Path:
+    """The benchmark folder of `count` photos, made once (on all cores)."""
+    folder = cache_dir() / f"gpu_folder_{count}_v{FOLDER_VERSION}"
+    done = folder / "done.json"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    log(f"making {count} photos in {folder} (once)...")
+    start = time.perf_counter()
+    with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
+        made = list(pool.map(_one_photo, [(i, 1000 + i, str(folder)) for i in range(count)]))
+    mps = [m for _, m, _ in made]
+    info = {
+        "count": count,
+        "megapixels_median": round(float(np.median(mps)), 2),
+        "megapixels_p10_p90": [round(float(np.percentile(mps, q)), 2) for q in (10, 90)],
+        "megapixels_max": round(max(mps), 1),
+        "bytes_total": sum(b for _, _, b in made),
+        "png": sum(n.endswith(".png") for n, _, _ in made),
+        "seconds_to_make": round(time.perf_counter() - start, 1),
+    }
+    done.write_text(json.dumps(info))
+    log(f"made: {info}")
+    return folder
+
+
+def folder_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png"))
+
+
+# ---- measurements -----------------------------------------------------------------------------
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def throughput(
+    checkpoint: Path, dev: str, files: list[Path], rounds: int, naive_count: int
+) -> dict[str, Any]:
+    """Images/s of each way through the folder, interleaved rounds, one warm-up each."""
+    from benchmarks.gpu import cudnn_benchmark
+    from benchmarks.pipelines import NaiveLoop, plain_model
+    from core.engine import Classifier
+    from core.gpu_pipeline import classify_folder
+    from core.model import load_checkpoint
+
+    def make(**kw: Any) -> Classifier:
+        return Classifier(load_checkpoint(checkpoint), dev, **kw)
+
+    pillow = make(decode="cpu")
+    gpu32 = make(decode="gpu")
+    gpu16 = make(decode="gpu", precision="fp16")
+    pillow16 = make(decode="cpu", precision="fp16")
+    naive = NaiveLoop(plain_model(checkpoint, dev), dev)
+    subset = files[:naive_count]
+
+    def run(c: Classifier, **kw: Any) -> Callable[[], None]:
+        def f() -> None:
+            with cudnn_benchmark(True):
+                for _ in c.classify_many(files, top_k=5, **kw):
+                    pass
+            _sync()
+
+        return f
+
+    def gpu(c: Classifier, batch: int, above: float | None = None, readers: int | None = None):
+        def f() -> None:
+            with cudnn_benchmark(True):
+                for _ in classify_folder(
+                    c, files, 5, batch, lambda: False, readers, pillow_above_megapixels=above
+                ):
+                    pass
+            _sync()
+
+        return f
+
+    def run_naive() -> None:
+        for p in subset:
+            naive(p)
+
+    cores = os.cpu_count() or 2
+    variants: dict[str, Callable[[], None]] = {
+        "ours_today_pillow_fp32_batch8": run(pillow),
+        "ours_today_pillow_fp16_batch32": run(pillow16, batch_size=32),
+        "gpu_path_fp32_batch64 (default)": run(gpu32, batch_size=64),
+        "gpu_path_fp32_batch128": gpu(gpu32, 128),
+        "gpu_path_fp16_batch256": gpu(gpu16, 256),
+        "gpu_path_fp32_batch128_pillow_over_4mp": gpu(gpu32, 128, 4.0, cores - 1),
+        "gpu_path_fp16_batch256_pillow_over_4mp": gpu(gpu16, 256, 4.0, cores - 1),
+        "gpu_path_fp16_batch256_pillow_over_2mp": gpu(gpu16, 256, 2.0, cores - 1),
+    }
+    log(f"throughput: {len(variants)} variants x {rounds} rounds on {len(files)} photos")
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for fn in variants.values():  # warm: page cache, cuDNN autotune per batch size
+        fn()
+    for _ in range(rounds):
+        for k, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - start)
+    ips = {k: round(len(files) / float(np.median(v)), 1) for k, v in times.items()}
+    log("throughput: naive loop on a subset")
+    run_naive()
+    start = time.perf_counter()
+    run_naive()
+    ips["naive_loop"] = round(len(subset) / (time.perf_counter() - start), 1)
+    return {"images_per_s": ips, "naive_loop_images": len(subset)}
+
+
+def agreement(checkpoint: Path, dev: str, files: list[Path]) -> dict[str, Any]:
+    """GPU path vs the fp32 Pillow path, image by image: top-1, the largest probability
+    difference (any class), and the mean absolute difference of the network's input tensors."""
+    from core.engine import Classifier
+    from core.gpu_pipeline import GpuJpegPipeline, take
+    from core.model import load_checkpoint
+
+    clf = Classifier(load_checkpoint(checkpoint), dev, decode="gpu")
+    model = clf.model.module
+    pipe = GpuJpegPipeline(clf, batch_size=64)
+    gpu_inputs: dict[str, torch.Tensor] = {}
+    decoded_on_gpu = 0
+    for batch in pipe.batches(files):
+        x = take(batch, clf.device)
+        decoded_on_gpu += batch.gpu_decoded
+        for name, row in zip(batch.names, batch.rows, strict=True):
+            if row is not None and x is not None:
+                gpu_inputs[name] = x[row].clone()
+    with ThreadPoolExecutor(clf._decode_workers()) as pool:
+        prepared = list(pool.map(clf._prepare_one, files))
+    names = [p.path for p in prepared if p.tensor is not None and p.path in gpu_inputs]
+    cpu_inputs = {p.path: p.tensor for p in prepared if p.tensor is not None}
+    top1_same = top1_same_fp16 = 0
+    max_prob_diff = max_prob_diff_fp16 = 0.0
+    abs_diffs: list[float] = []
+    worst: list[tuple[float, str]] = []
+    headers = {str(p): _kind(p, pipe) for p in files}
+    groups: dict[str, list[tuple[float, bool]]] = {}
+    with torch.inference_mode():
+        for i in range(0, len(names), 64):
+            chunk = names[i : i + 64]
+            g = torch.stack([gpu_inputs[n] for n in chunk])
+            c = torch.stack([cpu_inputs[n] for n in chunk]).to(clf.device)
+            abs_diffs += (g - c).abs().flatten(1).mean(1).tolist()
+            g = g.contiguous(memory_format=torch.channels_last)
+            c = c.contiguous(memory_format=torch.channels_last)
+            pc = torch.softmax(model(c).float(), 1)
+            pg = torch.softmax(model(g).float(), 1)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=clf.device.type == "cuda"):
+                pg16 = torch.softmax(model(g).float(), 1)
+            top1_same += int((pc.argmax(1) == pg.argmax(1)).sum())
+            top1_same_fp16 += int((pc.argmax(1) == pg16.argmax(1)).sum())
+            d = (pc - pg).abs().amax(1)
+            max_prob_diff = max(max_prob_diff, float(d.max()))
+            max_prob_diff_fp16 = max(max_prob_diff_fp16, float((pc - pg16).abs().max()))
+            worst += list(zip(d.tolist(), chunk, strict=True))
+            same = (pc.argmax(1) == pg.argmax(1)).tolist()
+            diffs = abs_diffs[-len(chunk) :]
+            for name, diff, ok in zip(chunk, diffs, same, strict=True):
+                groups.setdefault(headers[name], []).append((diff, ok))
+    n = len(names)
+    worst.sort(reverse=True)
+    return {
+        "images_compared": n,
+        "decoded_on_gpu": decoded_on_gpu,
+        "pillow_fallback": len(files) - decoded_on_gpu,
+        "top1_agreement_fp32": round(top1_same / max(1, n), 4),
+        "top1_disagreements_fp32": n - top1_same,
+        "largest_probability_difference_fp32": round(max_prob_diff, 4),
+        "top1_agreement_fp16": round(top1_same_fp16 / max(1, n), 4),
+        "largest_probability_difference_fp16": round(max_prob_diff_fp16, 4),
+        "input_mean_abs_diff": round(float(np.mean(abs_diffs)), 5) if abs_diffs else None,
+        "input_mean_abs_diff_max_image": round(float(max(abs_diffs)), 5) if abs_diffs else None,
+        "worst_images": [(Path(p).name, headers[p], round(d, 4)) for d, p in worst[:8]],
+        "routes": dict(pipe.routes),
+        "by_kind": {
+            k: {
+                "images": len(v),
+                "input_mean_abs_diff": round(float(np.mean([d for d, _ in v])), 5),
+                "top1_same": sum(ok for _, ok in v),
+            }
+            for k, v in sorted(groups.items())
+        },
+    }
+
+
+def _kind(path: Path, pipe: Any) -> str:
+    """How a photo is stored, as far as decoding goes: route, sampling, draft, rotation."""
+    from core.gpu_pipeline import draft_factor, parse_jpeg_header
+
+    with open(path, "rb") as f:
+        header = parse_jpeg_header(f.read())
+    if header is None:
+        return "not JPEG (Pillow)"
+    refusal = pipe.refusal(header)
+    if refusal:
+        return f"Pillow: {refusal}"
+    k = draft_factor((header.width, header.height), pipe.pre)
+    return (
+        f"nvJPEG {header.subsampling}{header.sampling[0] if header.components == 1 else ''}"
+        + (f" draft 1/{k}" if k > 1 else "")
+        + (" rotated" if header.orientation != 1 else "")
+    )
+
+
+def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: bool):
+    """Each stage alone (synchronised), then all together: reading, decoding, preprocessing,
+    network, and how much of their sum the overlap hides."""
+    from core.engine import Classifier
+    from core.gpu_pipeline import GpuJpegPipeline, normalise_into, resize_crop_into
+    from core.model import load_checkpoint
+
+    clf = Classifier(
+        load_checkpoint(checkpoint), dev, decode="gpu", precision="fp16" if fp16 else "fp32"
+    )
+    pipe = GpuJpegPipeline(clf, batch_size=batch)
+    out: dict[str, Any] = {"batch": batch, "precision": clf.precision}
+    with ThreadPoolExecutor(pipe.readers) as pool:
+        list(pool.map(pipe.read, files))  # page cache warm
+        start = time.perf_counter()
+        reads = list(pool.map(pipe.read, files))
+        out["read_and_parse_s"] = time.perf_counter() - start
+    gpu_reads = [r for r in reads if r.data is not None]
+    out["pillow_fallback_files"] = len(reads) - len(gpu_reads)
+    out["pillow_fallback_read_and_decode_thread_s"] = sum(
+        r.seconds for r in reads if r.data is None
+    )
+    chunks = [gpu_reads[i : i + batch] for i in range(0, len(gpu_reads), batch)]
+    pipe.decode(chunks[0])
+    _sync()
+    decoded: list[list[torch.Tensor | None]] = []
+    start = time.perf_counter()
+    for ch in chunks:
+        decoded.append(pipe.decode(ch))
+    _sync()
+    out["decode_s"] = time.perf_counter() - start
+    c = pipe.pre.crop_size
+    inputs = []
+    start = time.perf_counter()
+    for ch, imgs in zip(chunks, decoded, strict=True):
+        good = [(r, img) for r, img in zip(ch, imgs, strict=True) if img is not None]
+        levels = torch.empty((len(good), 3, c, c), device=clf.device)
+        for j, (r, img) in enumerate(good):
+            resize_crop_into(img, pipe.pre, levels[j], r.header.orientation)
+        inputs.append(normalise_into(levels, pipe.pre))
+    _sync()
+    out["preprocess_s"] = time.perf_counter() - start
+    del decoded
+    for x in inputs:  # cuDNN's autotuner, once per batch shape
+        clf.predict(x)
+    start = time.perf_counter()
+    for x in inputs:
+        clf.predict(x)
+    _sync()
+    out["network_s"] = time.perf_counter() - start
+    for fn in (lambda: list(clf.classify_many(files, batch_size=batch)),):
+        fn()
+        start = time.perf_counter()
+        fn()
+        out["end_to_end_s"] = time.perf_counter() - start
+    parts = out["read_and_parse_s"] + out["decode_s"] + out["preprocess_s"] + out["network_s"]
+    out["sum_of_stages_s"] = parts
+    out["hidden_by_overlap_s"] = parts - out["end_to_end_s"]
+    n = len(files)
+    out["images_per_s"] = {
+        k.removesuffix("_s"): round(n / v, 1)
+        for k, v in out.items()
+        if k.endswith("_s") and k != "hidden_by_overlap_s" and v > 0
+    }
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def single_24mp(checkpoint: Path, dev: str, large: Path, rounds: int) -> dict[str, Any]:
+    """Batch 1 on the 24 MP JPEG: today's path and the GPU path, and the GPU path's stages."""
+    from benchmarks.pipelines import NaiveLoop, plain_model
+    from core.engine import Classifier
+    from core.gpu_pipeline import GpuJpegPipeline, normalise_into, resize_crop_into
+    from core.model import load_checkpoint
+
+    pillow = Classifier(load_checkpoint(checkpoint), dev, decode="cpu")
+    gpu = Classifier(load_checkpoint(checkpoint), dev, decode="gpu")
+    pipe = GpuJpegPipeline(gpu, batch_size=1, readers=1)
+    naive = NaiveLoop(plain_model(checkpoint, dev), dev)
+    naive(large)
+    naive_s = []
+    for _ in range(3):
+        start = time.perf_counter()
+        naive(large)
+        naive_s.append(time.perf_counter() - start)
+    stages: dict[str, list[float]] = {
+        k: [] for k in ("read", "decode", "preprocess", "network", "total_gpu", "total_pillow")
+    }
+    for i in range(rounds + 2):
+        t0 = time.perf_counter()
+        r = pipe.read(large)
+        t1 = time.perf_counter()
+        (img,) = pipe.decode([r])
+        _sync()
+        t2 = time.perf_counter()
+        levels = torch.empty((1, 3, 224, 224), device=gpu.device)
+        resize_crop_into(img, pipe.pre, levels[0], r.header.orientation)
+        x = normalise_into(levels, pipe.pre)
+        _sync()
+        t3 = time.perf_counter()
+        gpu.predict(x)
+        t4 = time.perf_counter()
+        gpu.classify(large)
+        t5 = time.perf_counter()
+        pillow.classify(large)
+        t6 = time.perf_counter()
+        if i >= 2:
+            for k, v in zip(
+                stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True
+            ):
+                stages[k].append(v)
+    stages["total_naive_loop"] = naive_s
+    return {k: round(float(np.median(v)) * 1000, 2) for k, v in stages.items()}
+
+
+def graphs_and_compile(checkpoint: Path, dev: str, batch: int, do_compile: bool) -> dict:
+    """The network alone at a folder batch in fp16: eager, a CUDA graph, torch.compile (its
+    compile time counted)."""
+    from core.model import load_checkpoint
+
+    model = load_checkpoint(checkpoint).module.to(dev, memory_format=torch.channels_last).eval()
+    x = torch.randn(batch, 3, 224, 224, device=dev).contiguous(memory_format=torch.channels_last)
+    out: dict[str, Any] = {"batch": batch}
+
+    def rate(fn: Callable[[], object], n: int = 20) -> float:
+        for _ in range(3):
+            fn()
+        _sync()
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        _sync()
+        return round(batch * n / (time.perf_counter() - start), 1)
+
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16):
+        out["eager_fp16_images_per_s"] = rate(lambda: model(x))
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(3):
+                model(x)
+        torch.cuda.current_stream().wait_stream(s)
+        start = time.perf_counter()
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            model(x)
+        out["cuda_graph_capture_s"] = round(time.perf_counter() - start, 2)
+        out["cuda_graph_fp16_images_per_s"] = rate(g.replay)
+        if do_compile:
+            try:
+                compiled = torch.compile(model)
+                start = time.perf_counter()
+                compiled(x)
+                _sync()
+                out["compile_s"] = round(time.perf_counter() - start, 1)
+                out["compiled_fp16_images_per_s"] = rate(lambda: compiled(x))
+            except Exception as exc:  # a lever: report it and go on
+                out["compile_error"] = f"{type(exc).__name__}: {exc}"[:300]
+    return out
+
+
+def run_all(
+    checkpoint: Path,
+    large: Path,
+    dev: str,
+    count: int,
+    quick: bool,
+    do_compile: bool,
+    save: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    folder = photo_folder(count)
+    files = folder_files(folder)
+    res: dict[str, Any] = {"folder": json.loads((folder / "done.json").read_text())}
+    sections: list[tuple[str, Callable[[], Any]]] = [
+        ("single_24mp_ms", lambda: single_24mp(checkpoint, dev, large, 5 if quick else 15)),
+        ("agreement", lambda: agreement(checkpoint, dev, files)),
+        (
+            "throughput",
+            lambda: throughput(checkpoint, dev, files, 1 if quick else 3, 20 if quick else 150),
+        ),
+        ("breakdown_fp32_batch64", lambda: breakdown(checkpoint, dev, files, 64, False)),
+        ("breakdown_fp16_batch128", lambda: breakdown(checkpoint, dev, files, 128, True)),
+        ("network_levers", lambda: graphs_and_compile(checkpoint, dev, 128, do_compile)),
+    ]
+    for name, fn in sections:
+        log(f"gpu decode: {name}")
+        try:
+            res[name] = fn()
+        except Exception:  # keep what was measured; say what broke
+            import traceback
+
+            res[name + "_error"] = traceback.format_exc()
+            log(res[name + "_error"])
+        log(f"  {name}: {res.get(name)}")
+        if save:
+            save(res)
+    return res
+
+
+def markdown(res: dict[str, Any]) -> list[str]:
+    f = res.get("folder", {})
+    lines = [
+        f"## Folder of {f.get('count')} photos: the GPU JPEG path (images/s)",
+        "",
+        f"Photos: median {f.get('megapixels_median')} MP (10-90%: {f.get('megapixels_p10_p90')}, "
+        f"max {f.get('megapixels_max')}), {f.get('bytes_total', 0) / 1e6:.0f} MB, "
+        f"{f.get('png')} PNG; read from the page cache (warm-up round first).",
+        "",
+    ]
+    t = res.get("throughput", {}).get("images_per_s", {})
+    if t:
+        today = t.get("ours_today_pillow_fp32_batch8") or 1
+        lines += ["| variant | images/s | vs today |", "|---|---|---|"]
+        for k, v in t.items():
+            lines.append(f"| {k} | {v} | {v / today:.2f}x |")
+        lines.append("")
+    a = res.get("agreement")
+    if a:
+        lines += [
+            "Agreement with the fp32 Pillow path (same checkpoint, every photo both paths read): "
+            f"top-1 {a['top1_agreement_fp32'] * 100:.2f}% ({a['top1_disagreements_fp32']} of "
+            f"{a['images_compared']} differ), largest probability difference "
+            f"{a['largest_probability_difference_fp32']}, mean abs difference of the input "
+            f"tensors {a['input_mean_abs_diff']} (worst photo {a['input_mean_abs_diff_max_image']}); "
+            f"GPU path in fp16: top-1 {a['top1_agreement_fp16'] * 100:.2f}%, largest probability "
+            f"difference {a['largest_probability_difference_fp16']}. "
+            f"{a['decoded_on_gpu']} decoded by nvJPEG, {a['pillow_fallback']} by the Pillow fallback.",
+            "",
+        ]
+    s = res.get("single_24mp_ms")
+    if s:
+        lines += [
+            "24 MP JPEG, batch 1 (ms, median): " + ", ".join(f"{k} {v}" for k, v in s.items()),
+            "",
+        ]
+    for key in ("breakdown_fp32_batch64", "breakdown_fp16_batch128"):
+        b = res.get(key)
+        if b:
+            lines += [
+                f"Where the time goes ({key}, seconds for the folder; each stage alone, "
+                "synchronised, then together): "
+                + ", ".join(f"{k} {v}" for k, v in b.items() if k != "images_per_s"),
+                "",
+            ]
+    n = res.get("network_levers")
+    if n:
+        lines += ["Network levers: " + ", ".join(f"{k} {v}" for k, v in n.items()), ""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.data import make_inputs
+    from benchmarks.timing import machine
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_decode")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--images", type=int, default=2000)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile")
+    args = p.parse_args(argv)
+    inp = make_inputs(log)
+    args.out.mkdir(parents=True, exist_ok=True)
+    head = {"machine": machine()}
+
+    def save(res: dict[str, Any]) -> None:
+        (args.out / "gpu_decode.json").write_text(json.dumps({**head, **res}, indent=1) + "\n")
+
+    res = run_all(
+        inp.checkpoint, inp.large, args.device, args.images, args.quick, args.compile, save
+    )
+    print("\n".join(markdown(res)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,316 @@
+"""The GPU JPEG path: headers, orientation, resize and the per-file fallback.
+
+The tensor steps and the batching are plain torch, so they run here on the CPU against the
+Pillow path; the tests at the end need a CUDA GPU and skip without one.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageOps
+
+from core.engine import Classifier
+from core.gpu_pipeline import (
+    GpuJpegPipeline,
+    classify_folder,
+    draft_factor,
+    normalise_into,
+    orient,
+    parse_jpeg_header,
+    resize_crop_into,
+    wants_gpu_decoding,
+)
+from core.model import load_checkpoint
+from core.preprocess import Preprocess
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def jpeg_bytes(img: Image.Image, **save: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", **save)
+    return buf.getvalue()
+
+
+def with_orientation(img: Image.Image, orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return jpeg_bytes(img, quality=90, exif=exif.tobytes())
+
+
+def without_quantisation_tables(data: bytes) -> bytes:
+    """A JPEG whose header reads well but whose scan no decoder can decode."""
+    out, pos = bytearray(data[:2]), 2
+    while data[pos + 1] != 0xDA:
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if data[pos + 1] != 0xDB:
+            out += data[pos : pos + 2 + length]
+        pos += 2 + length
+    return bytes(out + data[pos:])
+
+
+@pytest.fixture(scope="module")
+def portrait(photos: dict[str, Path]) -> Image.Image:
+    """A non-square photo, so that a rotation shows."""
+    with Image.open(photos["astronaut"]) as img:
+        return img.convert("RGB").crop((50, 0, 350, 400))
+
+
+@pytest.fixture(scope="module")
+def classifier(checkpoint: Path) -> Classifier:
+    return Classifier(load_checkpoint(checkpoint), "cpu")
+
+
+# ---- the header -----------------------------------------------------------------------------
+def test_the_header_gives_size_and_every_exif_orientation(portrait: Image.Image):
+    for orientation in range(1, 9):
+        header = parse_jpeg_header(with_orientation(portrait, orientation))
+        assert header is not None
+        assert (header.width, header.height) == portrait.size
+        assert header.orientation == orientation
+        assert header.gpu_refusal() is None
+
+
+def test_xmp_orientation_counts_when_there_is_no_exif(portrait: Image.Image):
+    xmp = b'<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+    data = jpeg_bytes(portrait, xmp=xmp)
+    assert parse_jpeg_header(data).orientation == 6
+    with Image.open(io.BytesIO(data)) as img:
+        assert ImageOps.exif_transpose(img).size == portrait.size[::-1]
+
+
+def test_files_nvjpeg_cannot_take_are_refused_with_the_reason(portrait: Image.Image):
+    png = io.BytesIO()
+    portrait.save(png, "PNG")
+    assert parse_jpeg_header(png.getvalue()) is None
+    cmyk = parse_jpeg_header(jpeg_bytes(portrait.convert("CMYK")))
+    assert "CMYK" in cmyk.gpu_refusal()
+    whole = jpeg_bytes(portrait)
+    assert "truncated" in parse_jpeg_header(whole[: len(whole) // 2]).gpu_refusal()
+    progressive = parse_jpeg_header(jpeg_bytes(portrait, progressive=True))
+    assert progressive.progressive and progressive.gpu_refusal() == "progressive"
+    grey = parse_jpeg_header(jpeg_bytes(portrait.convert("L")))
+    assert grey.components == 1 and grey.gpu_refusal() is None  # the pipeline decides
+    assert "quantisation" in parse_jpeg_header(without_quantisation_tables(whole)).gpu_refusal()
+    assert parse_jpeg_header(b"\xff\xd8\xff not really") is None
+
+
+@pytest.mark.parametrize(("subsampling", "name"), [(0, "4:4:4"), (1, "4:2:2"), (2, "4:2:0")])
+def test_chroma_subsampling_is_read_from_the_frame(portrait: Image.Image, subsampling, name):
+    header = parse_jpeg_header(jpeg_bytes(portrait, subsampling=subsampling))
+    assert header.subsampling == name and header.gpu_refusal() is None
+
+
+# ---- the tensor steps, on the CPU -----------------------------------------------------------
+def test_orientation_turns_the_picture_as_pillow_does(portrait: Image.Image):
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    for orientation in range(1, 9):
+        data = with_orientation(portrait, orientation)
+        with Image.open(io.BytesIO(data)) as img:
+            expected = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+        decoded = decode_jpeg(
+            torch.frombuffer(bytearray(data), dtype=torch.uint8), ImageReadMode.RGB
+        )
+        got = orient(decoded, parse_jpeg_header(data).orientation).permute(1, 2, 0).numpy()
+        assert got.shape == expected.shape, orientation
+        assert np.abs(got.astype(int) - expected).mean() < 0.5, orientation
+
+
+@pytest.mark.parametrize(
+    ("size", "orientation"),
+    [((300, 400), 1), ((683, 512), 6), ((1500, 1000), 1), ((4000, 3000), 8)],
+)
+def test_resize_and_crop_match_the_pillow_path(
+    photos: dict[str, Path], tmp_path: Path, size, orientation
+):
+    """Within a level up to 1024 px; above, Pillow decodes at reduced size (`draft`), which
+    the GPU path follows with block means: still within float noise of the input."""
+    from torchvision.io import decode_jpeg
+
+    from core.images import read_image
+
+    pre = Preprocess()
+    with Image.open(photos["coffee"]) as img:
+        img = img.convert("RGB").resize(size, Image.BICUBIC)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(with_orientation(img, orientation))
+    decoded = decode_jpeg(torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8))
+    levels = torch.empty(1, 3, 224, 224)
+    resize_crop_into(decoded, pre, levels[0], orientation)
+    upright = read_image(path, pre.resize_size)
+    expected = np.asarray(pre.resize_crop(upright), dtype=np.float32).transpose(2, 0, 1)
+    diff = np.abs(levels[0].numpy() - expected)
+    if max(size) <= 1024:
+        assert diff.max() <= 1.0 and diff.mean() < 0.25
+    assert diff.mean() < 0.5
+    x = normalise_into(levels, pre)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert (x[0] - pre(upright)).abs().mean() < 0.01
+
+
+def test_large_jpegs_are_reduced_by_the_factor_pillow_drafts_them_at():
+    pre = Preprocess()
+    assert draft_factor((1024, 768), pre) == 1  # up to 1024 px: decoded whole
+    assert draft_factor((1500, 1000), pre) == 1  # 1/2 would go below 512
+    assert draft_factor((2048, 1536), pre) == 2
+    assert draft_factor((6000, 4000), pre) == 4
+    assert draft_factor((16000, 12000), pre) == 8
+
+
+# ---- batching and the fallback, on the CPU --------------------------------------------------
+@pytest.fixture()
+def mixed_folder(tmp_path: Path, photos: dict[str, Path], portrait: Image.Image) -> list[Path]:
+    """JPEGs, a rotated one, a progressive one, a PNG, a CMYK JPEG, a truncated one, a file
+    with a JPEG header and a damaged body, and one that does not exist."""
+    paths = [photos["chelsea"], photos["coffee"]]
+    rotated = tmp_path / "rotated.jpg"
+    rotated.write_bytes(with_orientation(portrait, 6))
+    progressive = tmp_path / "progressive.jpg"
+    progressive.write_bytes(jpeg_bytes(portrait, progressive=True))
+    cmyk = tmp_path / "cmyk.jpg"
+    cmyk.write_bytes(jpeg_bytes(portrait.convert("CMYK")))
+    whole = jpeg_bytes(portrait)
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    damaged = tmp_path / "damaged.jpg"
+    damaged.write_bytes(without_quantisation_tables(whole))
+    missing = tmp_path / "missing.jpg"
+    grey = tmp_path / "grey.jpg"
+    grey.write_bytes(jpeg_bytes(portrait.convert("L"), quality=90))
+    return [*paths, rotated, progressive, cmyk, truncated, damaged, missing, photos["rocket"], grey]
+
+
+def with_a_bad_marker_in_the_scan(data: bytes) -> bytes:
+    """A JPEG whose header is sound but whose scan stops at a marker no decoder accepts."""
+    cut = data.index(b"\xff\xda") + 2000
+    return data[:cut] + b"\xff\x02" + data[cut:]
+
+
+def test_reading_sends_only_what_nvjpeg_can_take_to_it(
+    classifier: Classifier, mixed_folder: list[Path]
+):
+    pipe = GpuJpegPipeline(classifier, batch_size=4, readers=2)
+    reads = {Path(r.name).name: r for r in map(pipe.read, mixed_folder)}
+    gpu = {name for name, r in reads.items() if r.data is not None}
+    assert gpu == {"chelsea.jpg", "rotated.jpg", "rocket.jpg", "grey.jpg"}  # CPU decodes grey right
+    assert reads["rotated.jpg"].header.orientation == 6
+    assert pipe.routes["nvJPEG"] == 4 and pipe.routes["Pillow: progressive"] == 1
+    assert reads["coffee.png"].prepared.tensor is not None  # Pillow's result, already made
+    assert "truncated" in reads["truncated.jpg"].prepared.error
+
+
+def test_a_folder_gives_the_pillow_paths_results_and_errors_in_order(
+    classifier: Classifier, mixed_folder: list[Path]
+):
+    pillow = list(classifier.classify_many(mixed_folder, batch_size=3))
+    gpu_path = list(classify_folder(classifier, mixed_folder, 5, 3, lambda: False, 2, min_batch=1))
+    assert [r.path for r in gpu_path] == [str(p) for p in mixed_folder]
+    assert [r.error for r in gpu_path] == [r.error for r in pillow]
+    assert [r.ok for r in gpu_path] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
+    for a, b in zip(gpu_path, pillow, strict=True):
+        if a.ok:
+            assert a.top.index == b.top.index, a.path
+            assert a.top.probability == pytest.approx(b.top.probability, abs=0.02)
+
+
+def test_a_batch_nvjpeg_refuses_is_decoded_file_by_file(
+    classifier: Classifier, mixed_folder: list[Path], tmp_path: Path
+):
+    bad_scan = tmp_path / "damaged.jpg"
+    bad_scan.write_bytes(with_a_bad_marker_in_the_scan(mixed_folder[0].read_bytes()))
+    pipe = GpuJpegPipeline(classifier, batch_size=4, readers=1)
+    good, damaged = pipe.read(mixed_folder[0]), pipe.read(bad_scan)
+    assert damaged.data is not None  # the header reads well: nvJPEG gets it
+    decoded = pipe.decode([good, damaged])
+    assert decoded[0] is not None and decoded[0].shape[0] == 3
+    assert decoded[1] is None
+    batch = pipe.build([good, damaged])
+    assert batch.rows == [0, None] and "damaged" in batch.errors[1]
+    assert pipe.routes["nvJPEG refused, then Pillow"] == 2  # in decode, then in build
+
+
+def test_cancelling_a_folder_stops_between_batches(classifier: Classifier, photos):
+    done = []
+    sources = [photos["chelsea"]] * 12
+    for r in classify_folder(classifier, sources, 1, 4, lambda: len(done) >= 4, 2, min_batch=1):
+        done.append(r)
+    assert 4 <= len(done) < 12
+
+
+def test_greyscale_is_decoded_as_three_equal_channels(
+    classifier: Classifier, mixed_folder, portrait: Image.Image
+):
+    pipe = GpuJpegPipeline(classifier, batch_size=4, readers=1)
+    (img,) = pipe.decode([pipe.read(mixed_folder[-1])])
+    assert img.shape[0] == 3 and torch.equal(img[0], img[2])
+    # stored with 2x1 luma sampling: the H100 decoded those wrong, so Pillow takes them
+    odd = pipe.read(jpeg_bytes(portrait.convert("L"), subsampling=1))
+    assert odd.data is None and pipe.routes["Pillow: greyscale"] == 1
+
+
+def test_the_cpu_never_takes_the_gpu_path(classifier: Classifier):
+    assert not wants_gpu_decoding(classifier, "gpu")
+    assert not classifier._gpu_decoding()
+
+
+# ---- on a CUDA GPU ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def on_cuda(checkpoint: Path) -> Classifier:
+    return Classifier(load_checkpoint(checkpoint), "cuda", decode="gpu")
+
+
+@cuda
+def test_on_cuda_a_folder_agrees_with_the_pillow_path(
+    on_cuda: Classifier, classifier: Classifier, mixed_folder: list[Path]
+):
+    assert on_cuda._gpu_decoding()
+    pillow = list(classifier.classify_many(mixed_folder))
+    gpu_path = list(on_cuda.classify_many(mixed_folder, batch_size=4))
+    assert [r.path for r in gpu_path] == [str(p) for p in mixed_folder]
+    assert [r.error for r in gpu_path] == [r.error for r in pillow]
+    for a, b in zip(gpu_path, pillow, strict=True):
+        if a.ok:
+            assert a.top.index == b.top.index, a.path
+            assert a.top.probability == pytest.approx(b.top.probability, abs=0.02)
+
+
+@cuda
+def test_on_cuda_the_preprocessed_tensor_is_pillows_within_float_noise(
+    on_cuda: Classifier, classifier: Classifier, mixed_folder: list[Path]
+):
+    from core.gpu_pipeline import prepare_on_gpu
+
+    for path in (mixed_folder[0], mixed_folder[2], mixed_folder[-1]):
+        gpu = prepare_on_gpu(on_cuda, path)
+        if gpu is None and path.name == "grey.jpg":
+            continue  # a greyscale sampling this GPU decodes wrong: Pillow's path
+        cpu = classifier.prepare(path)
+        assert (gpu[0].cpu() - cpu).abs().mean() < 0.02, path
+    assert prepare_on_gpu(on_cuda, mixed_folder[1]) is None  # the PNG: Pillow's
+
+
+@cuda
+def test_on_cuda_one_photo_and_decode_cpu(on_cuda: Classifier, photos, checkpoint: Path):
+    gpu = on_cuda.classify(photos["chelsea"])
+    cpu_decode = Classifier(load_checkpoint(checkpoint), "cuda", decode="cpu")
+    assert not cpu_decode._gpu_decoding()
+    ref = cpu_decode.classify(photos["chelsea"])
+    assert gpu.top.index == ref.top.index
+    assert gpu.top.probability == pytest.approx(ref.top.probability, abs=0.02)
