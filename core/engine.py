@@ -215,6 +215,12 @@ class Classifier:
         device) while the model runs; a bad image gives a result with `error` and the rest go
         on. Cancelling stops between batches.
         """
+        if self._gpu_decoding():
+            from core.gpu_pipeline import classify_folder
+
+            should_stop = _cancel_check(cancel)
+            yield from classify_folder(self, list(sources), top_k, batch_size, should_stop, workers)
+            return
         for batch in self.prepared_batches(sources, batch_size, cancel, prefetch, workers):
             yield from self._run_batch(batch, top_k)
 
@@ -234,11 +240,6 @@ class Classifier:
         """
         should_stop = _cancel_check(cancel)
         items = list(sources)
-        if self._gpu_decoding():
-            from core.gpu_pipeline import classify_folder
-
-            yield from classify_folder(self, items, top_k, batch_size, should_stop, workers)
-            return
         workers = max(1, workers or self._decode_workers())
         # keep every decoder busy while the main thread waits for the oldest image in order
         ahead = prefetch or max(batch_size * 2, workers * (4 if self.device.type == "cuda" else 2))

@@ -42,7 +42,7 @@ from core.preprocess import Preprocess
 from core.results import ClassificationResult
 
 if TYPE_CHECKING:
-    from core.engine import Classifier, _Prepared
+    from core.engine import Classifier, Prepared
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ class _Read:
     name: str
     data: torch.Tensor | None = None
     header: JpegHeader | None = None
-    prepared: _Prepared | None = None
+    prepared: Prepared | None = None
     seconds: float = 0.0
 
 
