@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -23,7 +24,8 @@ class Prediction:
             "rank": self.rank,
             "index": self.index,
             "label": self.label,
-            "probability": round(self.probability, 6),
+            # strict JSON has no NaN: a damaged model's non-finite output becomes null
+            "probability": round(self.probability, 6) if math.isfinite(self.probability) else None,
         }
 
 
@@ -94,4 +96,4 @@ def csv_writer(out: TextIO) -> Callable[[ClassificationResult], None]:
 
 def json_line(result: ClassificationResult) -> str:
     """The result as one line of `resnet-classify --format json`, newline included."""
-    return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+    return json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False) + "\n"
