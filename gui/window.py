@@ -961,23 +961,18 @@ class MainWindow(QMainWindow):
         The records are those of `resnet-classify --format json|csv`. Returns how many images
         were written; a file that cannot be written is reported, not raised.
         """
-        from core.results import csv_writer, json_line
+        from core.errors import ExportError
+        from core.export import write_results
+        from core.results import printable
 
         results = self.export_rows()
-        as_json = Path(path).suffix.lower() in (".json", ".jsonl")
         try:
-            with open(path, "w", encoding="utf-8", newline="") as out:
-                if as_json:
-                    for result in results:
-                        out.write(json_line(result))
-                else:
-                    write = csv_writer(out)
-                    for result in results:
-                        write(result)
-        except OSError as exc:
-            self._show_error("The results could not be saved", f"{path}: {exc.strerror or exc}")
+            write_results(path, results)  # atomic: a failure keeps the previous file
+        except ExportError as exc:
+            self._on_status(exc.message)
+            self._show_error("The results could not be saved", exc.message)
             return 0
-        self._on_status(f"Exported {len(results)} results to {Path(path).name}.")
+        self._on_status(f"Exported {len(results)} results to {printable(Path(path).name)}.")
         return len(results)
 
     # ================================================================== showing
