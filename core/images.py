@@ -20,7 +20,9 @@ import logging
 import math
 import os
 import stat
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -61,19 +63,102 @@ DRAFT_OVERSAMPLE = 2
 # the reference pipeline's to float noise; only larger JPEGs take the draft shortcut.
 DRAFT_MIN_SIDE = 1024
 
+# Bytes of decoded pixels that may be in memory at once across every decoding thread (the
+# engine's and the window's previews). One image larger than this decodes alone.
+DECODE_BUDGET_BYTES = 768 * 1024 * 1024
+
 ImageSource = str | os.PathLike[str] | bytes
+
+
+class PixelBudget:
+    """Decoded pixels in flight, shared by threads: a decode waits until its pixels fit.
+
+    Counted in bytes of decoded pixels (an estimate, see `decoded_bytes`), not in images: a
+    folder of bombs and a folder of thumbnails-sized photos both stay under `capacity`.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.in_use = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def claim(self) -> Iterator[PixelClaim]:
+        """A claim that `read_image` fills once it knows the size; released on exit."""
+        claim = PixelClaim(self)
+        try:
+            yield claim
+        finally:
+            claim.release()
+
+    def _acquire(self, amount: int) -> int:
+        amount = min(amount, self.capacity)  # larger than everything: it waits to run alone
+        with self._cond:
+            while self.in_use and self.in_use + amount > self.capacity:
+                self._cond.wait()
+            self.in_use += amount
+            self.peak = max(self.peak, self.in_use)
+        return amount
+
+    def _release(self, amount: int) -> None:
+        with self._cond:
+            self.in_use -= amount
+            self._cond.notify_all()
+
+
+class PixelClaim:
+    """One image's share of a `PixelBudget`, taken when its decoded size is known."""
+
+    def __init__(self, budget: PixelBudget) -> None:
+        self._budget = budget
+        self._held = 0
+
+    def take(self, amount: int) -> None:
+        """Wait until `amount` more bytes fit in the budget, then hold them."""
+        self._held += self._budget._acquire(amount)
+
+    def release(self) -> None:
+        if self._held:
+            self._budget._release(self._held)
+            self._held = 0
+
+
+DECODE_BUDGET = PixelBudget(DECODE_BUDGET_BYTES)
+"""The process-wide budget: the engine's decoders and the window's previews share it."""
+
+# Bytes per pixel as Pillow stores a mode, plus the RGB copy `to_rgb` makes.
+_STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# Decoders that hold extra full-size buffers (libwebp's canvas and frame, then Pillow's copy).
+_FORMAT_FACTOR = {"WEBP": 3, "GIF": 2, "PNG": 1}
+
+
+def decoded_bytes(img: Image.Image) -> int:
+    """About how many bytes decoding `img` (at its current, possibly drafted size) holds."""
+    w, h = img.size
+    per_pixel = _STORED_BYTES.get(img.mode, 4) * _FORMAT_FACTOR.get(img.format or "", 1) + 4
+    return w * h * per_pixel
 
 
 def _describe(source: ImageSource) -> str:
     return "pasted image" if isinstance(source, bytes) else Path(source).name
 
 
-def read_image(source: ImageSource, min_side: int | None = None) -> Image.Image:
+def read_image(
+    source: ImageSource,
+    min_side: int | None = None,
+    *,
+    claim: PixelClaim | None = None,
+    max_pixels: int | None = None,
+    too_large: str = "too large to open safely",
+) -> Image.Image:
     """Open `source` (a path or encoded bytes) as RGB.
 
     With `min_side` (the model's resize), a JPEG may be decoded at reduced size, never below
     `DRAFT_OVERSAMPLE * min_side` on its short side, and a picture longer than `MAX_ASPECT`
-    times its width is refused.
+    times its width is refused. With `claim`, the decode first waits for its pixels to fit in
+    the claim's budget. With `max_pixels`, a larger image (after any draft) is refused with
+    `too_large` before it is decoded.
     """
     name = _describe(source)
     if isinstance(source, bytes):
@@ -89,6 +174,12 @@ def read_image(source: ImageSource, min_side: int | None = None) -> Image.Image:
                 _check_aspect(img.size, name)
                 if img.format in ("JPEG", "MPO"):
                     _draft(img, min_side * DRAFT_OVERSAMPLE)
+            if max_pixels is not None and img.width * img.height > max_pixels:
+                raise ImageReadError(
+                    f"{name}: {too_large} ({img.width:,} x {img.height:,} pixels)."
+                )
+            if claim is not None:
+                claim.take(decoded_bytes(img))
             # Every format opens on its first frame (PSD numbers its frames from 1: no seek)
             img.load()
             check_pixels(img, name)  # some formats (ICO, ...) pick their size on load
@@ -230,9 +321,11 @@ def to_rgb(img: Image.Image) -> Image.Image:
         mode in ("P", "L", "RGB") and "transparency" in img.info
     )
     if has_alpha:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
+        # pasted through its own alpha onto white: one full-size copy fewer than compositing
+        rgba = img if mode == "RGBA" else img.convert("RGBA")
+        out = Image.new("RGB", rgba.size, (255, 255, 255))
+        out.paste(rgba, (0, 0), rgba)
+        return out
     return img.convert("RGB")
 
 

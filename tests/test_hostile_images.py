@@ -219,3 +219,32 @@ def test_classifying_a_thin_picture_gives_one_error_record(tmp_path: Path, check
     classifier = Classifier(load_checkpoint(checkpoint), "cpu")
     (result,) = list(classifier.classify_many([path]))
     assert result.error is not None and "too long and thin" in result.error
+
+
+# ---- memory: a pixel budget shared by the decoders --------------------------------------------
+def test_decoders_never_hold_more_decoded_pixels_than_the_budget(tmp_path: Path, checkpoint):
+    from core.engine import Classifier
+    from core.images import PixelBudget
+    from core.model import load_checkpoint
+
+    paths = []
+    for i in range(10):
+        path = tmp_path / f"big{i}.png"
+        Image.new("RGB", (1500, 1000), (i * 20, 100, 50)).save(path)
+        paths.append(path)
+    budget = PixelBudget(20_000_000)  # bytes of decoded pixels: two of these images at a time
+    classifier = Classifier(load_checkpoint(checkpoint), "cpu", pixel_budget=budget)
+    results = list(classifier.classify_many(paths, batch_size=2, workers=4))
+    assert [r.ok for r in results] == [True] * 10
+    assert 0 < budget.peak <= 20_000_000
+    assert budget.in_use == 0
+
+
+def test_an_image_larger_than_the_whole_budget_decodes_alone():
+    from core.images import PixelBudget
+
+    budget = PixelBudget(100)
+    with budget.claim() as claim:
+        claim.take(10_000)  # does not wait for ever: it runs alone
+        assert budget.in_use == 100
+    assert budget.in_use == 0
