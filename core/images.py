@@ -42,8 +42,37 @@ try:  # HEIC (the iPhone's format), and AVIF where Pillow lacks it
 except ImportError:  # pragma: no cover - a declared dependency
     log.info("pillow-heif is not installed: HEIC photos cannot be read")
 
-# The size is checked explicitly in `read_image`; Pillow's own warning for it is noise.
+# The size is checked explicitly in `read_image`; Pillow's own warnings about a damaged file
+# ("Corrupt EXIF data", "tag had too many entries"...) are noise to a user, who gets the file's
+# one error or result instead. Installed once here, not per call: warning filters are
+# process-wide and changing them per call is not thread-safe.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+
+
+def _silence_libtiff() -> None:
+    """libtiff prints its warnings and errors to stderr itself, naming every file
+    "tempfile.tif"; Pillow reports a failed decode by its return code, so turn them off."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            found = {line.split()[-1] for line in maps if "libtiff" in line.rsplit("/", 1)[-1]}
+    except OSError:  # not Linux: leave libtiff as it is
+        return
+    import ctypes
+
+    for path in found:
+        with contextlib.suppress(OSError, AttributeError):
+            lib = ctypes.CDLL(path)
+            for setter in ("TIFFSetWarningHandler", "TIFFSetErrorHandler"):
+                getattr(lib, setter).restype = ctypes.c_void_p
+                getattr(lib, setter).argtypes = [ctypes.c_void_p]
+                getattr(lib, setter)(None)
+
+
+with contextlib.suppress(ImportError):
+    from PIL import _imaging  # noqa: F401  (loads libtiff, if Pillow was built with it)
+
+    _silence_libtiff()
 
 # Extensions we look for when a folder is given; anything Pillow opens is accepted as a file.
 # MPO (cameras' stereo JPEGs) is opened by the JPEG plugin, so it is not in `Image.OPEN`.
