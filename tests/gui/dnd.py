@@ -24,6 +24,8 @@ def file_urls(paths: Iterable[Path | str]) -> QMimeData:
 def _at_view(window: MainWindow, event_type: type, mime: QMimeData):
     """A drag event of `event_type` carrying `mime`, over the centre of the image view."""
     pos = QPointF(window.view.mapTo(window, window.view.rect().center()))
+    if event_type is QDragEnterEvent:  # PySide6 6.11 takes only a QPoint here
+        pos = pos.toPoint()
     return event_type(
         pos,
         Qt.DropAction.CopyAction,
