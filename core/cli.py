@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
 from core.errors import ClassifierError, ClusterError
-from core.results import ClassificationResult, csv_writer, json_line
+from core.results import ClassificationResult, json_line, printable, record_writer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -244,23 +244,25 @@ def _save_explanation(
 
 
 def _writer(fmt: str, out: TextIO, top_k: int):
-    if fmt == "json":
-        return lambda r: out.write(json_line(r))
-    if fmt == "csv":
-        return csv_writer(out)
+    # Whatever the stream's encoding, a character it lacks is written escaped, never raised:
+    # one odd name must not stop the run (JSON escapes on its own, see `record_writer`).
+    if hasattr(out, "reconfigure"):
+        out.reconfigure(errors="backslashreplace")
+    if fmt in ("json", "csv"):
+        return record_writer(out, fmt)
     return lambda r: out.write(format_table(r))
 
 
 def format_table(result: ClassificationResult) -> str:
     """A readable block per image: path, then aligned rank, percentage, bar and label."""
-    lines = [result.path]
+    lines = [printable(result.path)]
     if result.error is not None:
-        lines.append(f"  error: {result.error}")
+        lines.append(f"  error: {printable(result.error)}")
     else:
         for p in result.predictions:
             bar = "#" * round(p.probability * 20)
             lines.append(
-                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {p.label} ({p.index})"
+                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {printable(p.label)} ({p.index})"
             )
     return "\n".join(lines) + "\n\n"
 

@@ -29,7 +29,7 @@ from PIL import Image
 
 from core.devices import device_name, resolve_device
 from core.errors import ClassifierError, OutOfDeviceMemoryError
-from core.images import ImageSource, read_image
+from core.images import DECODE_BUDGET, ImageSource, PixelBudget, read_image
 from core.model import LoadedModel
 from core.results import ClassificationResult, ModelInfo, Prediction
 
@@ -65,8 +65,11 @@ class Classifier:
         *,
         precision: str = "fp32",
         decode: str = "auto",
+        pixel_budget: PixelBudget | None = None,
     ) -> None:
         self.model = model
+        # decoded pixels in flight across the decoding threads (default: shared process-wide)
+        self.pixel_budget = pixel_budget or DECODE_BUDGET
         self.device = torch.device("cpu")
         self.precision = precision
         self.decode = decode  # "gpu", "cpu" or "auto": where JPEGs are decoded on CUDA
@@ -294,8 +297,10 @@ class Classifier:
         name = _name(source)
         try:
             pre = self.model.preprocess
-            img = read_image(source, pre.resize_size)
-            return Prepared(name, pre(img), None, time.perf_counter() - start)
+            # the decoded picture is held, and counted in the budget, only until it is a tensor
+            with self.pixel_budget.claim() as claim:
+                tensor = pre(read_image(source, pre.resize_size, claim=claim))
+            return Prepared(name, tensor, None, time.perf_counter() - start)
         except ClassifierError as exc:
             return Prepared(name, None, exc.message, time.perf_counter() - start)
         except Exception as exc:  # never let one file stop the run

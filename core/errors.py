@@ -53,6 +53,12 @@ class OutOfDeviceMemoryError(ClassifierError):
     exit_code = 1
 
 
+class ExportError(ClassifierError):
+    """Results could not be saved; the file that was there before is unchanged."""
+
+    exit_code = 1
+
+
 class Cancelled(ClassifierError):
     """The user cancelled a download or a run."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,10 @@ def load_checkpoint(path: str | Path, labels_path: str | Path | None = None) -> 
             f"{path.name} is not a ResNet50 checkpoint: it has no classifier layer (fc.weight)."
         )
     num_classes = int(fc.shape[0])
+    if num_classes < 1:
+        raise CheckpointError(
+            f"{path.name} cannot classify anything: its classifier layer (fc) has no classes."
+        )
     model = _empty_resnet50(num_classes)
     _load_strict(model, state, path)
     model.eval()
@@ -105,11 +110,12 @@ def read_labels(path: str | Path, num_classes: int | None = None) -> tuple[str, 
                 f"{path.name} is not valid JSON: {exc.msg} (line {exc.lineno})."
             ) from None
         if isinstance(data, dict):
-            data = (
-                [data[k] for k in sorted(data, key=lambda k: int(k))] if _int_keys(data) else None
-            )
+            data = _dense_list(data)
         if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
-            raise LabelsError(f"{path.name} must hold a JSON list of label strings.")
+            raise LabelsError(
+                f"{path.name} must hold a JSON list of label strings, or an object whose keys "
+                'are the class numbers "0" to "N-1", each once.'
+            )
         labels = tuple(data)
     else:
         labels = tuple(line.strip() for line in text.splitlines() if line.strip())
@@ -120,8 +126,20 @@ def read_labels(path: str | Path, num_classes: int | None = None) -> tuple[str, 
     return labels
 
 
-def _int_keys(data: dict[str, Any]) -> bool:
-    return all(str(k).isdigit() for k in data)
+def _dense_list(data: dict[str, Any]) -> list[Any] | None:
+    """{"0": a, "1": b, ...} as [a, b, ...]; None unless the keys are exactly 0..N-1.
+
+    ASCII digits only ("²" is a digit to `str.isdigit` but not to `int`), and no gaps: with
+    "0", "1", "7" nobody can say which label belongs to class 2.
+    """
+    numbered: dict[int, Any] = {}
+    for key, value in data.items():
+        if not (key.isascii() and key.isdecimal()) or (len(key) > 1 and key[0] == "0"):
+            return None
+        numbered[int(key)] = value
+    if sorted(numbered) != list(range(len(numbered))):
+        return None
+    return [numbered[i] for i in range(len(numbered))]
 
 
 def _read_state(path: Path) -> Any:
@@ -135,6 +153,7 @@ def _read_state(path: Path) -> Any:
         raise CheckpointError(f"{path.name} is empty.")
     if path.suffix.lower() == ".safetensors":
         return _read_safetensors(path)
+    _check_archive(path)
     try:
         try:
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -156,6 +175,34 @@ def _read_state(path: Path) -> Any:
             f"{path.name} is not a PyTorch checkpoint (corrupt, truncated, or another kind "
             "of file)."
         ) from None
+
+
+# The pickle of a ResNet50 state dict is tens of kilobytes; a training checkpoint's extras more.
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a zip checkpoint whose records declare more data than the file can hold.
+
+    torch saves its records uncompressed, so each is at most the file's size; a small file
+    whose records inflate to gigabytes (a zip bomb) would cost that memory inside `torch.load`.
+    Only the archive's directory is read here, never a tensor.
+    """
+    if not zipfile.is_zipfile(path):
+        return  # torch's legacy format, or not a checkpoint: torch.load says which
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+    declared = sum(info.file_size for info in infos)
+    pickles = [i for i in infos if i.filename.endswith(".pkl")]
+    if declared > size or any(i.file_size > MAX_PICKLE_BYTES for i in pickles):
+        raise CheckpointError(
+            f"{path.name} is damaged or hostile: it declares {declared / 1e6:,.0f} MB of "
+            f"records in a {size / 1e6:,.1f} MB file."
+        )
 
 
 def _looks_like_safetensors(path: Path) -> bool:
@@ -237,7 +284,18 @@ def _load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path
                 )
                 parts.append(f"{len(items)} {title}: {shown}")
         raise CheckpointError(f"{path.name} does not fit ResNet50. " + "; ".join(parts) + ".")
+    _check_finite(state, path)
     model.load_state_dict(state, strict=True)
+
+
+def _check_finite(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Flipped bytes or NaN/inf in the weights load fine, then every probability is NaN."""
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"{path.name} is damaged: {key} holds NaN or infinite values. Save the "
+                "checkpoint again from the trained model, or choose another file."
+            )
 
 
 def _shape(t: torch.Tensor) -> str:

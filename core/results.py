@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -23,7 +25,8 @@ class Prediction:
             "rank": self.rank,
             "index": self.index,
             "label": self.label,
-            "probability": round(self.probability, 6),
+            # strict JSON has no NaN: a damaged model's non-finite output becomes null
+            "probability": round(self.probability, 6) if math.isfinite(self.probability) else None,
         }
 
 
@@ -75,14 +78,35 @@ class ModelInfo:
 CSV_HEADER = ("path", "rank", "index", "label", "probability", "error")
 
 
+# File names on Linux are bytes; Python keeps those that are not UTF-8 as lone surrogates
+# ("bad\udcff.jpg"), which no strict encoder writes. JSON escapes them ("\\udcff", which reads
+# back to the same name); text for people shows the bytes ("bad\\xff.jpg").
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with the bytes of a non-UTF-8 file name shown as \\xNN, so any stream takes it."""
+    if not _LONE_SURROGATE.search(text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def csv_rows(result: ClassificationResult) -> list[list[Any]]:
     """One CSV row per prediction, or a single row carrying the error."""
+    path = printable(result.path)
     if result.error is not None:
-        return [[result.path, "", "", "", "", result.error]]
+        return [[path, "", "", "", "", printable(result.error)]]
     return [
-        [result.path, p.rank, p.index, p.label, f"{p.probability:.6f}", ""]
+        [path, p.rank, p.index, printable(p.label), _probability_text(p.probability), ""]
         for p in result.predictions
     ]
+
+
+def _probability_text(value: float) -> str:
+    return f"{value:.6f}" if math.isfinite(value) else ""
 
 
 def csv_writer(out: TextIO) -> Callable[[ClassificationResult], None]:
@@ -92,6 +116,26 @@ def csv_writer(out: TextIO) -> Callable[[ClassificationResult], None]:
     return lambda result: writer.writerows(csv_rows(result))
 
 
-def json_line(result: ClassificationResult) -> str:
-    """The result as one line of `resnet-classify --format json`, newline included."""
-    return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+def json_line(result: ClassificationResult, ascii_only: bool = False) -> str:
+    """The result as one line of `resnet-classify --format json`, newline included.
+
+    Strict JSON whatever the names: lone surrogates are escaped, so the line encodes as UTF-8;
+    `ascii_only` escapes every non-ASCII character, for a stream that takes nothing else.
+    """
+    text = json.dumps(result.to_dict(), ensure_ascii=ascii_only, allow_nan=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
+def record_writer(out: TextIO, fmt: str) -> Callable[[ClassificationResult], None]:
+    """A function writing each result to `out` as `resnet-classify --format json|csv` does."""
+    if fmt == "json":
+        ascii_only = not _takes_unicode(out)
+        return lambda result: out.write(json_line(result, ascii_only))
+    if fmt == "csv":
+        return csv_writer(out)
+    raise ValueError(f"unknown record format {fmt!r}")
+
+
+def _takes_unicode(out: TextIO) -> bool:
+    encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("_", "-")
+    return encoding.startswith("utf")

@@ -533,14 +533,17 @@ class MainWindow(QMainWindow):
         The records are those of `resnet-classify --format json|csv`. Returns how many images
         were written; a file that cannot be written is reported, not raised.
         """
-        from gui.export import write_results
+        from core.errors import ExportError
+        from core.export import write_results
+        from core.results import printable
 
         try:
-            count = write_results(path, self.export_rows())
-        except OSError as exc:
-            self._show_error("The results could not be saved", f"{path}: {exc.strerror or exc}")
+            count = write_results(path, self.export_rows())  # atomic: a failure keeps the old file
+        except ExportError as exc:
+            self._on_status(exc.message)
+            self._show_error("The results could not be saved", exc.message)
             return 0
-        self._on_status(f"Exported {count} results to {Path(path).name}.")
+        self._on_status(f"Exported {count} results to {printable(Path(path).name)}.")
         return count
 
     # ================================================================== status, notices, errors

@@ -497,12 +497,23 @@ class ImageLoader(QObject):
         return None
 
 
+# A preview decodes at most this many pixels (after a JPEG's reduced decode): a larger canvas,
+# such as a 240-byte WebP declaring 10000 x 8800, is refused for display instead of costing
+# a gigabyte and seconds on the loader thread. It can still be classified.
+PREVIEW_MAX_PIXELS = 40_000_000
+
+
 def decode_for_display(source: Source, max_side: int) -> QImage:
     """A QImage no larger than `max_side`, EXIF orientation applied; raises `ImageReadError`.
 
     Qt's reader first (it can decode JPEGs at reduced size); Pillow, through the same
-    `read_image` the model uses, for whatever Qt cannot read.
+    `read_image` the model uses, for whatever Qt cannot read. Only regular files are opened
+    (a FIFO would block the loader for good), within the decoders' shared pixel budget.
     """
+    from core.images import DECODE_BUDGET, check_regular_file, read_image
+
+    if not isinstance(source, bytes):
+        check_regular_file(source)
     if isinstance(source, bytes):
         data = QByteArray(source)
         buffer = QBuffer(data)
@@ -512,6 +523,16 @@ def decode_for_display(source: Source, max_side: int) -> QImage:
         reader = QImageReader(source)
     reader.setAutoTransform(True)
     size = reader.size()
+    scaled_on_decode = bytes(reader.format()).lower() in (b"jpeg", b"jpg")
+    if (
+        size.isValid()
+        and size.width() * size.height() > PREVIEW_MAX_PIXELS
+        and not scaled_on_decode
+    ):
+        name = "pasted image" if isinstance(source, bytes) else Path(source).name
+        raise ImageReadError(
+            f"{name}: too large to preview ({size.width():,} x {size.height():,} pixels)."
+        )
     if size.isValid() and max(size.width(), size.height()) > max_side:
         reader.setScaledSize(
             size.scaled(QSize(max_side, max_side), Qt.AspectRatioMode.KeepAspectRatio)
@@ -519,10 +540,15 @@ def decode_for_display(source: Source, max_side: int) -> QImage:
     image = reader.read()
     if not image.isNull():
         return image
-    from core.images import read_image
-
-    picture = read_image(source, min_side=max_side // 2)
-    picture.thumbnail((max_side, max_side))
+    with DECODE_BUDGET.claim() as claim:
+        picture = read_image(
+            source,
+            min_side=max_side // 2,
+            claim=claim,
+            max_pixels=PREVIEW_MAX_PIXELS,
+            too_large="too large to preview",
+        )
+        picture.thumbnail((max_side, max_side))
     return _qimage(picture)
 
 
