@@ -14,8 +14,8 @@ BUNDLE_INPUTS := build_app.spec pyproject.toml $(wildcard core/*.py gui/*.py) \
 VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml)
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB := dist/resnet-classifier_$(VERSION)_$(DEB_ARCH).deb
-# dpkg-deb's compressor:level; zstd:19 measured as the best size for the time (docs/installers.md).
-DEB_COMPRESS ?= zstd:19
+# dpkg-deb's compressor:level; higher levels: a few per cent smaller, far slower (docs/installers.md).
+DEB_COMPRESS ?= zstd:3
 # Debian tools the installer targets use, installed when missing (CI runs as root on Debian).
 DEB_TOOLS := dpkg-deb:dpkg desktop-file-validate:desktop-file-utils lintian:lintian
 

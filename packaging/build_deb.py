@@ -1,6 +1,6 @@
 """Build the Debian package from the frozen bundle: `make installer` (docs/installers.md).
 
-    python packaging/build_deb.py [--dist dist/resnet-classifier] [--compress zstd:19]
+    python packaging/build_deb.py [--dist dist/resnet-classifier] [--compress zstd:3]
 
 Lays out the package in build/deb/root (the bundle is hard-linked, not copied: it is ~4 GB),
 writes DEBIAN/control with Installed-Size from `du -sk`, and runs
@@ -26,38 +26,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "resnet-classifier"
 PROGRAMS = ("resnet-classifier", "resnet-classify")  # the window, the command line
-DEFAULT_COMPRESS = "zstd:19"  # docs/installers.md: measured against xz and other levels
+DEFAULT_COMPRESS = "zstd:3"  # docs/installers.md: higher levels and xz measured against it
 
-# What Qt's xcb platform plugin and the bundled libraries load from the system rather than from
-# _internal/: found by running the installed app on a bare Debian 12 (debootstrap --variant=
-# minbase) and adding what it asked for (docs/installers.md). PyInstaller bundles libxcb itself
-# but not the X11 input, keyboard and font libraries below.
+# What the bundle loads from the system rather than from _internal/. PyInstaller copies most of
+# Qt's X11 libraries from the build machine (libxcb-cursor, libxkbcommon, libX11, glib...) but
+# not libxcb itself, nor OpenGL (libGL, libEGL: the user's driver must provide them), and it
+# copies libxcb-icccm and libxcb-keysyms only where the build machine has them (a fresh Debian
+# does not). Found with
+# `readelf -d` over every ELF file of the bundle, then checked by running the installed app on
+# a bare Debian 12 (debootstrap --variant=minbase): docs/installers.md. libc6 >= 2.36: the
+# newest glibc symbol version the bundled libraries need (GLIBC_2.36, from Debian 12's own
+# libraries); libfontconfig1 brings /etc/fonts and a font, without which Qt draws no text.
 DEPENDS = [
-    "libc6 (>= 2.28)",
+    "libc6 (>= 2.36)",
     "libgl1",
     "libegl1",
-    "libfontconfig1",
-    "libfreetype6",
-    "libglib2.0-0",
-    "libdbus-1-3",
-    "libx11-6",
-    "libx11-xcb1",
     "libxcb1",
-    "libxcb-cursor0",
     "libxcb-icccm4",
-    "libxcb-image0",
     "libxcb-keysyms1",
-    "libxcb-randr0",
-    "libxcb-render-util0",
-    "libxcb-shape0",
-    "libxcb-xfixes0",
-    "libxcb-xkb1",
-    "libxkbcommon0",
-    "libxkbcommon-x11-0",
+    "libfontconfig1",
 ]
-# Wanted, not needed: the file manager's "Open with" list is rebuilt by desktop-file-utils' trigger,
-# the icon cache by hicolor-icon-theme's.
-RECOMMENDS = ["desktop-file-utils", "hicolor-icon-theme"]
+# Wanted, not needed: the file manager's "Open with" list is rebuilt by desktop-file-utils'
+# trigger, the icon cache by hicolor-icon-theme's; Qt's Wayland plugin needs libwayland (on X11,
+# and where it is missing, Qt falls back to xcb).
+RECOMMENDS = [
+    "desktop-file-utils",
+    "hicolor-icon-theme",
+    "libwayland-client0",
+    "libwayland-cursor0",
+]
 
 DESCRIPTION = """\
 Description: desktop image classifier (ResNet50, ImageNet top-5)
