@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import os
 import re
 import shutil
@@ -76,7 +77,7 @@ Comment: The files under /opt/resnet-classifier/_internal/ are the Python
  its own licence there (the *.dist-info folders hold the texts).
 
 Files: *
-Copyright: the ResNet Classifier authors
+Copyright: 2025-2026 the ResNet Classifier authors
 License: BSD-3-Clause
 
 Files: opt/resnet-classifier/_internal/torch/* opt/resnet-classifier/_internal/torchvision/*
@@ -181,13 +182,14 @@ def stage(bundle: Path, root: Path, ver: str) -> None:
     with gzip.GzipFile(doc / "changelog.gz", "wb", compresslevel=9, mtime=0) as f:
         f.write(changelog.encode())
 
-    # Debian's modes: directories 0755, files 0644 unless they are programs or libraries.
+    # Debian's modes: directories and programs 0755, everything else (libraries too) 0644.
     # (The bundle's files are hard links to dist/: the same modes apply there, harmlessly.)
     for path in [root, *root.rglob("*")]:
         if path.is_symlink():
             continue
         mode = path.stat().st_mode & 0o777
-        wanted = 0o755 if path.is_dir() or mode & 0o111 else 0o644
+        program = mode & 0o111 and ".so" not in path.name  # libraries are loaded, not run
+        wanted = 0o755 if path.is_dir() or program else 0o644
         if mode != wanted:
             path.chmod(wanted)
 
@@ -225,6 +227,17 @@ def write_control(root: Path, ver: str, arch: str) -> None:
     debian = root / "DEBIAN"
     debian.mkdir(mode=0o755)
     (debian / "control").write_text(control, encoding="utf-8")
+    # What `dpkg --verify` checks the installed files against.
+    sums = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        relative = path.relative_to(root)
+        if relative.parts[0] != "DEBIAN":
+            digest = hashlib.md5(usedforsecurity=False)
+            with path.open("rb") as f:
+                for block in iter(lambda f=f: f.read(1 << 20), b""):
+                    digest.update(block)
+            sums.append(f"{digest.hexdigest()}  {relative.as_posix()}\n")
+    (debian / "md5sums").write_text("".join(sums), encoding="utf-8")
 
 
 def build(root: Path, out: Path, compress: str) -> float:
