@@ -6,7 +6,21 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench package package-test clean
+# The frozen app and its Debian package (docs/installers.md).
+BUNDLE := dist/resnet-classifier/resnet-classifier
+BUNDLE_INPUTS := build_app.spec pyproject.toml $(wildcard core/*.py gui/*.py) \
+	packaging/launcher.py packaging/cli_launcher.py \
+	$(shell find resources -type f -not -path 'resources/weights/*' -not -name '*.pyc' 2>/dev/null)
+VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB := dist/resnet-classifier_$(VERSION)_$(DEB_ARCH).deb
+# dpkg-deb's compressor:level; higher levels: a few per cent smaller, far slower (docs/installers.md).
+DEB_COMPRESS ?= zstd:3
+# Debian tools the installer targets use, installed when missing (CI runs as root on Debian).
+DEB_TOOLS := dpkg-deb:dpkg desktop-file-validate:desktop-file-utils lintian:lintian
+
+.PHONY: install run test lint format bench package package-test installer installer-test \
+	installer-lint deb-tools clean
 
 install: $(STAMP)
 
@@ -33,13 +47,38 @@ test: lint
 bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)
 
-# The one-folder app in dist/resnet-classifier/ (README: "Build the installer").
-package: $(STAMP)
+# The one-folder app in dist/resnet-classifier/: the window and the CLI (README: "Install").
+# Frozen again only when its sources change (`make -B package` forces it, e.g. for other weights).
+package: $(BUNDLE)
+
+$(BUNDLE): $(BUNDLE_INPUTS) | $(STAMP)
 	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN --workpath build/pyinstaller --distpath dist build_app.spec
+	@touch $@
 
 # Builds, then runs the frozen app's --self-test offscreen with a generated checkpoint.
 package-test: package
 	$(PY) packaging/package_test.py
+
+# dist/resnet-classifier_<version>_<arch>.deb from the bundle above (not frozen a second time).
+installer: $(DEB)
+
+$(DEB): $(BUNDLE) packaging/build_deb.py | deb-tools
+	$(PY) packaging/build_deb.py --compress $(DEB_COMPRESS) --output $@
+
+# Installs the .deb with apt-get (root), uses it from /usr/bin, purges it: CI runs this.
+installer-test: $(DEB) | deb-tools
+	$(PY) packaging/installer_test.py $(DEB)
+
+# What Debian's checker says of the package (docs/installers.md explains what it still reports).
+installer-lint: $(DEB) | deb-tools
+	lintian --no-tag-display-limit $(DEB) || true
+
+deb-tools:
+	@missing="$(foreach t,$(DEB_TOOLS),$(if $(shell command -v $(word 1,$(subst :, ,$(t))) 2>/dev/null),,$(word 2,$(subst :, ,$(t)))))"; \
+	if [ -n "$$(echo $$missing)" ]; then \
+		echo "installing $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache

@@ -65,6 +65,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.self_test or args.startup_probe) and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+    # One window per session: hand the files to the open one and leave, before Qt's widgets or
+    # torch are imported. A run with its own model or device keeps its own window.
+    scripted = args.self_test or args.startup_probe
+    joins = not scripted and not (args.weights or args.labels or args.device)
+    if joins:
+        from gui.single_instance import hand_over
+
+        if hand_over(args.images):
+            return EXIT_OK
+
     from PySide6.QtCore import QLoggingCategory, QSettings
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
@@ -85,6 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName(ORGANIZATION)
     app.setApplicationDisplayName(APP_NAME)
     app.setDesktopFileName(ORGANIZATION)
+    instance = None
+    if not scripted:
+        from gui.single_instance import InstanceServer
+
+        instance = InstanceServer(parent=app)
+        instance.listen()
     icon = resource_path(ICON)
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
@@ -95,7 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.self_test:
             return EXIT_FAILED
 
-    scripted = args.self_test or args.startup_probe
     settings = Settings.in_memory() if scripted else Settings(QSettings())
     window = MainWindow(
         settings,
@@ -118,11 +133,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if window.interactive:
         sys.excepthook = _show_exceptions_in(window)
+    if instance is not None:
+        instance.filesReceived.connect(lambda files: _open_from_outside(window, files))
+    if sys.platform == "darwin" and not scripted:  # Finder's "Open" and "Open With"
+        from gui.single_instance import FileOpenCollector
+
+        finder = FileOpenCollector(app)
+        app.installEventFilter(finder)
+        finder.filesOpened.connect(lambda files: _open_from_outside(window, files))
     if leaky:
         window.show_notice(leak_advice())
     window.show()
     window.start(images)  # the workers start after the window's first paint
     code = app.exec()
+    if instance is not None:
+        instance.close()  # later launches start their own window from here on
     if check is not None:
         code = check.code
     if window.background.running() and not window.shutdown(5_000):
@@ -180,6 +205,17 @@ class SelfTest:
         from PySide6.QtWidgets import QApplication
 
         QApplication.instance().exit(code)
+
+
+def _open_from_outside(window, files: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Another launch or the file manager opened files: show them as a drop, window in front."""
+    if window.isMinimized():
+        window.showNormal()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    if files:
+        window.open_sources(list(files))
 
 
 def _probe_first_paint(window, app) -> None:  # type: ignore[no-untyped-def]

@@ -60,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--cold", type=int, default=0, metavar="N", help="cold runs of each")
-    parser.add_argument("--frozen", type=Path, default=FROZEN)
+    parser.add_argument("--frozen", type=Path, default=FROZEN, help="e.g. the installed app")
+    parser.add_argument(
+        "--source-module",
+        action="store_true",
+        help="run the source as `python -m gui` from this checkout (when the venv's launcher "
+        "belongs to another checkout)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -69,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         env["QT_QPA_PLATFORM"] = "offscreen"
-    commands = {"source": source_command(), "frozen": [str(args.frozen)]}
+    source = [sys.executable, "-m", "gui"] if args.source_module else source_command()
+    commands = {"source": source, "frozen": [str(args.frozen)]}
     rows: dict[str, dict[str, list[float]]] = {k: {"window": [], "predict": []} for k in commands}
     cold: dict[str, list[float]] = {k: [] for k in commands}
 
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     platform = env.get("QT_QPA_PLATFORM") or ("xcb" if env.get("DISPLAY") else "wayland")
     print(f"platform: {platform}; {args.runs} runs each, alternating; medians (min)\n")
-    print("| | source (`.venv/bin/resnet-classifier`) | frozen (`dist/`) | frozen / source |")
+    print(f"| | source (`{' '.join(source)}`) | frozen (`{args.frozen}`) | frozen / source |")
     print("|---|---|---|---|")
     for key, title in (("window", "time to window"), ("predict", "launch to first prediction")):
         s, f = (statistics.median(rows[k][key]) for k in ("source", "frozen"))

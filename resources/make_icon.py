@@ -1,7 +1,8 @@
 """Draw the app icon (resources/icon.png, 256 px) with Qt's painter: a photo and its top-3 bars.
 
-Run once after changing the drawing: `.venv/bin/python resources/make_icon.py`. The PNG is
-committed; PyInstaller turns it into .ico / .icns where a platform needs them.
+Run once after changing the drawing: `.venv/bin/python resources/make_icon.py`. The PNGs are
+committed: icon.png, and the sizes a Linux desktop looks up in resources/icons/hicolor/ (the
+.deb installs them). PyInstaller turns icon.png into .ico / .icns where a platform needs them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QLinearGradient, QPainter, QPainterPath
 
 SIZE = 256
+HICOLOR_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)  # drawn at each size, not scaled down
 
 
 def draw(size: int = SIZE) -> QImage:
@@ -66,11 +68,18 @@ def draw(size: int = SIZE) -> QImage:
 
 def main() -> int:
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841
-    out = Path(__file__).resolve().parent / "icon.png"
-    if not draw().save(str(out)):
-        print(f"could not write {out}", file=sys.stderr)
-        return 1
-    print(out)
+    here = Path(__file__).resolve().parent
+    outputs = {here / "icon.png": SIZE}
+    for size in HICOLOR_SIZES:
+        outputs[
+            here / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "resnet-classifier.png"
+        ] = size
+    for out, size in outputs.items():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not draw(size).save(str(out)):
+            print(f"could not write {out}", file=sys.stderr)
+            return 1
+        print(out)
     return 0
 
 
