@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import functools
 import logging
 import shutil
 import threading
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from PySide6.QtCore import (
     QCoreApplication,
@@ -57,10 +54,10 @@ from PySide6.QtWidgets import (
 from core.errors import ClassifierError
 from core.imports import collector_paused
 from gui.imports import plain_imports
+from gui.worker import reporting
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 THUMBS_PER_CLASS = 5
 THUMB_SIDE = 48
@@ -107,23 +104,6 @@ class Taught:
     wrong: tuple[tuple[Any, QImage], ...]  # (Misclassified, picture)
 
 
-def _reporting(method: F) -> F:
-    """An unexpected exception in a worker slot becomes the `errored` signal."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any) -> Any:
-        try:
-            return method(self, *args)
-        except Exception as exc:
-            log.exception("unexpected error in %s", method.__name__)
-            self.errored.emit(
-                f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))
-            )
-            return None
-
-    return wrapper  # type: ignore[return-value]
-
-
 # ---- the worker ------------------------------------------------------------------------------
 class TeachWorker(QObject):
     """Scans, trains and saves on its own thread; answers by signals only."""
@@ -139,7 +119,7 @@ class TeachWorker(QObject):
     errored = Signal(str, str)
 
     @Slot(int, str)
-    @_reporting
+    @reporting
     def scan(self, request_id: int, folder: str) -> None:
         from gui.worker import decode_for_display
 
@@ -162,7 +142,7 @@ class TeachWorker(QObject):
         self.scanned.emit(request_id, Scan(folder, tuple(classes), tuple(found.warnings())))
 
     @Slot(object)
-    @_reporting
+    @reporting
     def train(self, request: TrainRequest) -> None:
         from gui.worker import decode_for_display
 
@@ -203,7 +183,7 @@ class TeachWorker(QObject):
         self.trained.emit(rid, Taught(light, str(path), tuple(wrong)))
 
     @Slot(str, str)
-    @_reporting
+    @reporting
     def copy(self, source: str, target: str) -> None:
         try:
             shutil.copyfile(source, target)

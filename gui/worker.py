@@ -125,7 +125,7 @@ class ImageJob:
     kind: str = "view"
 
 
-def _reporting(method: F) -> F:
+def reporting(method: F) -> F:
     """Turn an unexpected exception in a worker slot into an `errored` signal, never a silent one."""
 
     @functools.wraps(method)
@@ -170,7 +170,7 @@ class ClassifierWorker(QObject):
         self._scheduled = False
 
     @Slot(object)
-    @_reporting
+    @reporting
     def load(self, request: LoadRequest) -> None:
         if request.cancel.is_set():
             return
@@ -217,7 +217,7 @@ class ClassifierWorker(QObject):
         self._warm_up_when_idle()
 
     @Slot(int, str)
-    @_reporting
+    @reporting
     def set_device(self, request_id: int, device: str) -> None:
         if self._classifier is None:
             self.deviceFailed.emit(request_id, "No model is loaded yet.")
@@ -232,7 +232,7 @@ class ClassifierWorker(QObject):
         self._warm_up_when_idle()
 
     @Slot(object)
-    @_reporting
+    @reporting
     def classify(self, request: ClassifyRequest) -> None:
         """Queue a run; it starts at once and goes on between other requests, newest first."""
         count = len(request.sources)
@@ -271,7 +271,7 @@ class ClassifierWorker(QObject):
         image unless the window asks for real work first, which then warms the model itself."""
         QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up)
 
-    @_reporting
+    @reporting
     def _warm_up(self) -> None:
         if self._classifier is not None and not (self._runs or self._explains):
             try:
@@ -284,7 +284,7 @@ class ClassifierWorker(QObject):
             self._scheduled = True
             QTimer.singleShot(0, self._step)
 
-    @_reporting
+    @reporting
     def _step(self) -> None:
         self._scheduled = False
         self._end_cancelled_runs()
@@ -434,7 +434,7 @@ class ImageLoader(QObject):
         self._scheduled = False
 
     @Slot(int, object)
-    @_reporting
+    @reporting
     def expand(self, request_id: int, raw: Sequence[Source]) -> None:
         """Files as given, folders as their images in name order; problems in words."""
         from core.images import expand_paths
@@ -469,7 +469,7 @@ class ImageLoader(QObject):
             self._scheduled = True
             QTimer.singleShot(0, self._next)
 
-    @_reporting
+    @reporting
     def _next(self) -> None:
         self._scheduled = False
         job = self._take()
