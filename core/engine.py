@@ -29,7 +29,7 @@ from PIL import Image
 
 from core.devices import device_name, resolve_device
 from core.errors import ClassifierError, OutOfDeviceMemoryError
-from core.images import DECODE_BUDGET, ImageSource, PixelBudget, read_image
+from core.images import DECODE_BUDGET, ImageSource, PixelBudget, read_image, source_name
 from core.model import LoadedModel
 from core.results import ClassificationResult, ModelInfo, Prediction
 
@@ -196,7 +196,7 @@ class Classifier:
             batch = self.prepare(source).unsqueeze(0)
         (preds,) = self.predict(batch, top_k)
         return ClassificationResult(
-            path=name if name is not None else _name(source),
+            path=name if name is not None else source_name(source),
             predictions=preds,
             device=str(self.device),
             seconds=time.perf_counter() - start,
@@ -294,7 +294,7 @@ class Classifier:
 
     def _prepare_one(self, source: ImageSource) -> Prepared:
         start = time.perf_counter()
-        name = _name(source)
+        name = source_name(source)
         try:
             pre = self.model.preprocess
             # the decoded picture is held, and counted in the budget, only until it is a tensor
@@ -357,14 +357,6 @@ class Classifier:
         """One batch of `prepared_batches` tensors, staged for this device as `classify_many`
         stages its own."""
         return self._stack(tensors)
-
-
-def _name(source: object) -> str:
-    if isinstance(source, bytes):
-        return "pasted image"
-    if isinstance(source, Image.Image):
-        return "image"
-    return str(source)
 
 
 def _cancel_check(cancel: CancelCheck | threading.Event | None) -> CancelCheck:

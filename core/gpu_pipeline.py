@@ -33,16 +33,31 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 import torch.nn.functional as F
 
+from core.images import source_name
 from core.preprocess import Preprocess
 from core.results import ClassificationResult
 
 if TYPE_CHECKING:
-    from core.engine import Classifier, Prepared
+    from core.model import LoadedModel
+    from core.results import Prediction
+
+
+class Classifier(Protocol):
+    """What this pipeline uses of `core.engine.Classifier`. Structural, so that this module,
+    which the engine imports, does not import the engine back."""
+
+    model: LoadedModel
+    device: torch.device
+
+    def predict(self, batch: torch.Tensor, top_k: int = 5) -> list[tuple[Prediction, ...]]: ...
+
+    def _prepare_one(self, source: Any) -> Any: ...  # core.engine.Prepared
+
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +338,7 @@ class _Read:
     name: str
     data: torch.Tensor | None = None
     header: JpegHeader | None = None
-    prepared: Prepared | None = None
+    prepared: Any = None  # core.engine.Prepared, from the Pillow path
     seconds: float = 0.0
 
 
@@ -468,10 +483,8 @@ class GpuJpegPipeline:
 
     # -- one file on a reader thread --
     def read(self, source: object) -> _Read:
-        from core.engine import _name
-
         start = time.perf_counter()
-        name = _name(source)
+        name = source_name(source)
         try:
             if isinstance(source, bytes):
                 raw = bytearray(source)

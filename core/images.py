@@ -399,3 +399,12 @@ def expand_paths(paths: list[str | os.PathLike[str]], recursive: bool = False) -
         else:
             out.append(path)
     return out
+
+
+def source_name(source: object) -> str:
+    """The name a result carries for `source`: its path, "pasted image" for bytes."""
+    if isinstance(source, bytes):
+        return "pasted image"
+    if isinstance(source, Image.Image):
+        return "image"
+    return str(source)
