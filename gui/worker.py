@@ -405,12 +405,9 @@ class _ThrottledProgress:
 
 
 def _failed(source: Source, error: str) -> ClassificationResult:
+    from core.images import source_name  # the engine's naming; imported late, as Pillow is
+
     return ClassificationResult(path=source_name(source), error=error)
-
-
-def source_name(source: Source) -> str:
-    """The name the engine gives a source: its path, or "pasted image" for bytes."""
-    return "pasted image" if isinstance(source, bytes) else str(source)
 
 
 # ---- pictures for the eye ---------------------------------------------------------------------
@@ -617,5 +614,4 @@ __all__ = [
     "ModelFailure",
     "ModelInfo",
     "decode_for_display",
-    "source_name",
 ]
