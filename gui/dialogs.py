@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QPushButton, QWidget
 
-    from gui.worker import ModelFailure
+    from gui.messages import ModelFailure
 
 
 def error_box(parent: QWidget, title: str, message: str, details: str = "") -> QMessageBox:

@@ -13,7 +13,7 @@ from PySide6.QtGui import QImage
 
 from core.results import ClassificationResult, ModelInfo, Prediction
 from gui.session import HEAT_CACHE, Session
-from gui.worker import HeatMap, ModelFailure
+from gui.messages import HeatMap, ModelFailure
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ["/photos/cat.jpg", "/photos/dog.jpg", "/photos/boat.png"]
