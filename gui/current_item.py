@@ -16,6 +16,7 @@ from gui.prediction_panel import heat_text, meta_text
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QImage
 
+    from core.results import ClassificationResult
     from gui.image_view import ImageView
     from gui.prediction_panel import PredictionPanel
     from gui.session import Session
@@ -36,6 +37,9 @@ class CurrentItemView(QObject):
         session.changed.connect(self.refresh)
         session.heatChanged.connect(self._update_heat)
         session.heatFailed.connect(self._on_heat_failed)
+        session.runStarted.connect(self.refresh)
+        session.itemClassified.connect(self._on_result)
+        session.runCancelled.connect(self.refresh)
         panel.picked.connect(self.pick)
         heat_action.toggled.connect(self._heat_toggled)
         panel.set_heat_action(heat_action)
@@ -62,6 +66,10 @@ class CurrentItemView(QObject):
     def refresh(self) -> None:
         self._refresh_predictions()
         self._update_heat()
+
+    def _on_result(self, index: int, _result: ClassificationResult) -> None:
+        if index == self.session.current:
+            self.refresh()
 
     def _refresh_predictions(self) -> None:
         s = self.session

@@ -6,7 +6,6 @@ start-up time); message boxes are opened window-modal, so the window keeps paint
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -14,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QPushButton, QWidget
 
-    from gui.worker import ModelFailure
+    from gui.messages import ModelFailure
 
 
 def error_box(parent: QWidget, title: str, message: str, details: str = "") -> QMessageBox:
@@ -100,12 +99,3 @@ def open_weights(parent: QWidget, folder: str) -> str:
 
 def open_labels(parent: QWidget, folder: str) -> str:
     return QFileDialog.getOpenFileName(parent, "Load Labels", folder, LABELS_FILTER)[0]
-
-
-def save_results(parent: QWidget, folder: str) -> str:
-    """Where to export the results ("" if cancelled), with the extension of the chosen type."""
-    from gui.export import FILTERS, with_suffix
-
-    start = str(Path(folder) / "results.csv")
-    path, chosen = QFileDialog.getSaveFileName(parent, "Export Results", start, ";;".join(FILTERS))
-    return with_suffix(path, chosen) if path else ""

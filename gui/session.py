@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
     from core.results import ClassificationResult, DeviceInfo, ModelInfo
     from gui.drops import Source
-    from gui.worker import Background, HeatMap, ModelFailure
+    from gui.messages import HeatMap, ModelFailure
+    from gui.worker import Background
 
 HEAT_CACHE = 8  # heat maps kept, so flipping between classes or images is instant
 
@@ -197,7 +198,7 @@ class Session(QObject):
         self.load_remember = remember
         self.no_model = False
         self.pending_model = (weights, labels)
-        from gui.worker import LoadRequest
+        from gui.messages import LoadRequest
 
         request = LoadRequest(
             self._load_id, weights, labels, device=self.device, cancel=self._load_cancel
@@ -299,7 +300,7 @@ class Session(QObject):
     def request_image(self, index: int, max_side: int, kind: str = "view") -> None:
         """Ask the loader for item `index` decoded for display ("view") or as a "thumb"."""
         if 0 <= index < len(self._items):
-            from gui.worker import ImageJob
+            from gui.messages import ImageJob
 
             source = self._items[index].source
             self.imageRequested.emit(ImageJob(self.drop_id, index, source, max_side, kind))
@@ -332,7 +333,7 @@ class Session(QObject):
         self._classify_map = todo
         self._classify_cancel = threading.Event()
         self._running_key = key
-        from gui.worker import ClassifyRequest
+        from gui.messages import ClassifyRequest
 
         request = ClassifyRequest(
             self._classify_id,
@@ -411,7 +412,7 @@ class Session(QObject):
         if key != self._heat_pending:
             self._heat_pending = key
             self._explain_id += 1
-            from gui.worker import ExplainRequest
+            from gui.messages import ExplainRequest
 
             self.explainRequested.emit(
                 ExplainRequest(self._explain_id, item.source, prediction.index, max_side)

@@ -3,7 +3,13 @@ banner over the photo for what went wrong with the last drop or device."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QStatusBar
+
+if TYPE_CHECKING:
+    from core.results import ClassificationResult, ModelInfo
+    from gui.session import Session
 
 NOTICE_STYLE = (
     "#notice { background: rgba(217, 83, 79, 40); border: 1px solid rgba(217, 83, 79, 160);"
@@ -48,6 +54,28 @@ class StatusBar(QStatusBar):
         self.addWidget(self.text, 1)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.device)
+        self._session: Session | None = None
+
+    def follow(self, session: Session) -> None:
+        """Say what the session is doing: its own lines, the download, how far a run is."""
+        self._session = session
+        session.statusChanged.connect(self.say)
+        session.downloadProgress.connect(self.show_download)
+        session.runStarted.connect(self._on_run_started)
+        session.itemClassified.connect(self._on_result)
+        session.runFinished.connect(lambda: self.show_ready(session.model))
+        session.runCancelled.connect(self._on_run_cancelled)
+
+    def say(self, text: str) -> None:
+        self.text.setText(text)
+
+    def show_ready(self, model: ModelInfo | None) -> None:
+        """ "Ready: " and the weights, and the device, once a model is loaded."""
+        if model is None:
+            return
+        extra = f" ({model.num_classes} classes)" if model.num_classes != 1000 else ""
+        self.say(f"Ready: {model.source}{extra}")
+        self.show_device(model.device_name)
 
     def show_download(self, done: int, total: int) -> str:
         """Show how far the weights download is (`total` 0: unknown); returns the line for it."""
@@ -68,3 +96,19 @@ class StatusBar(QStatusBar):
         self.device.setText(name or "")
         if name:
             self.device.setToolTip(f"The model runs on {name}")
+
+    def _on_run_started(self, total: int) -> None:
+        self.say(f"Classifying {total} images…" if total > 1 else "Classifying…")
+
+    def _on_result(self, _index: int, _result: ClassificationResult) -> None:
+        s = self._session
+        if s is not None and s.run_total > 1 and s.run_done < s.run_total:
+            self.say(f"Classified {s.run_done} of {s.run_total}…")
+
+    def _on_run_cancelled(self, left: int) -> None:
+        s = self._session
+        if s is not None:
+            self.say(
+                f"Stopped: {s.run_done} of {s.run_total} classified; "
+                f"{left} left as they were (Resume classifies them)."
+            )

@@ -1,34 +1,19 @@
 """Model > Teach New Classes…: train ResNet50 on a folder of class folders, in the window.
 
-`TeachDialog` presents and wires; `TeachWorker`, on its own QThread, scans the folder, makes
-thumbnails, runs `core.training.train` and writes checkpoints. They talk by queued signals with
-plain data and request ids; the worker never touches a widget and no tensor crosses threads (the
-dialog gets the result without its weights, and the path of the checkpoint the worker saved).
+`TeachDialog` presents and wires: the form (folder, options, Train), the run's progress and
+the result (accuracy curve, confusion matrix, the held-out images it got wrong). The work
+runs on `TeachWorker` (gui/teach_worker.py), on its own QThread; they talk by queued signals
+with plain data and request ids.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as _dt
 import logging
-import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QCoreApplication,
-    QObject,
-    QPointF,
-    QRectF,
-    QSize,
-    QStandardPaths,
-    Qt,
-    QThread,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import QCoreApplication, QSize, QStandardPaths, Qt, QThread, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -51,254 +36,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import ClassifierError
-from core.imports import collector_paused
-from gui.imports import plain_imports
-from gui.worker import reporting
+from gui.accuracy_curve import AccuracyCurve
+from gui.teach_worker import THUMB_SIDE, THUMBS_PER_CLASS, Scan, Taught, TeachWorker, TrainRequest
 
 log = logging.getLogger(__name__)
 
-
-THUMBS_PER_CLASS = 5
-THUMB_SIDE = 48
-WRONG_SIDE = 256  # misclassified images, shown at this size when clicked
 WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.safetensors);;All files (*)"
-
-
-# ---- plain data between the threads ----------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class FoundClass:
-    """A class as the dialog lists it: name, image count, a strip of a few thumbnails."""
-
-    name: str
-    count: int
-    strip: QImage
-
-
-@dataclasses.dataclass(frozen=True)
-class Scan:
-    folder: str
-    classes: tuple[FoundClass, ...]
-    warnings: tuple[str, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainRequest:
-    request_id: int
-    folder: str
-    backbone: str | None
-    epochs: int
-    fine_tune: bool
-    augment: bool
-    out_dir: str
-    cancel: threading.Event = dataclasses.field(default_factory=threading.Event, compare=False)
-
-
-@dataclasses.dataclass(frozen=True)
-class Taught:
-    """A finished training: the result without its weights, where they were saved, and the
-    held-out images it got wrong as pictures."""
-
-    result: Any  # core.training.TrainingResult, state_dict emptied
-    path: str
-    wrong: tuple[tuple[Any, QImage], ...]  # (Misclassified, picture)
-
-
-# ---- the worker ------------------------------------------------------------------------------
-class TeachWorker(QObject):
-    """Scans, trains and saves on its own thread; answers by signals only."""
-
-    scanned = Signal(int, object)  # request id, Scan
-    scanFailed = Signal(int, str)
-    progressed = Signal(int, object)  # request id, core.training.Progress
-    trained = Signal(int, object)  # request id, Taught
-    trainFailed = Signal(int, str)
-    cancelled = Signal(int)
-    saved = Signal(str)  # path
-    saveFailed = Signal(str)
-    errored = Signal(str, str)
-
-    @Slot(int, str)
-    @reporting
-    def scan(self, request_id: int, folder: str) -> None:
-        from gui.worker import decode_for_display
-
-        with plain_imports(), collector_paused():
-            from core.training import scan_folder
-        try:
-            found = scan_folder(folder)
-        except ClassifierError as exc:
-            self.scanFailed.emit(request_id, exc.message)
-            return
-        classes = []
-        for c in found.classes:
-            thumbs = []
-            for path in c.images[:THUMBS_PER_CLASS]:
-                try:
-                    thumbs.append(decode_for_display(str(path), THUMB_SIDE))
-                except ClassifierError:
-                    continue
-            classes.append(FoundClass(c.name, c.count, _strip(thumbs)))
-        self.scanned.emit(request_id, Scan(folder, tuple(classes), tuple(found.warnings())))
-
-    @Slot(object)
-    @reporting
-    def train(self, request: TrainRequest) -> None:
-        from gui.worker import decode_for_display
-
-        with plain_imports(), collector_paused():
-            from core.errors import Cancelled
-            from core.training import TrainingOptions, save_checkpoint, train
-
-        rid = request.request_id
-        options = TrainingOptions(
-            epochs=request.epochs,
-            fine_tune=request.fine_tune,
-            augment_passes=1 if request.augment else 0,
-        )
-        try:
-            result = train(
-                request.folder,
-                options,
-                backbone=request.backbone,
-                progress=lambda p: self.progressed.emit(rid, p),
-                cancel=request.cancel,
-            )
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            name = f"{Path(request.folder).name or 'model'}-{stamp}.pth"
-            path = save_checkpoint(result, Path(request.out_dir) / name)
-        except Cancelled:
-            self.cancelled.emit(rid)
-            return
-        except ClassifierError as exc:
-            self.trainFailed.emit(rid, exc.message)
-            return
-        wrong = []
-        for m in result.misclassified:
-            try:
-                wrong.append((m, decode_for_display(m.path, WRONG_SIDE)))
-            except ClassifierError:
-                wrong.append((m, QImage()))
-        light = dataclasses.replace(result, state_dict={})  # no tensor leaves this thread
-        self.trained.emit(rid, Taught(light, str(path), tuple(wrong)))
-
-    @Slot(str, str)
-    @reporting
-    def copy(self, source: str, target: str) -> None:
-        try:
-            shutil.copyfile(source, target)
-        except OSError as exc:
-            self.saveFailed.emit(f"Cannot save {Path(target).name}: {exc.strerror or exc}.")
-            return
-        self.saved.emit(target)
-
-
-def _strip(images: list[QImage]) -> QImage:
-    """Thumbnails side by side in squares, drawn on the worker (QImage is thread-safe)."""
-    gap = 4
-    side = THUMB_SIDE
-    strip = QImage(max(1, len(images) * (side + gap) - gap), side, QImage.Format.Format_ARGB32)
-    strip.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(strip)
-    for i, img in enumerate(images):
-        scaled = img.scaled(
-            side, side, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-            Qt.TransformationMode.SmoothTransformation,
-        )  # fmt: skip
-        x0 = (scaled.width() - side) // 2
-        y0 = (scaled.height() - side) // 2
-        painter.drawImage(i * (side + gap), 0, scaled, x0, y0, side, side)
-    painter.end()
-    return strip
-
-
-# ---- widgets ---------------------------------------------------------------------------------
-class AccuracyCurve(QWidget):
-    """Training and validation accuracy per epoch, drawn as the epochs come in."""
-
-    TRAIN = QColor("#4c72b0")
-    VAL = QColor("#dd8452")
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setMinimumSize(260, 170)
-        self.epochs: list[Any] = []  # core.training.EpochStats
-        self.total = 1
-        self.best = 0
-
-    def clear(self, total: int) -> None:
-        self.epochs, self.total, self.best = [], max(1, total), 0
-        self.update()
-
-    def add(self, stats: Any) -> None:
-        self.epochs.append(stats)
-        self.update()
-
-    def set_best(self, epoch: int) -> None:
-        self.best = epoch
-        self.update()
-
-    def paintEvent(self, event: Any) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        fm = p.fontMetrics()
-        left, top, right, bottom = fm.horizontalAdvance("100%") + 8, 8, 8, fm.height() + 8
-        plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
-        text = self.palette().color(self.foregroundRole())
-        grid = QColor(text)
-        grid.setAlpha(50)
-        for frac in (0.0, 0.5, 1.0):
-            y = plot.bottom() - frac * plot.height()
-            p.setPen(QPen(grid, 1))
-            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-            p.setPen(text)
-            p.drawText(
-                QRectF(0, y - fm.height() / 2, left - 4, fm.height()),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                f"{round(frac * 100)}%",
-            )
-        last = max(self.total, len(self.epochs), 2)
-        p.drawText(
-            QRectF(plot.left(), plot.bottom() + 6, plot.width(), fm.height()),
-            Qt.AlignmentFlag.AlignRight,
-            f"epoch 1 to {last}",
-        )
-
-        def point(epoch: int, value: float) -> QPointF:
-            x = plot.left() + (epoch - 1) / (last - 1) * plot.width()
-            return QPointF(x, plot.bottom() - value * plot.height())
-
-        if self.best:
-            p.setPen(QPen(grid, 1, Qt.PenStyle.DashLine))
-            x = point(self.best, 0).x()
-            p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
-        for color, attr in ((self.TRAIN, "train_accuracy"), (self.VAL, "val_accuracy")):
-            if not self.epochs:
-                break
-            path = QPainterPath(point(self.epochs[0].epoch, getattr(self.epochs[0], attr)))
-            for e in self.epochs[1:]:
-                path.lineTo(point(e.epoch, getattr(e, attr)))
-            p.setPen(QPen(color, 2))
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawPath(path)
-            for e in self.epochs:
-                p.setBrush(color)
-                p.drawEllipse(point(e.epoch, getattr(e, attr)), 2.5, 2.5)
-        # legend, on the line of the epoch axis' title
-        y = plot.bottom() + 6 + fm.ascent()
-        x = plot.left()
-        for color, label in ((self.TRAIN, "training"), (self.VAL, "validation (held out)")):
-            p.setPen(QPen(color, 3))
-            p.drawLine(
-                QPointF(x, y - fm.ascent() / 2 + 2), QPointF(x + 16, y - fm.ascent() / 2 + 2)
-            )
-            p.setPen(text)
-            p.drawText(QPointF(x + 20, y), label)
-            x += 20 + fm.horizontalAdvance(label) + 16
-        p.end()
-
-    def sizeHint(self) -> QSize:
-        return QSize(340, 200)
 
 
 # ---- the dialog ------------------------------------------------------------------------------

@@ -1,144 +1,41 @@
 """The engine on background threads, talking to the window by queued signals only.
 
-Two QObjects, each moved to its own QThread:
+Two QObjects, each moved to its own QThread by `Background`:
 
 - `ClassifierWorker` owns the model. torch and the torch-using `core` modules are imported
   inside its slots, on its thread, so the window is on screen before torch loads.
-- `ImageLoader` lists folders and decodes pictures for the view and the thumbnails (Pillow and
-  Qt only, no torch), so a dropped photo shows while the model is still loading or busy.
+- `ImageLoader` (gui/image_loader.py) lists folders and decodes pictures for the view and the
+  thumbnails, so a dropped photo shows while the model is still loading or busy.
 
-Every request carries an id and, where it can run long, a `threading.Event` the window sets to
-cancel it. Answers carry the id back; the window drops those that are no longer current.
-Workers never touch widgets. Any unexpected exception in a slot is reported by `errored`.
+The requests and answers are the plain data of gui/messages.py. Workers never touch widgets.
+Any unexpected exception in a slot is reported by `errored` (gui/reporting.py).
 """
 
 from __future__ import annotations
 
-import collections
-import functools
 import logging
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from PySide6.QtCore import (
-    QBuffer,
-    QByteArray,
-    QIODevice,
-    QObject,
-    QSize,
-    Qt,
-    QThread,
-    QTimer,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from core.errors import (
-    ClassifierError,
-    DeviceUnavailableError,
-    ImageReadError,
-    WeightsUnavailableError,
-)
+from core.errors import ClassifierError, DeviceUnavailableError, WeightsUnavailableError
 from core.imports import collector_paused
-from core.results import ClassificationResult, DeviceInfo, ModelInfo
+from core.results import ClassificationResult, DeviceInfo
+from gui.image_loader import ImageLoader, to_qimage
 from gui.imports import plain_imports
+from gui.messages import ClassifyRequest, ExplainRequest, HeatMap, LoadRequest, ModelFailure, Source
+from gui.reporting import reporting
 
 log = logging.getLogger(__name__)
 
-Source = str | bytes
-"""A local image path or encoded image bytes."""
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # Requests the window makes on seeing the model loaded (images given on the command line, the
 # ones dropped during loading) arrive well within this; the warm-up waits for them to go first.
 WARM_UP_AFTER_MS = 250
-
-
-# ---- requests and answers (plain data) --------------------------------------------------------
-@dataclass(frozen=True)
-class LoadRequest:
-    """Load a model: the user's checkpoint (and labels) or, with no weights, ImageNet's."""
-
-    request_id: int
-    weights: str | None = None
-    labels: str | None = None
-    device: str = "auto"
-    variant: str = "IMAGENET1K_V2"
-    cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ClassifyRequest:
-    """Classify several images one after another, streaming a result for each."""
-
-    request_id: int
-    sources: tuple[Source, ...]
-    top_k: int = 5
-    batch_size: int = 1
-    cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ExplainRequest:
-    """A Grad-CAM heat map of `class_index` for one image, drawn over it at most `max_side` px."""
-
-    request_id: int
-    source: Source
-    class_index: int
-    max_side: int
-
-
-@dataclass(frozen=True)
-class HeatMap:
-    """The answer to an `ExplainRequest`: the image with the heat map blended over it."""
-
-    image: QImage
-    class_index: int
-    label: str
-    probability: float
-
-
-@dataclass(frozen=True)
-class ModelFailure:
-    """Why a model could not be loaded; `offline` means the ImageNet weights could not be had."""
-
-    message: str
-    offline: bool = False
-    cancelled: bool = False
-
-
-@dataclass(frozen=True)
-class ImageJob:
-    """Decode one image for display (`kind="view"`) or as a thumbnail (`kind="thumb"`)."""
-
-    request_id: int
-    index: int
-    source: Source
-    max_side: int
-    kind: str = "view"
-
-
-def reporting(method: F) -> F:
-    """Turn an unexpected exception in a worker slot into an `errored` signal, never a silent one."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any) -> Any:
-        try:
-            return method(self, *args)
-        except Exception as exc:
-            log.exception("unexpected error in %s", method.__name__)
-            text = "".join(traceback.format_exception(exc))
-            self.errored.emit(f"{type(exc).__name__}: {exc}", text)
-            return None
-
-    return wrapper  # type: ignore[return-value]
 
 
 # ---- the model ---------------------------------------------------------------------------------
@@ -350,7 +247,7 @@ class ClassifierWorker(QObject):
             self.explainFailed.emit(request.request_id, f"{type(exc).__name__}: {exc}")
             return
         heat = HeatMap(
-            _qimage(overlay), explanation.class_index, explanation.label, explanation.probability
+            to_qimage(overlay), explanation.class_index, explanation.label, explanation.probability
         )
         self.explained.emit(request.request_id, heat)
 
@@ -410,154 +307,6 @@ def _failed(source: Source, error: str) -> ClassificationResult:
     return ClassificationResult(path=source_name(source), error=error)
 
 
-# ---- pictures for the eye ---------------------------------------------------------------------
-class ImageLoader(QObject):
-    """Lists folders and decodes images for display: the view first, then thumbnails.
-
-    Jobs are taken one per event-loop turn, so a newer request (or `set_current`) arrives
-    between them and jobs of an older drop are skipped. Thumbnails are asked for as rows come
-    into sight, so the newest ask is served first.
-    """
-
-    expanded = Signal(int, object, object)  # request id, list[Source], list[str] problems
-    imageLoaded = Signal(int, int, str, object, str)  # request id, index, kind, QImage, error
-    errored = Signal(str, str)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._views: collections.deque[ImageJob] = collections.deque()
-        self._thumbs: collections.deque[ImageJob] = collections.deque()
-        self._current = -1
-        self._scheduled = False
-
-    @Slot(int, object)
-    @reporting
-    def expand(self, request_id: int, raw: Sequence[Source]) -> None:
-        """Files as given, folders as their images in name order; problems in words."""
-        from core.images import expand_paths
-
-        self._current = max(self._current, request_id)
-        sources: list[Source] = []
-        problems: list[str] = []
-        for item in raw:
-            if isinstance(item, bytes):
-                sources.append(item)
-                continue
-            path = Path(item)
-            if path.is_dir():
-                found = expand_paths([path])
-                if not found:
-                    problems.append(f"{path.name or path}: this folder holds no images.")
-                sources.extend(str(p) for p in found)
-            elif not path.exists():
-                problems.append(f"{path.name}: file not found.")
-            else:
-                sources.append(str(path))
-        self.expanded.emit(request_id, sources, problems)
-
-    @Slot(int)
-    def set_current(self, request_id: int) -> None:
-        self._current = max(self._current, request_id)
-
-    @Slot(object)
-    def load(self, job: ImageJob) -> None:
-        (self._views if job.kind == "view" else self._thumbs).append(job)
-        if not self._scheduled:
-            self._scheduled = True
-            QTimer.singleShot(0, self._next)
-
-    @reporting
-    def _next(self) -> None:
-        self._scheduled = False
-        job = self._take()
-        if job is None:
-            return
-        try:
-            image, error = decode_for_display(job.source, job.max_side), ""
-        except ImageReadError as exc:
-            image, error = QImage(), exc.message
-        self.imageLoaded.emit(job.request_id, job.index, job.kind, image, error)
-        if (self._views or self._thumbs) and not self._scheduled:
-            self._scheduled = True
-            QTimer.singleShot(0, self._next)
-
-    def _take(self) -> ImageJob | None:
-        """The newest view job of the current drop, else its newest thumbnail job."""
-        for queue in (self._views, self._thumbs):
-            while queue:
-                job = queue.pop()
-                if job.request_id >= self._current:
-                    if queue is self._views:
-                        queue.clear()  # only the image asked for last is shown
-                    return job
-            queue.clear()
-        return None
-
-
-# A preview decodes at most this many pixels (after a JPEG's reduced decode): a larger canvas,
-# such as a 240-byte WebP declaring 10000 x 8800, is refused for display instead of costing
-# a gigabyte and seconds on the loader thread. It can still be classified.
-PREVIEW_MAX_PIXELS = 40_000_000
-
-
-def decode_for_display(source: Source, max_side: int) -> QImage:
-    """A QImage no larger than `max_side`, EXIF orientation applied; raises `ImageReadError`.
-
-    Qt's reader first (it can decode JPEGs at reduced size); Pillow, through the same
-    `read_image` the model uses, for whatever Qt cannot read. Only regular files are opened
-    (a FIFO would block the loader for good), within the decoders' shared pixel budget.
-    """
-    from core.images import DECODE_BUDGET, check_regular_file, read_image
-
-    if not isinstance(source, bytes):
-        check_regular_file(source)
-    if isinstance(source, bytes):
-        data = QByteArray(source)
-        buffer = QBuffer(data)
-        buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-        reader = QImageReader(buffer)
-    else:
-        reader = QImageReader(source)
-    reader.setAutoTransform(True)
-    size = reader.size()
-    scaled_on_decode = bytes(reader.format()).lower() in (b"jpeg", b"jpg")
-    if (
-        size.isValid()
-        and size.width() * size.height() > PREVIEW_MAX_PIXELS
-        and not scaled_on_decode
-    ):
-        name = "pasted image" if isinstance(source, bytes) else Path(source).name
-        raise ImageReadError(
-            f"{name}: too large to preview ({size.width():,} x {size.height():,} pixels)."
-        )
-    if size.isValid() and max(size.width(), size.height()) > max_side:
-        reader.setScaledSize(
-            size.scaled(QSize(max_side, max_side), Qt.AspectRatioMode.KeepAspectRatio)
-        )
-    image = reader.read()
-    if not image.isNull():
-        return image
-    with DECODE_BUDGET.claim() as claim:
-        picture = read_image(
-            source,
-            min_side=max_side // 2,
-            claim=claim,
-            max_pixels=PREVIEW_MAX_PIXELS,
-            too_large="too large to preview",
-        )
-        picture.thumbnail((max_side, max_side))
-    return _qimage(picture)
-
-
-def _qimage(picture: Any) -> QImage:
-    """A PIL RGB image as a QImage that owns its pixels."""
-    rgb = picture.convert("RGB").tobytes()
-    qimage = QImage(
-        rgb, picture.width, picture.height, 3 * picture.width, QImage.Format.Format_RGB888
-    )
-    return qimage.copy()  # own the pixels: `rgb` goes away with this frame
-
-
 # ---- threads -----------------------------------------------------------------------------------
 class Background:
     """The two worker threads and their objects; `stop()` ends them before the window goes."""
@@ -602,16 +351,4 @@ class Background:
         return self.classifier_thread.isRunning() or self.loader_thread.isRunning()
 
 
-__all__ = [
-    "Background",
-    "ClassifierWorker",
-    "ClassifyRequest",
-    "ExplainRequest",
-    "HeatMap",
-    "ImageJob",
-    "ImageLoader",
-    "LoadRequest",
-    "ModelFailure",
-    "ModelInfo",
-    "decode_for_display",
-]
+__all__ = ["Background", "ClassifierWorker"]

@@ -16,7 +16,7 @@ from hostile_corpus import mutants
 from PIL import Image
 
 from core.errors import ImageReadError
-from gui.worker import decode_for_display
+from gui.image_loader import decode_for_display
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def test_preview_of_a_fifo_or_a_device_never_opens_it(tmp_path: Path):
     code = (
         "import sys\n"
         "from core.errors import ImageReadError\n"
-        "from gui.worker import decode_for_display\n"
+        "from gui.image_loader import decode_for_display\n"
         "for source in sys.argv[1:]:\n"
         "    try:\n"
         "        decode_for_display(source, 256)\n"
@@ -57,9 +57,9 @@ def test_a_huge_canvas_is_refused_for_preview_not_decoded(
     path = tmp_path / "canvas.webp"
     Image.new("RGB", (3000, 3000), "white").save(path, lossless=True)
     assert path.stat().st_size < 10_000
-    import gui.worker
+    import gui.image_loader
 
-    monkeypatch.setattr(gui.worker, "PREVIEW_MAX_PIXELS", 4_000_000)
+    monkeypatch.setattr(gui.image_loader, "PREVIEW_MAX_PIXELS", 4_000_000)
     with pytest.raises(ImageReadError, match=r"canvas\.webp: too large to preview"):
         decode_for_display(str(path), 256)
 

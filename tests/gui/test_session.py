@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtGui import QImage
 
 from core.results import ClassificationResult, ModelInfo, Prediction
+from gui.messages import HeatMap, ModelFailure
 from gui.session import HEAT_CACHE, Session
-from gui.worker import HeatMap, ModelFailure
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ["/photos/cat.jpg", "/photos/dog.jpg", "/photos/boat.png"]

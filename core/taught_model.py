@@ -1,0 +1,178 @@
+"""What teaching takes and gives: its options, its progress reports, and its result, which
+carries an honest account of the model (accuracy on held-out images only) and is saved as a
+plain `resnet50(num_classes=N)` checkpoint with its class names.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core import __version__
+from core.errors import ClassifierError
+from core.preprocess import Preprocess
+
+CHECKPOINT_FORMAT = "resnet-classifier/taught-1"
+
+
+class CheckpointSaveError(ClassifierError):
+    """The trained model could not be written (no space, no permission...)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How to teach. The defaults suit a few dozen to a few thousand images per class."""
+
+    epochs: int = 30
+    val_split: float = 0.2
+    fine_tune: bool = False
+    augment_passes: int = 0  # each costs one more network pass per image (benchmarks/training.py)
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int = 32  # training steps; feature extraction batches as the engine does
+    learning_rate: float = 1e-2
+    fine_tune_learning_rate: float = 1e-5
+    weight_decay: float = 1e-4
+    patience: int = 6
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        if not 0.0 < self.val_split < 1.0:
+            raise ValueError("val_split must be between 0 and 1 (for example 0.2)")
+        if self.augment_passes < 0:
+            raise ValueError("augment_passes must be 0 or more")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One epoch: training loss and accuracy, and the same on the held-out images."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where training is: `stage` is "loading", "features" or "training"; `epoch` is set after
+    each epoch."""
+
+    stage: str
+    done: int
+    total: int
+    epoch: EpochStats | None = None
+
+
+@dataclass(frozen=True)
+class Misclassified:
+    """A held-out image the final model got wrong."""
+
+    path: str
+    true_label: str
+    predicted_label: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """A trained model and an honest account of it: accuracy measured on held-out images only."""
+
+    class_names: tuple[str, ...]
+    history: tuple[EpochStats, ...]
+    best_epoch: int
+    val_accuracy: float
+    per_class_accuracy: tuple[float, ...]
+    confusion: tuple[tuple[int, ...], ...]
+    """confusion[true][predicted], counted on the validation images."""
+    misclassified: tuple[Misclassified, ...]
+    skipped: tuple[tuple[str, str], ...]
+    """(path, reason) of each image that could not be read."""
+    train_counts: tuple[int, ...]
+    val_counts: tuple[int, ...]
+    backbone: str
+    device: str
+    seconds_loading: float
+    seconds_features: float
+    seconds_training: float
+    options: TrainingOptions
+    state_dict: dict[str, torch.Tensor] = field(repr=False, compare=False)
+
+    @property
+    def seconds(self) -> float:
+        return self.seconds_loading + self.seconds_features + self.seconds_training
+
+    def checkpoint(self) -> dict[str, Any]:
+        """What `save_checkpoint` writes: the state dict, class names and metadata (data only)."""
+        pre = Preprocess.classic()
+        return {
+            "state_dict": self.state_dict,
+            "class_names": list(self.class_names),
+            "meta": {
+                "format": CHECKPOINT_FORMAT,
+                "architecture": "resnet50",
+                "num_classes": len(self.class_names),
+                "backbone": self.backbone,
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "trained_with": f"resnet-train {__version__}",
+                "fine_tuned_layer4": self.options.fine_tune,
+                "epochs_run": len(self.history),
+                "best_epoch": self.best_epoch,
+                "seed": self.options.seed,
+                "val_accuracy": self.val_accuracy,
+                "per_class_val_accuracy": list(self.per_class_accuracy),
+                "train_images": list(self.train_counts),
+                "val_images": list(self.val_counts),
+                "preprocess": {
+                    "resize_size": pre.resize_size,
+                    "crop_size": pre.crop_size,
+                    "mean": list(pre.mean),
+                    "std": list(pre.std),
+                },
+            },
+        }
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def save_checkpoint(result: TrainingResult, path: str | os.PathLike[str]) -> Path:
+    """Write the checkpoint atomically (a partial file never takes the name); clear errors for
+    a full disk or a folder that cannot be written."""
+    path = Path(path)
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as f:
+            torch.save(result.checkpoint(), f)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        import errno
+
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise CheckpointSaveError(
+                f"No space left to save {path.name} in {path.parent} (it needs about 100 MB)."
+            ) from None
+        raise CheckpointSaveError(
+            f"Cannot save {path.name} in {path.parent}: {exc.strerror or exc}."
+        ) from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return path

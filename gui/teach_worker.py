@@ -1,0 +1,171 @@
+"""The Teach dialog's background: scans the folder, makes thumbnails, runs
+`core.training.train` and writes checkpoints, on its own QThread.
+
+It answers by queued signals with plain data and request ids; it never touches a widget and no
+tensor leaves its thread (the dialog gets the result without its weights, and the path of the
+checkpoint saved).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QImage, QPainter
+
+from core.errors import ClassifierError
+from core.imports import collector_paused
+from gui.image_loader import decode_for_display
+from gui.imports import plain_imports
+from gui.reporting import reporting
+
+THUMBS_PER_CLASS = 5
+THUMB_SIDE = 48
+WRONG_SIDE = 256  # misclassified images, shown at this size when clicked
+
+
+# ---- plain data between the threads ----------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class FoundClass:
+    """A class as the dialog lists it: name, image count, a strip of a few thumbnails."""
+
+    name: str
+    count: int
+    strip: QImage
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    folder: str
+    classes: tuple[FoundClass, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainRequest:
+    request_id: int
+    folder: str
+    backbone: str | None
+    epochs: int
+    fine_tune: bool
+    augment: bool
+    out_dir: str
+    cancel: threading.Event = dataclasses.field(default_factory=threading.Event, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Taught:
+    """A finished training: the result without its weights, where they were saved, and the
+    held-out images it got wrong as pictures."""
+
+    result: Any  # core.training.TrainingResult, state_dict emptied
+    path: str
+    wrong: tuple[tuple[Any, QImage], ...]  # (Misclassified, picture)
+
+
+class TeachWorker(QObject):
+    """Scans, trains and saves on its own thread; answers by signals only."""
+
+    scanned = Signal(int, object)  # request id, Scan
+    scanFailed = Signal(int, str)
+    progressed = Signal(int, object)  # request id, core.training.Progress
+    trained = Signal(int, object)  # request id, Taught
+    trainFailed = Signal(int, str)
+    cancelled = Signal(int)
+    saved = Signal(str)  # path
+    saveFailed = Signal(str)
+    errored = Signal(str, str)
+
+    @Slot(int, str)
+    @reporting
+    def scan(self, request_id: int, folder: str) -> None:
+        with plain_imports(), collector_paused():
+            from core.training import scan_folder
+        try:
+            found = scan_folder(folder)
+        except ClassifierError as exc:
+            self.scanFailed.emit(request_id, exc.message)
+            return
+        classes = []
+        for c in found.classes:
+            thumbs = []
+            for path in c.images[:THUMBS_PER_CLASS]:
+                try:
+                    thumbs.append(decode_for_display(str(path), THUMB_SIDE))
+                except ClassifierError:
+                    continue
+            classes.append(FoundClass(c.name, c.count, _strip(thumbs)))
+        self.scanned.emit(request_id, Scan(folder, tuple(classes), tuple(found.warnings())))
+
+    @Slot(object)
+    @reporting
+    def train(self, request: TrainRequest) -> None:
+        with plain_imports(), collector_paused():
+            from core.errors import Cancelled
+            from core.training import TrainingOptions, save_checkpoint, train
+
+        rid = request.request_id
+        options = TrainingOptions(
+            epochs=request.epochs,
+            fine_tune=request.fine_tune,
+            augment_passes=1 if request.augment else 0,
+        )
+        try:
+            result = train(
+                request.folder,
+                options,
+                backbone=request.backbone,
+                progress=lambda p: self.progressed.emit(rid, p),
+                cancel=request.cancel,
+            )
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            name = f"{Path(request.folder).name or 'model'}-{stamp}.pth"
+            path = save_checkpoint(result, Path(request.out_dir) / name)
+        except Cancelled:
+            self.cancelled.emit(rid)
+            return
+        except ClassifierError as exc:
+            self.trainFailed.emit(rid, exc.message)
+            return
+        wrong = []
+        for m in result.misclassified:
+            try:
+                wrong.append((m, decode_for_display(m.path, WRONG_SIDE)))
+            except ClassifierError:
+                wrong.append((m, QImage()))
+        light = dataclasses.replace(result, state_dict={})  # no tensor leaves this thread
+        self.trained.emit(rid, Taught(light, str(path), tuple(wrong)))
+
+    @Slot(str, str)
+    @reporting
+    def copy(self, source: str, target: str) -> None:
+        try:
+            shutil.copyfile(source, target)
+        except OSError as exc:
+            self.saveFailed.emit(f"Cannot save {Path(target).name}: {exc.strerror or exc}.")
+            return
+        self.saved.emit(target)
+
+
+def _strip(images: list[QImage]) -> QImage:
+    """Thumbnails side by side in squares, drawn on the worker (QImage is thread-safe)."""
+    gap = 4
+    side = THUMB_SIDE
+    strip = QImage(max(1, len(images) * (side + gap) - gap), side, QImage.Format.Format_ARGB32)
+    strip.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(strip)
+    for i, img in enumerate(images):
+        scaled = img.scaled(
+            side, side, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+            Qt.TransformationMode.SmoothTransformation,
+        )  # fmt: skip
+        x0 = (scaled.width() - side) // 2
+        y0 = (scaled.height() - side) // 2
+        painter.drawImage(i * (side + gap), 0, scaled, x0, y0, side, side)
+    painter.end()
+    return strip
