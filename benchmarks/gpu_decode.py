@@ -136,6 +136,7 @@ def throughput(
     """Images/s of each way through the folder, interleaved rounds, one warm-up each."""
     from benchmarks.gpu import cudnn_benchmark
     from benchmarks.pipelines import NaiveLoop, plain_model
+    from core import gpu_pipeline
     from core.engine import Classifier
     from core.gpu_pipeline import classify_folder
     from core.model import load_checkpoint
@@ -159,12 +160,28 @@ def throughput(
 
         return f
 
-    def gpu(c: Classifier, batch: int, share: bool = True) -> Callable[[], None]:
+    def gpu(c: Classifier, batch: int, gil_switch_s: float | None = None, **kw: Any):
         def f() -> None:
-            with cudnn_benchmark(True):
-                for _ in classify_folder(c, files, 5, batch, lambda: False, share=share):
-                    pass
-            _sync()
+            saved = sys.getswitchinterval()
+            if gil_switch_s:
+                sys.setswitchinterval(gil_switch_s)
+            try:
+                with cudnn_benchmark(True):
+                    for _ in classify_folder(c, files, 5, batch, lambda: False, **kw):
+                        pass
+                _sync()
+            finally:
+                sys.setswitchinterval(saved)
+
+        return f
+
+    def python_reads(fn: Callable[[], None]) -> Callable[[], None]:
+        def f() -> None:
+            gpu_pipeline.READ_IN_ONE_CALL = False
+            try:
+                fn()
+            finally:
+                gpu_pipeline.READ_IN_ONE_CALL = True
 
         return f
 
@@ -175,11 +192,13 @@ def throughput(
     variants: dict[str, Callable[[], None]] = {
         "ours_today_pillow_fp32_batch8": run(pillow),
         "ours_today_pillow_fp16_batch32": run(pillow16, batch_size=32),
-        "gpu_path_fp32_batch128 (default)": run(gpu32),
+        "gpu_path_fp32_batch256 (default)": run(gpu32),
         "gpu_path_fp16_batch256": gpu(gpu16, 256),
-        "gpu_path_fp16_batch512": gpu(gpu16, 512),
-        "gpu_path_fp32_batch128_nvjpeg_only": gpu(gpu32, 128, share=False),
+        "gpu_path_fp32_batch128": gpu(gpu32, 128, min_batch=128),
         "gpu_path_fp16_batch256_nvjpeg_only": gpu(gpu16, 256, share=False),
+        "gpu_path_fp16_batch256_15_readers": gpu(gpu16, 256, readers=15),
+        "gpu_path_fp16_batch256_python_reads": python_reads(gpu(gpu16, 256)),
+        "gpu_path_fp16_batch256_gil_switch_0.5ms": gpu(gpu16, 256, 0.0005),
     }
     log(f"throughput: {len(variants)} variants x {rounds} rounds on {len(files)} photos")
     times: dict[str, list[float]] = {k: [] for k in variants}
@@ -315,7 +334,7 @@ def run_all(
             "throughput",
             lambda: throughput(checkpoint, dev, files, 1 if quick else 3, 20 if quick else 150),
         ),
-        ("breakdown_fp32_batch128", lambda: breakdown(checkpoint, dev, files, 128, False)),
+        ("breakdown_fp32_batch256", lambda: breakdown(checkpoint, dev, files, 256, False)),
         ("breakdown_fp16_batch256", lambda: breakdown(checkpoint, dev, files, 256, True)),
         ("decoder_levers", lambda: levers(checkpoint, dev, files)),
         ("network_levers", lambda: graphs_and_compile(checkpoint, dev, 128, do_compile)),
@@ -374,7 +393,7 @@ def markdown(res: dict[str, Any]) -> list[str]:
             "24 MP JPEG, batch 1 (ms, median): " + ", ".join(f"{k} {v}" for k, v in s.items()),
             "",
         ]
-    for key in ("breakdown_fp32_batch128", "breakdown_fp16_batch256"):
+    for key in ("breakdown_fp32_batch256", "breakdown_fp16_batch256"):
         b = res.get(key)
         if b:
             lines += [

@@ -138,7 +138,8 @@ def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: b
     Pillow path for the files nvJPEG cannot take, nvJPEG, preprocessing, the network; end to
     end with and without the readers taking JPEGs back from nvJPEG's queue."""
     from core.engine import Classifier
-    from core.gpu_pipeline import GpuJpegPipeline, _Assembly, classify_folder
+    from core.gpu_decode import BatchAssembly
+    from core.gpu_pipeline import GpuJpegPipeline, classify_folder
     from core.model import load_checkpoint
 
     clf = Classifier(
@@ -167,7 +168,7 @@ def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: b
         imgs = pipe.decode(ch)
         _sync()
         decoded = time.perf_counter()
-        asm = _Assembly(pipe, len(ch))
+        asm = BatchAssembly(pipe.pre, pipe.device, len(ch))
         for i, (r, img) in enumerate(zip(ch, imgs, strict=True)):
             pipe.place(asm, i, r, img)
         x = asm.finish().tensor
@@ -181,7 +182,7 @@ def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: b
         out["nvjpeg_decode_s"] += decoded - start
         out["preprocess_s"] += prepared - decoded
         out["network_s"] += time.perf_counter() - again
-    settings = [(15, False, 128), (8, False, 128), (4, False, 128), (8, True, 128), (8, False, 256)]
+    settings = [(8, True, 256), (15, True, 256), (4, True, 256), (8, False, 256), (8, True, 128)]
     out["end_to_end"] = {}
     for readers, share, chunk in settings:
         for _ in range(2):  # the second run is timed

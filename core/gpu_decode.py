@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -104,6 +106,94 @@ def _statistics(pre: Preprocess, device: torch.device) -> tuple[torch.Tensor, to
 
 
 _STATS: dict[tuple[object, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+# ---- a batch, filled as its files are decoded ------------------------------------------
+@dataclass
+class GpuBatch:
+    """A batch ready for the network: `tensor` holds one row per entry whose `row` is set."""
+
+    names: list[str]
+    rows: list[int | None]
+    errors: list[str | None]
+    seconds: list[float]
+    tensor: torch.Tensor | None
+    ready: torch.cuda.Event | None
+    gpu_decoded: int = 0
+
+
+@dataclass
+class BatchAssembly:
+    """One batch being filled: decoded pictures go into their rows as they come, files from
+    the Pillow path (`prepared`: their normalised tensor or error) are copied in at the end."""
+
+    pre: Preprocess
+    device: torch.device
+    size: int
+    reads: list[Any] = field(default_factory=list)
+    levels: torch.Tensor | None = None
+    on_gpu: list[int] = field(default_factory=list)
+    missing: int = 0
+
+    def __post_init__(self) -> None:
+        self.reads = [None] * self.size
+        self.missing = self.size
+
+    def put_decoded(self, i: int, r: Any, img: torch.Tensor) -> None:
+        if self.levels is None:
+            c = self.pre.crop_size
+            self.levels = torch.empty((self.size, 3, c, c), device=self.device)
+        resize_crop_into(img, self.pre, self.levels[i], r.header.orientation)  # type: ignore[union-attr]
+        self.on_gpu.append(i)
+        self.put(i, r)
+
+    def put(self, i: int, r: Any) -> None:
+        self.reads[i] = r
+        self.missing -= 1
+
+    def finish(self) -> GpuBatch:
+        """Normalise the decoded rows, copy in the Pillow path's, and mark the batch ready."""
+        reads = self.reads
+        gpu = set(self.on_gpu)
+        cpu = [i for i, r in enumerate(reads) if i not in gpu and _ok(r)]
+        good = sorted(gpu | set(cpu))
+        rows = {i: row for row, i in enumerate(good)}
+        tensor = None
+        if good:
+            device, c = self.device, self.pre.crop_size
+            if self.levels is None:  # every row from the Pillow path
+                shape = (len(good), 3, c, c)
+                tensor = torch.empty(shape, device=device, memory_format=torch.channels_last)
+            else:
+                levels = self.levels if len(good) == self.size else self.levels[good]
+                tensor = normalise_into(levels, self.pre)
+            if cpu:  # already normalised by the Pillow path: through pinned memory
+                host = torch.stack([reads[i].prepared.tensor for i in cpu])
+                if device.type == "cuda":
+                    host = host.pin_memory()
+                idx = torch.tensor([rows[i] for i in cpu], device=device)
+                tensor[idx] = host.to(device, non_blocking=True)
+        ready = None
+        if self.device.type == "cuda":
+            ready = torch.cuda.Event()
+            ready.record(torch.cuda.current_stream(self.device))
+        return GpuBatch(
+            names=[r.name for r in reads],
+            rows=[rows.get(i) for i in range(self.size)],
+            errors=[None if i in rows else _error(r) for i, r in enumerate(reads)],
+            seconds=[r.seconds + (r.prepared.seconds if r.prepared else 0.0) for r in reads],
+            tensor=tensor,
+            ready=ready,
+            gpu_decoded=len(gpu),
+        )
+
+
+def _ok(r: Any) -> bool:
+    return r.prepared is not None and r.prepared.tensor is not None
+
+
+def _error(r: Any) -> str | None:
+    return r.prepared.error if r.prepared is not None else "unreadable"
 
 
 # ---- nvJPEG ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 # SOF markers nvJPEG decodes: baseline, extended and progressive Huffman.
 _NVJPEG_SOF = frozenset({0xC0, 0xC1, 0xC2})
@@ -77,8 +78,9 @@ class JpegHeader:
         return None
 
 
-def parse_jpeg_header(data: bytes | bytearray | memoryview) -> JpegHeader | None:
-    """The frame header and EXIF orientation of a JPEG, or None if `data` is not one we can read.
+def parse_jpeg_header(data: Any) -> JpegHeader | None:
+    """The frame header and EXIF orientation of a JPEG (bytes or any buffer of them), or None
+    if `data` is not one we can read.
 
     Orientation is Pillow's: the first EXIF block's tag 0x0112, else XMP's `tiff:Orientation`
     (as `Image.getexif` does), so `ImageOps.exif_transpose` and this agree.
@@ -179,8 +181,9 @@ def _exif_orientation(tiff: bytes) -> int | None:
     return None
 
 
-def as_one_by_one_sampling(data: bytearray) -> bytearray:
-    """A greyscale JPEG with its sampling factors written as 1x1, in place.
+def as_one_by_one_sampling(data: Any) -> Any:
+    """A greyscale JPEG (any writable buffer) with its sampling factors written as 1x1, in
+    place.
 
     A one-component frame is decoded one 8x8 block at a time whatever its factors say (JPEG
     standard, A.2.2), so the picture is the same; nvJPEG decoded 2x1 greyscale files wrong on
