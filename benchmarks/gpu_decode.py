@@ -131,7 +131,12 @@ def _sync() -> None:
 
 
 def throughput(
-    checkpoint: Path, dev: str, files: list[Path], rounds: int, naive_count: int
+    checkpoint: Path,
+    dev: str,
+    files: list[Path],
+    rounds: int,
+    naive_count: int,
+    only: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Images/s of each way through the folder, interleaved rounds, one warm-up each."""
     from benchmarks.gpu import cudnn_benchmark
@@ -175,13 +180,14 @@ def throughput(
 
         return f
 
-    def python_reads(fn: Callable[[], None]) -> Callable[[], None]:
+    def setting(fn: Callable[[], None], name: str, value: object) -> Callable[[], None]:
         def f() -> None:
-            gpu_pipeline.READ_IN_ONE_CALL = False
+            saved = getattr(gpu_pipeline, name)
+            setattr(gpu_pipeline, name, value)
             try:
                 fn()
             finally:
-                gpu_pipeline.READ_IN_ONE_CALL = True
+                setattr(gpu_pipeline, name, saved)
 
         return f
 
@@ -197,9 +203,13 @@ def throughput(
         "gpu_path_fp32_batch128": gpu(gpu32, 128, min_batch=128),
         "gpu_path_fp16_batch256_nvjpeg_only": gpu(gpu16, 256, share=False),
         "gpu_path_fp16_batch256_15_readers": gpu(gpu16, 256, readers=15),
-        "gpu_path_fp16_batch256_python_reads": python_reads(gpu(gpu16, 256)),
+        "gpu_path_fp16_batch256_python_reads": setting(gpu(gpu16, 256), "READ_IN_ONE_CALL", False),
         "gpu_path_fp16_batch256_gil_switch_0.5ms": gpu(gpu16, 256, 0.0005),
+        "gpu_path_fp32_batch256_chunk128": setting(run(gpu32), "NVJPEG_CHUNK", 128),
+        "gpu_path_fp16_batch256_chunk128": setting(gpu(gpu16, 256), "NVJPEG_CHUNK", 128),
     }
+    if only:
+        variants = {k: v for k, v in variants.items() if k in only}
     log(f"throughput: {len(variants)} variants x {rounds} rounds on {len(files)} photos")
     times: dict[str, list[float]] = {k: [] for k in variants}
     for fn in variants.values():  # warm: page cache, cuDNN autotune per batch size
@@ -210,12 +220,19 @@ def throughput(
             fn()
             times[k].append(time.perf_counter() - start)
     ips = {k: round(len(files) / float(np.median(v)), 1) for k, v in times.items()}
+    slowest_fastest = {
+        k: [round(len(files) / max(v), 1), round(len(files) / min(v), 1)] for k, v in times.items()
+    }
     log("throughput: naive loop on a subset")
     run_naive()
     start = time.perf_counter()
     run_naive()
     ips["naive_loop"] = round(len(subset) / (time.perf_counter() - start), 1)
-    return {"images_per_s": ips, "naive_loop_images": len(subset)}
+    return {
+        "images_per_s": ips,
+        "images_per_s_slowest_fastest_round": slowest_fastest,
+        "naive_loop_images": len(subset),
+    }
 
 
 def agreement(checkpoint: Path, dev: str, files: list[Path], share: bool) -> dict[str, Any]:
@@ -418,8 +435,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=2000)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
+    p.add_argument(
+        "--throughput",
+        metavar="VARIANT,...",
+        help="only the folder throughput of these variants (today's path is always one)",
+    )
+    p.add_argument("--rounds", type=int, default=7, help="rounds for --throughput")
     args = p.parse_args(argv)
     inp = make_inputs(log)
+    if args.throughput:
+        args.out.mkdir(parents=True, exist_ok=True)
+        only = ("ours_today_pillow_fp32_batch8", *args.throughput.split(","))
+        files = folder_files(photo_folder(args.images))
+        res = throughput(inp.checkpoint, args.device, files, args.rounds, 20, only)
+        res = {"machine": machine(), "rounds": args.rounds, "command": sys.argv, **res}
+        (args.out / "gpu_decode_throughput.json").write_text(json.dumps(res, indent=1) + "\n")
+        print(json.dumps(res["images_per_s"], indent=1))
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     head = {"machine": machine()}
 

@@ -148,7 +148,7 @@ class GpuJpegPipeline:
         readers: int | None = None,
         depth: int = 2,
         share: bool = True,
-        chunk: int = NVJPEG_CHUNK,
+        chunk: int | None = None,
     ) -> None:
         self.clf = clf
         self.pre: Preprocess = clf.model.preprocess
@@ -158,7 +158,7 @@ class GpuJpegPipeline:
         self.readers = readers or max(2, min(8, (os.cpu_count() or 2) - 1))
         self.depth = max(1, depth)
         self.share = share  # readers decode queued JPEGs with Pillow while nvJPEG is busy
-        self.chunk = max(1, chunk)
+        self.chunk = max(1, chunk or NVJPEG_CHUNK)
         self.routes: collections.Counter[str] = collections.Counter()
         self._routes_lock = threading.Lock()
         # seconds of the last `batches` run: each thread's busy and waiting time (benchmarks)
