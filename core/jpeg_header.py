@@ -186,9 +186,10 @@ def as_one_by_one_sampling(data: Any) -> Any:
     place.
 
     A one-component frame is decoded one 8x8 block at a time whatever its factors say (JPEG
-    standard, A.2.2), so the picture is the same; nvJPEG decoded 2x1 greyscale files wrong on
-    the H100 (`benchmarks/results/gpu_decode.md`) and 1x1 ones right. Colour JPEGs are left as
-    they are.
+    standard, A.2.2), so the picture is the same. An earlier H100 run decoded greyscale files
+    stored with 2x1 factors wrong (input difference 1.8); written as 1x1, all 273 greyscale
+    photos of the benchmark folder agree with Pillow (`benchmarks/results/gpu_decode.md`).
+    Colour JPEGs are left as they are.
     """
     buf = memoryview(data)
     pos, n = 2, len(buf)
