@@ -179,7 +179,7 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
         v["ours_default_cudnn_benchmark_off"] = with_benchmark(False, ours(clf, "bench_off"))
     if cuda and gpu_decode_unavailable(clf.device) is None:
         gclf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="gpu")
-        v["gpu_path_batch64"] = with_benchmark(True, ours(gclf, "gpu_path"))
+        v["gpu_path_batch256"] = with_benchmark(True, ours(gclf, "gpu_path"))
     log(f"folder: {len(files)} photos, {len(v)} variants x {rounds}")
     t = interleaved(v, rounds, warmup=1)
     ips = {k: round(len(files) / float(np.median(s)), 1) for k, s in t.items()}
@@ -274,7 +274,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "ours_fast_batch32": "ours_fast",
         "ours_default_unpinned": "unpinned",
         "ours_default_cudnn_benchmark_off": "bench_off",
-        "gpu_path_batch64": "gpu_path",
+        "gpu_path_batch256": "gpu_path",
     }
     for k, v in fol["images_per_s"].items():
         same = fol["same_top1_as_naive"].get(keys.get(k, ""), "")

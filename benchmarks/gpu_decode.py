@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from benchmarks.data import PHOTO_NAMES, base_photo, cache_dir
+from benchmarks.gpu_decode_levers import breakdown, graphs_and_compile, levers, single_24mp
 
 FOLDER_VERSION = 1
 
@@ -130,11 +131,17 @@ def _sync() -> None:
 
 
 def throughput(
-    checkpoint: Path, dev: str, files: list[Path], rounds: int, naive_count: int
+    checkpoint: Path,
+    dev: str,
+    files: list[Path],
+    rounds: int,
+    naive_count: int,
+    only: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Images/s of each way through the folder, interleaved rounds, one warm-up each."""
     from benchmarks.gpu import cudnn_benchmark
     from benchmarks.pipelines import NaiveLoop, plain_model
+    from core import gpu_pipeline
     from core.engine import Classifier
     from core.gpu_pipeline import classify_folder
     from core.model import load_checkpoint
@@ -158,14 +165,29 @@ def throughput(
 
         return f
 
-    def gpu(c: Classifier, batch: int, above: float | None = None, readers: int | None = None):
+    def gpu(c: Classifier, batch: int, gil_switch_s: float | None = None, **kw: Any):
         def f() -> None:
-            with cudnn_benchmark(True):
-                for _ in classify_folder(
-                    c, files, 5, batch, lambda: False, readers, pillow_above_megapixels=above
-                ):
-                    pass
-            _sync()
+            saved = sys.getswitchinterval()
+            if gil_switch_s:
+                sys.setswitchinterval(gil_switch_s)
+            try:
+                with cudnn_benchmark(True):
+                    for _ in classify_folder(c, files, 5, batch, lambda: False, **kw):
+                        pass
+                _sync()
+            finally:
+                sys.setswitchinterval(saved)
+
+        return f
+
+    def setting(fn: Callable[[], None], name: str, value: object) -> Callable[[], None]:
+        def f() -> None:
+            saved = getattr(gpu_pipeline, name)
+            setattr(gpu_pipeline, name, value)
+            try:
+                fn()
+            finally:
+                setattr(gpu_pipeline, name, saved)
 
         return f
 
@@ -173,17 +195,21 @@ def throughput(
         for p in subset:
             naive(p)
 
-    cores = os.cpu_count() or 2
     variants: dict[str, Callable[[], None]] = {
         "ours_today_pillow_fp32_batch8": run(pillow),
         "ours_today_pillow_fp16_batch32": run(pillow16, batch_size=32),
-        "gpu_path_fp32_batch64 (default)": run(gpu32, batch_size=64),
-        "gpu_path_fp32_batch128": gpu(gpu32, 128),
+        "gpu_path_fp32_batch256 (default)": run(gpu32),
         "gpu_path_fp16_batch256": gpu(gpu16, 256),
-        "gpu_path_fp32_batch128_pillow_over_4mp": gpu(gpu32, 128, 4.0, cores - 1),
-        "gpu_path_fp16_batch256_pillow_over_4mp": gpu(gpu16, 256, 4.0, cores - 1),
-        "gpu_path_fp16_batch256_pillow_over_2mp": gpu(gpu16, 256, 2.0, cores - 1),
+        "gpu_path_fp32_batch128": gpu(gpu32, 128, min_batch=128),
+        "gpu_path_fp16_batch256_nvjpeg_only": gpu(gpu16, 256, share=False),
+        "gpu_path_fp16_batch256_15_readers": gpu(gpu16, 256, readers=15),
+        "gpu_path_fp16_batch256_python_reads": setting(gpu(gpu16, 256), "READ_IN_ONE_CALL", False),
+        "gpu_path_fp16_batch256_gil_switch_0.5ms": gpu(gpu16, 256, 0.0005),
+        "gpu_path_fp32_batch256_chunk128": setting(run(gpu32), "NVJPEG_CHUNK", 128),
+        "gpu_path_fp16_batch256_chunk128": setting(gpu(gpu16, 256), "NVJPEG_CHUNK", 128),
     }
+    if only:
+        variants = {k: v for k, v in variants.items() if k in only}
     log(f"throughput: {len(variants)} variants x {rounds} rounds on {len(files)} photos")
     times: dict[str, list[float]] = {k: [] for k in variants}
     for fn in variants.values():  # warm: page cache, cuDNN autotune per batch size
@@ -194,24 +220,32 @@ def throughput(
             fn()
             times[k].append(time.perf_counter() - start)
     ips = {k: round(len(files) / float(np.median(v)), 1) for k, v in times.items()}
+    slowest_fastest = {
+        k: [round(len(files) / max(v), 1), round(len(files) / min(v), 1)] for k, v in times.items()
+    }
     log("throughput: naive loop on a subset")
     run_naive()
     start = time.perf_counter()
     run_naive()
     ips["naive_loop"] = round(len(subset) / (time.perf_counter() - start), 1)
-    return {"images_per_s": ips, "naive_loop_images": len(subset)}
+    return {
+        "images_per_s": ips,
+        "images_per_s_slowest_fastest_round": slowest_fastest,
+        "naive_loop_images": len(subset),
+    }
 
 
-def agreement(checkpoint: Path, dev: str, files: list[Path]) -> dict[str, Any]:
+def agreement(checkpoint: Path, dev: str, files: list[Path], share: bool) -> dict[str, Any]:
     """GPU path vs the fp32 Pillow path, image by image: top-1, the largest probability
-    difference (any class), and the mean absolute difference of the network's input tensors."""
+    difference (any class), and the mean absolute difference of the network's input tensors.
+    With `share` off, nvJPEG decodes every JPEG it can take (the most it can differ)."""
     from core.engine import Classifier
     from core.gpu_pipeline import GpuJpegPipeline, take
     from core.model import load_checkpoint
 
     clf = Classifier(load_checkpoint(checkpoint), dev, decode="gpu")
     model = clf.model.module
-    pipe = GpuJpegPipeline(clf, batch_size=64)
+    pipe = GpuJpegPipeline(clf, batch_size=128, share=share)
     gpu_inputs: dict[str, torch.Tensor] = {}
     decoded_on_gpu = 0
     for batch in pipe.batches(files):
@@ -297,166 +331,6 @@ def _kind(path: Path, pipe: Any) -> str:
     )
 
 
-def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: bool):
-    """Each stage alone (synchronised), then all together: reading, decoding, preprocessing,
-    network, and how much of their sum the overlap hides."""
-    from core.engine import Classifier
-    from core.gpu_pipeline import GpuJpegPipeline, normalise_into, resize_crop_into
-    from core.model import load_checkpoint
-
-    clf = Classifier(
-        load_checkpoint(checkpoint), dev, decode="gpu", precision="fp16" if fp16 else "fp32"
-    )
-    pipe = GpuJpegPipeline(clf, batch_size=batch)
-    out: dict[str, Any] = {"batch": batch, "precision": clf.precision}
-    with ThreadPoolExecutor(pipe.readers) as pool:
-        list(pool.map(pipe.read, files))  # page cache warm
-        start = time.perf_counter()
-        reads = list(pool.map(pipe.read, files))
-        out["read_and_parse_s"] = time.perf_counter() - start
-    gpu_reads = [r for r in reads if r.data is not None]
-    out["pillow_fallback_files"] = len(reads) - len(gpu_reads)
-    out["pillow_fallback_read_and_decode_thread_s"] = sum(
-        r.seconds for r in reads if r.data is None
-    )
-    chunks = [gpu_reads[i : i + batch] for i in range(0, len(gpu_reads), batch)]
-    pipe.decode(chunks[0])
-    _sync()
-    decoded: list[list[torch.Tensor | None]] = []
-    start = time.perf_counter()
-    for ch in chunks:
-        decoded.append(pipe.decode(ch))
-    _sync()
-    out["decode_s"] = time.perf_counter() - start
-    c = pipe.pre.crop_size
-    inputs = []
-    start = time.perf_counter()
-    for ch, imgs in zip(chunks, decoded, strict=True):
-        good = [(r, img) for r, img in zip(ch, imgs, strict=True) if img is not None]
-        levels = torch.empty((len(good), 3, c, c), device=clf.device)
-        for j, (r, img) in enumerate(good):
-            resize_crop_into(img, pipe.pre, levels[j], r.header.orientation)
-        inputs.append(normalise_into(levels, pipe.pre))
-    _sync()
-    out["preprocess_s"] = time.perf_counter() - start
-    del decoded
-    for x in inputs:  # cuDNN's autotuner, once per batch shape
-        clf.predict(x)
-    start = time.perf_counter()
-    for x in inputs:
-        clf.predict(x)
-    _sync()
-    out["network_s"] = time.perf_counter() - start
-    for fn in (lambda: list(clf.classify_many(files, batch_size=batch)),):
-        fn()
-        start = time.perf_counter()
-        fn()
-        out["end_to_end_s"] = time.perf_counter() - start
-    parts = out["read_and_parse_s"] + out["decode_s"] + out["preprocess_s"] + out["network_s"]
-    out["sum_of_stages_s"] = parts
-    out["hidden_by_overlap_s"] = parts - out["end_to_end_s"]
-    n = len(files)
-    out["images_per_s"] = {
-        k.removesuffix("_s"): round(n / v, 1)
-        for k, v in out.items()
-        if k.endswith("_s") and k != "hidden_by_overlap_s" and v > 0
-    }
-    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
-
-
-def single_24mp(checkpoint: Path, dev: str, large: Path, rounds: int) -> dict[str, Any]:
-    """Batch 1 on the 24 MP JPEG: today's path and the GPU path, and the GPU path's stages."""
-    from benchmarks.pipelines import NaiveLoop, plain_model
-    from core.engine import Classifier
-    from core.gpu_pipeline import GpuJpegPipeline, normalise_into, resize_crop_into
-    from core.model import load_checkpoint
-
-    pillow = Classifier(load_checkpoint(checkpoint), dev, decode="cpu")
-    gpu = Classifier(load_checkpoint(checkpoint), dev, decode="gpu")
-    pipe = GpuJpegPipeline(gpu, batch_size=1, readers=1)
-    naive = NaiveLoop(plain_model(checkpoint, dev), dev)
-    naive(large)
-    naive_s = []
-    for _ in range(3):
-        start = time.perf_counter()
-        naive(large)
-        naive_s.append(time.perf_counter() - start)
-    stages: dict[str, list[float]] = {
-        k: [] for k in ("read", "decode", "preprocess", "network", "total_gpu", "total_pillow")
-    }
-    for i in range(rounds + 2):
-        t0 = time.perf_counter()
-        r = pipe.read(large)
-        t1 = time.perf_counter()
-        (img,) = pipe.decode([r])
-        _sync()
-        t2 = time.perf_counter()
-        levels = torch.empty((1, 3, 224, 224), device=gpu.device)
-        resize_crop_into(img, pipe.pre, levels[0], r.header.orientation)
-        x = normalise_into(levels, pipe.pre)
-        _sync()
-        t3 = time.perf_counter()
-        gpu.predict(x)
-        t4 = time.perf_counter()
-        gpu.classify(large)
-        t5 = time.perf_counter()
-        pillow.classify(large)
-        t6 = time.perf_counter()
-        if i >= 2:
-            for k, v in zip(
-                stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True
-            ):
-                stages[k].append(v)
-    stages["total_naive_loop"] = naive_s
-    return {k: round(float(np.median(v)) * 1000, 2) for k, v in stages.items()}
-
-
-def graphs_and_compile(checkpoint: Path, dev: str, batch: int, do_compile: bool) -> dict:
-    """The network alone at a folder batch in fp16: eager, a CUDA graph, torch.compile (its
-    compile time counted)."""
-    from core.model import load_checkpoint
-
-    model = load_checkpoint(checkpoint).module.to(dev, memory_format=torch.channels_last).eval()
-    x = torch.randn(batch, 3, 224, 224, device=dev).contiguous(memory_format=torch.channels_last)
-    out: dict[str, Any] = {"batch": batch}
-
-    def rate(fn: Callable[[], object], n: int = 20) -> float:
-        for _ in range(3):
-            fn()
-        _sync()
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        _sync()
-        return round(batch * n / (time.perf_counter() - start), 1)
-
-    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16):
-        out["eager_fp16_images_per_s"] = rate(lambda: model(x))
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            for _ in range(3):
-                model(x)
-        torch.cuda.current_stream().wait_stream(s)
-        start = time.perf_counter()
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            model(x)
-        out["cuda_graph_capture_s"] = round(time.perf_counter() - start, 2)
-        out["cuda_graph_fp16_images_per_s"] = rate(g.replay)
-        if do_compile:
-            try:
-                compiled = torch.compile(model)
-                start = time.perf_counter()
-                compiled(x)
-                _sync()
-                out["compile_s"] = round(time.perf_counter() - start, 1)
-                out["compiled_fp16_images_per_s"] = rate(lambda: compiled(x))
-            except Exception as exc:  # a lever: report it and go on
-                out["compile_error"] = f"{type(exc).__name__}: {exc}"[:300]
-    return out
-
-
 def run_all(
     checkpoint: Path,
     large: Path,
@@ -471,13 +345,15 @@ def run_all(
     res: dict[str, Any] = {"folder": json.loads((folder / "done.json").read_text())}
     sections: list[tuple[str, Callable[[], Any]]] = [
         ("single_24mp_ms", lambda: single_24mp(checkpoint, dev, large, 5 if quick else 15)),
-        ("agreement", lambda: agreement(checkpoint, dev, files)),
+        ("agreement", lambda: agreement(checkpoint, dev, files, share=True)),
+        ("agreement_nvjpeg_only", lambda: agreement(checkpoint, dev, files, share=False)),
         (
             "throughput",
             lambda: throughput(checkpoint, dev, files, 1 if quick else 3, 20 if quick else 150),
         ),
-        ("breakdown_fp32_batch64", lambda: breakdown(checkpoint, dev, files, 64, False)),
-        ("breakdown_fp16_batch128", lambda: breakdown(checkpoint, dev, files, 128, True)),
+        ("breakdown_fp32_batch256", lambda: breakdown(checkpoint, dev, files, 256, False)),
+        ("breakdown_fp16_batch256", lambda: breakdown(checkpoint, dev, files, 256, True)),
+        ("decoder_levers", lambda: levers(checkpoint, dev, files)),
         ("network_levers", lambda: graphs_and_compile(checkpoint, dev, 128, do_compile)),
     ]
     for name, fn in sections:
@@ -512,10 +388,13 @@ def markdown(res: dict[str, Any]) -> list[str]:
         for k, v in t.items():
             lines.append(f"| {k} | {v} | {v / today:.2f}x |")
         lines.append("")
-    a = res.get("agreement")
-    if a:
+    for key, what in (("agreement", "default"), ("agreement_nvjpeg_only", "nvJPEG only")):
+        a = res.get(key)
+        if not a:
+            continue
         lines += [
-            "Agreement with the fp32 Pillow path (same checkpoint, every photo both paths read): "
+            f"Agreement ({what}) with the fp32 Pillow path (same checkpoint, every photo both "
+            "paths read): "
             f"top-1 {a['top1_agreement_fp32'] * 100:.2f}% ({a['top1_disagreements_fp32']} of "
             f"{a['images_compared']} differ), largest probability difference "
             f"{a['largest_probability_difference_fp32']}, mean abs difference of the input "
@@ -531,7 +410,7 @@ def markdown(res: dict[str, Any]) -> list[str]:
             "24 MP JPEG, batch 1 (ms, median): " + ", ".join(f"{k} {v}" for k, v in s.items()),
             "",
         ]
-    for key in ("breakdown_fp32_batch64", "breakdown_fp16_batch128"):
+    for key in ("breakdown_fp32_batch256", "breakdown_fp16_batch256"):
         b = res.get(key)
         if b:
             lines += [
@@ -556,8 +435,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=2000)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
+    p.add_argument(
+        "--throughput",
+        metavar="VARIANT,...",
+        help="only the folder throughput of these variants (today's path is always one)",
+    )
+    p.add_argument("--rounds", type=int, default=7, help="rounds for --throughput")
     args = p.parse_args(argv)
     inp = make_inputs(log)
+    if args.throughput:
+        args.out.mkdir(parents=True, exist_ok=True)
+        only = ("ours_today_pillow_fp32_batch8", *args.throughput.split(","))
+        files = folder_files(photo_folder(args.images))
+        res = throughput(inp.checkpoint, args.device, files, args.rounds, 20, only)
+        res = {"machine": machine(), "rounds": args.rounds, "command": sys.argv, **res}
+        (args.out / "gpu_decode_throughput.json").write_text(json.dumps(res, indent=1) + "\n")
+        print(json.dumps(res["images_per_s"], indent=1))
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     head = {"machine": machine()}
 

@@ -7,6 +7,7 @@ Pillow path; the tests at the end need a CUDA GPU and skip without one.
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from core.gpu_pipeline import (
     resize_crop_into,
     wants_gpu_decoding,
 )
+from core.jpeg_header import as_one_by_one_sampling
 from core.model import load_checkpoint
 from core.preprocess import Preprocess
 
@@ -200,7 +202,7 @@ def test_reading_sends_only_what_nvjpeg_can_take_to_it(
     gpu = {name for name, r in reads.items() if r.data is not None}
     assert gpu == {"chelsea.jpg", "rotated.jpg", "rocket.jpg", "grey.jpg"}  # CPU decodes grey right
     assert reads["rotated.jpg"].header.orientation == 6
-    assert pipe.routes["nvJPEG"] == 4 and pipe.routes["Pillow: progressive"] == 1
+    assert pipe.routes["Pillow: progressive"] == 1 and pipe.routes["Pillow: not a JPEG"] == 1
     assert reads["coffee.png"].prepared.tensor is not None  # Pillow's result, already made
     assert "truncated" in reads["truncated.jpg"].prepared.error
 
@@ -260,9 +262,54 @@ def test_greyscale_is_decoded_as_three_equal_channels(
     pipe = GpuJpegPipeline(classifier, batch_size=4, readers=1)
     (img,) = pipe.decode([pipe.read(mixed_folder[-1])])
     assert img.shape[0] == 3 and torch.equal(img[0], img[2])
-    # stored with 2x1 luma sampling: the H100 decoded those wrong, so Pillow takes them
-    odd = pipe.read(jpeg_bytes(portrait.convert("L"), subsampling=1))
-    assert odd.data is None and pipe.routes["Pillow: greyscale"] == 1
+    # stored with 2x1 luma sampling (the H100 decoded those wrong): rewritten as 1x1 first
+    stored = jpeg_bytes(portrait.convert("L"), subsampling=1)
+    odd = pipe.read(stored)
+    assert odd.data is not None and parse_jpeg_header(odd.data.numpy()).sampling == ((1, 1),)
+    (img,) = pipe.decode([odd])
+    with Image.open(io.BytesIO(stored)) as pillow:
+        assert torch.equal(img[0], torch.from_numpy(np.array(pillow)))
+
+
+def test_greyscale_sampling_written_as_1x1_gives_the_same_picture(portrait: Image.Image):
+    grey = portrait.convert("L")
+    for subsampling in (0, 1, 2):
+        stored = jpeg_bytes(grey, quality=85, subsampling=subsampling)
+        rewritten = as_one_by_one_sampling(bytearray(stored))
+        assert parse_jpeg_header(rewritten).sampling == ((1, 1),)
+        with Image.open(io.BytesIO(stored)) as a, Image.open(io.BytesIO(rewritten)) as b:
+            assert np.array_equal(np.asarray(a), np.asarray(b)), subsampling
+    colour = jpeg_bytes(portrait, subsampling=2)
+    assert as_one_by_one_sampling(bytearray(colour)) == colour  # colour is left alone
+
+
+def test_while_nvjpeg_is_busy_the_readers_decode_its_queue_with_pillow(
+    classifier: Classifier, photos: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+):
+    sources = [photos["chelsea"], photos["rocket"]] * 8
+    pipe = GpuJpegPipeline(classifier, batch_size=8, readers=2, chunk=4)
+    helped = threading.Event()
+    pillow, decode = pipe.pillow, pipe.decode
+
+    def pillow_noting_help(r, why):  # type: ignore[no-untyped-def]
+        out = pillow(r, why)
+        if why == "nvJPEG busy":
+            helped.set()
+        return out
+
+    def slow_decode(reads):  # type: ignore[no-untyped-def]
+        helped.wait(timeout=30)  # nvJPEG stays busy until a reader has helped
+        return decode(reads)
+
+    monkeypatch.setattr(pipe, "pillow", pillow_noting_help)
+    monkeypatch.setattr(pipe, "decode", slow_decode)
+    batches = list(pipe.batches(sources))
+    assert helped.is_set() and pipe.routes["Pillow: nvJPEG busy"] >= 1
+    assert [n for b in batches for n in b.names] == [str(p) for p in sources]
+    assert sum(b.gpu_decoded for b in batches) < len(sources)
+    x = torch.cat([b.tensor for b in batches])
+    want = torch.stack([classifier.prepare(p) for p in sources])
+    assert (x - want).abs().mean() < 0.02
 
 
 def test_the_cpu_never_takes_the_gpu_path(classifier: Classifier):
