@@ -132,6 +132,15 @@ def bombs(folder: Path) -> list[Path]:
     Image.new("L", (10000, 8800), 0).save(folder / "canvas-10000x8800.webp", lossless=True)
     Image.new("RGBA", (9000, 9000), (0, 0, 0, 0)).save(folder / "near-limit-rgba.png")
     _psd_rle(folder / "near-limit.psd", side, side)
+    # deep and float pictures, and a progressive JPEG (libjpeg keeps every coefficient of a
+    # progressive file, whatever the reduced size it is asked for)
+    Image.new("I;16", (side, side), 0).save(folder / "near-limit-16bit.png")
+    Image.new("F", (side, side), 0.5).save(
+        folder / "near-limit-float.tif", compression="tiff_adobe_deflate"
+    )
+    Image.new("RGB", (side, side), (90, 60, 30)).save(
+        folder / "near-limit-progressive.jpg", progressive=True, quality=50
+    )
     # an ICO whose one entry is a PNG far larger than its directory says
     png = io.BytesIO()
     Image.new("L", (side, side), 0).save(png, format="PNG")

@@ -5,6 +5,7 @@ Every case here was found by a red-team pass (issues 11 and 17) and failed befor
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -248,3 +249,93 @@ def test_an_image_larger_than_the_whole_budget_decodes_alone():
         claim.take(10_000)  # does not wait for ever: it runs alone
         assert budget.in_use == 100
     assert budget.in_use == 0
+
+
+# ---- memory: what one decode really holds ------------------------------------------------------
+def test_a_picture_whose_decode_would_not_fit_is_refused_from_its_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # A few KB on disk; libwebp's canvases and Pillow's copies hold 16 bytes a pixel to decode it.
+    path = tmp_path / "canvas.webp"
+    Image.new("L", (3000, 3000), 0).save(path, lossless=True)
+    import core.images
+
+    monkeypatch.setattr(core.images, "MAX_DECODE_BYTES", 100 * 2**20)
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded anyway"))
+    with pytest.raises(ImageReadError) as refused:
+        read_image(path, min_side=256)
+    assert refused.value.message == (
+        "canvas.webp: too large to open safely "
+        "(3,000 x 3,000 pixels would take 137 MB of memory to decode)."
+    )
+
+
+def test_a_png_with_a_huge_text_block_is_too_large_not_a_python_error(tmp_path: Path):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "x" * (PngImagePlugin.MAX_TEXT_CHUNK * 2), zip=True)
+    path = tmp_path / "notes.png"
+    Image.new("RGB", (8, 8)).save(path, pnginfo=info)
+    with pytest.raises(ImageReadError, match=r"^notes\.png: too large to open safely \(a text"):
+        read_image(path)
+
+
+def _peak_rss_of_cli(args: list[str]) -> tuple[int, str]:
+    """Run the CLI in a child and return its own peak resident memory (bytes) and stdout.
+
+    Through a small go-between: Linux counts the forking process's peak in its child's
+    ru_maxrss (the child starts as a copy of it), and this test process is large.
+    """
+    root = Path(__file__).resolve().parent.parent
+    between = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "sys.stdout.write(f'{done.returncode} {peak}\\n' + done.stdout.decode())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", between, sys.executable, "-m", "core", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=True,
+    )
+    head, _, out = done.stdout.partition("\n")
+    code, peak_kb = map(int, head.split())
+    assert code in (0, 1), f"the CLI exited with {code}"
+    return peak_kb * 1024, out
+
+
+def test_near_limit_bombs_cost_the_cli_no_more_than_its_decode_budget(
+    tmp_path: Path, checkpoint: Path, photos
+):
+    # Small files, each under Pillow's pixel limit, whose decoding costs far more than their
+    # pictures: a lossless WebP canvas (16 bytes a pixel in libwebp and Pillow), a float TIFF
+    # (float64 arithmetic, 53 bytes a pixel before the fix), an RGBA PNG. Peak memory is
+    # compared with the same CLI over as many small photos, on the same machine.
+    from core.images import DECODE_BUDGET_BYTES
+
+    bombs = tmp_path / "bombs"
+    bombs.mkdir()
+    Image.new("L", (10000, 8800), 0).save(bombs / "canvas.webp", lossless=True)
+    Image.new("F", (9000, 9000), 0.5).save(bombs / "float.tif", compression="tiff_adobe_deflate")
+    Image.new("RGBA", (9000, 9000), (0, 0, 0, 0)).save(bombs / "clear.png")
+    small = tmp_path / "small"
+    small.mkdir()
+    for i in range(3):
+        shutil.copy(photos["coffee"], small / f"coffee{i}.png")
+    common = ["--weights", str(checkpoint), "--format", "json", "--top", "1"]
+
+    baseline, _ = _peak_rss_of_cli([*common, str(small)])
+    peak, out = _peak_rss_of_cli([*common, str(bombs)])
+
+    extra = peak - baseline
+    print(f"\nCLI peak: {baseline / 2**20:.0f} MB over photos, {peak / 2**20:.0f} MB over bombs")
+    assert extra < DECODE_BUDGET_BYTES * 1.25, (
+        f"the bombs cost {extra / 2**20:.0f} MB over {baseline / 2**20:.0f} MB"
+    )
+    records = {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
+    assert "too large to open safely" in records["canvas.webp"]["error"]
+    assert "predictions" in records["float.tif"] and "predictions" in records["clear.png"]
