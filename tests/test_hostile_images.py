@@ -17,11 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_corpus import costly_bombs, peak_memory
 from PIL import Image
 
 from core.errors import ImageReadError
 from core.images import expand_paths, read_image
 from core.preprocess import Preprocess
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _read_in_thread(path: Path, **kwargs) -> ImageReadError | Image.Image:
@@ -281,61 +284,31 @@ def test_a_png_with_a_huge_text_block_is_too_large_not_a_python_error(tmp_path: 
         read_image(path)
 
 
-def _peak_rss_of_cli(args: list[str]) -> tuple[int, str]:
-    """Run the CLI in a child and return its own peak resident memory (bytes) and stdout.
-
-    Through a small go-between: Linux counts the forking process's peak in its child's
-    ru_maxrss (the child starts as a copy of it), and this test process is large.
-    """
-    root = Path(__file__).resolve().parent.parent
-    between = (
-        "import resource, subprocess, sys\n"
-        "done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
-        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "sys.stdout.write(f'{done.returncode} {peak}\\n' + done.stdout.decode())\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", between, sys.executable, "-m", "core", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
-        check=True,
-    )
-    head, _, out = done.stdout.partition("\n")
-    code, peak_kb = map(int, head.split())
-    assert code in (0, 1), f"the CLI exited with {code}"
-    return peak_kb * 1024, out
-
-
 def test_near_limit_bombs_cost_the_cli_no_more_than_its_decode_budget(
     tmp_path: Path, checkpoint: Path, photos
 ):
-    # Small files, each under Pillow's pixel limit, whose decoding costs far more than their
-    # pictures: a lossless WebP canvas (16 bytes a pixel in libwebp and Pillow), a float TIFF
-    # (float64 arithmetic, 53 bytes a pixel before the fix), an RGBA PNG. Peak memory is
-    # compared with the same CLI over as many small photos, on the same machine.
+    # Small files, each under Pillow's pixel limit, whose decoding holds far more than their
+    # pictures (the float TIFF alone held 4 GB before the fix). Peak memory is compared with
+    # the same CLI over as many small photos, on the same machine.
     from core.images import DECODE_BUDGET_BYTES
 
-    bombs = tmp_path / "bombs"
-    bombs.mkdir()
-    Image.new("L", (10000, 8800), 0).save(bombs / "canvas.webp", lossless=True)
-    Image.new("F", (9000, 9000), 0.5).save(bombs / "float.tif", compression="tiff_adobe_deflate")
-    Image.new("RGBA", (9000, 9000), (0, 0, 0, 0)).save(bombs / "clear.png")
+    bombs = costly_bombs(tmp_path / "bombs")
     small = tmp_path / "small"
     small.mkdir()
-    for i in range(3):
+    for i in range(len(bombs)):
         shutil.copy(photos["coffee"], small / f"coffee{i}.png")
-    common = ["--weights", str(checkpoint), "--format", "json", "--top", "1"]
+    cli = [sys.executable, "-m", "core", "--weights", str(checkpoint), "--format", "json"]
 
-    baseline, _ = _peak_rss_of_cli([*common, str(small)])
-    peak, out = _peak_rss_of_cli([*common, str(bombs)])
+    _, baseline, _ = peak_memory([*cli, str(small)], ROOT)
+    code, peak, out = peak_memory([*cli, str(bombs[0].parent)], ROOT)
 
     extra = peak - baseline
     print(f"\nCLI peak: {baseline / 2**20:.0f} MB over photos, {peak / 2**20:.0f} MB over bombs")
     assert extra < DECODE_BUDGET_BYTES * 1.25, (
         f"the bombs cost {extra / 2**20:.0f} MB over {baseline / 2**20:.0f} MB"
     )
+    assert code == 1  # one refused
     records = {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
-    assert "too large to open safely" in records["canvas.webp"]["error"]
-    assert "predictions" in records["float.tif"] and "predictions" in records["clear.png"]
+    assert "too large to open safely" in records["canvas-10000x8800.webp"]["error"]
+    assert "predictions" in records["near-limit-float.tif"]
+    assert "predictions" in records["near-limit-rgba.png"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from dnd import MODEL_TIMEOUT_MS, RESULT_TIMEOUT_MS, drop, file_urls
-from hostile_corpus import mutants
+from hostile_corpus import costly_bombs, mutants, peak_memory
 from PIL import Image
 
 from core.errors import ImageReadError
@@ -128,6 +129,24 @@ def test_a_hostile_folder_gets_a_result_per_file_without_dialogs_or_stalls(qtbot
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nlongest UI stall over {len(items)} hostile files: {longest * 1000:.0f} ms")
     print(f"peak RSS of this test process so far: {peak:.0f} MB")
+
+
+def test_the_window_over_near_limit_bombs_holds_no_more_than_its_decode_budget(
+    tmp_path: Path, checkpoint: Path
+):
+    # The real window in a process of its own (benchmarks/folder_memory.py's child): model
+    # loaded, folder dropped, every row's thumbnail made. The float TIFF alone held 4 GB before.
+    from core.images import DECODE_BUDGET_BYTES
+
+    bombs = costly_bombs(tmp_path / "bombs")
+    window = ["-m", "benchmarks.folder_memory", "--weights", str(checkpoint)]
+    code, peak, out = peak_memory([sys.executable, *window, "--child", str(bombs[0].parent)], ROOT)
+    assert code == 0, out
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["classified"] == len(bombs)
+    extra = peak - report["rss_after_model_mb"] * 2**20
+    print(f"\nwindow peak {peak / 2**20:.0f} MB, {extra / 2**20:.0f} MB over the loaded model")
+    assert extra < DECODE_BUDGET_BYTES * 1.25, f"the bombs cost {extra / 2**20:.0f} MB"
 
 
 def test_export_on_a_full_disk_keeps_the_previous_file_and_says_so(qtbot, window, tmp_path, photos):
