@@ -29,7 +29,7 @@ import os
 import stat
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,6 +48,16 @@ try:  # HEIC (the iPhone's format), and AVIF where Pillow lacks it
         pillow_heif.register_avif_opener()
 except ImportError:  # pragma: no cover - a declared dependency
     log.info("pillow-heif is not installed: HEIC photos cannot be read")
+
+# Pillow keeps a picture in blocks of this many bytes. Its default (16 MB) is under glibc's
+# mmap threshold once that has risen (it follows the largest block freed, up to 32 MB), so a
+# big picture's blocks stayed in the heap after it was freed and the process kept them: the
+# CLI over the bombs peaked at 1.9 GB with 16 MB blocks, 1.65 GB with 64 MB ones, which glibc
+# always maps apart and hands back to the system when the picture goes. A small picture still
+# takes only its own size.
+PILLOW_BLOCK_BYTES = 64 * 1024 * 1024
+with contextlib.suppress(AttributeError):
+    Image.core.set_block_size(PILLOW_BLOCK_BYTES)
 
 # The size is checked explicitly in `read_image`; Pillow's own warnings about a damaged file
 # ("Corrupt EXIF data", "tag had too many entries"...) are noise to a user, who gets the file's
@@ -161,33 +171,7 @@ class PixelClaim:
     def release(self) -> None:
         if self._held:
             self._budget._release(self._held)
-            if self._held >= RETURN_TO_SYSTEM_BYTES:
-                _return_freed_memory()
             self._held = 0
-
-
-# After a decode this large, the memory it freed is handed back to the system at once. glibc
-# keeps freed blocks under its (self-raising) mmap threshold in its heaps, where they stay
-# counted in the process's memory: the CLI over the bombs peaked at 1.9 GB without, 1.6 GB with.
-RETURN_TO_SYSTEM_BYTES = 64 * 1024 * 1024
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim  # type: ignore[no-any-return]
-    except (OSError, AttributeError):  # not glibc: its allocator returns memory its own way
-        return None
-
-
-def _return_freed_memory() -> None:
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 DECODE_BUDGET = PixelBudget(DECODE_BUDGET_BYTES)
