@@ -8,7 +8,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from dnd import MODEL_TIMEOUT_MS, RESULT_TIMEOUT_MS, drop, file_urls
 from hostile_corpus import costly_bombs, mutants, peak_memory
 from PIL import Image
 
+from benchmarks.folder_memory import StallMeter
 from core.errors import ImageReadError
 from gui.worker import decode_for_display
 
@@ -63,29 +63,6 @@ def test_a_huge_canvas_is_refused_for_preview_not_decoded(
     monkeypatch.setattr(gui.worker, "PREVIEW_MAX_PIXELS", 4_000_000)
     with pytest.raises(ImageReadError, match=r"canvas\.webp: too large to preview"):
         decode_for_display(str(path), 256)
-
-
-class StallMeter:
-    """Ticks on the UI thread every 5 ms; the longest gap between ticks is the longest stall."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import QTimer
-
-        self.longest = 0.0
-        self._last = time.perf_counter()
-        self._timer = QTimer()
-        self._timer.setInterval(5)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.longest = max(self.longest, now - self._last)
-        self._last = now
-
-    def stop(self) -> float:
-        self._timer.stop()
-        return self.longest
 
 
 def test_the_window_survives_a_fifo_and_dev_zero_dropped_on_it(qtbot, window, tmp_path, photos):
