@@ -5,8 +5,8 @@
 Each file is read in a fresh process, as the engine reads it (`read_image` at the model's
 resize, then the resize and crop), and the process's peak RSS (ru_maxrss, which sees the
 decoders' C buffers that tracemalloc misses) is compared with its peak before the decode.
-Prints one row per file: format, mode, pixels, what the engine estimated (`decode_cost`, if
-the checkout has it), the measured peak increase and the bytes per pixel. `--code` runs another
+Prints one row per file: format, mode, pixels, what the engine estimated from the header
+(`decode_cost_of`, if the checkout has it), the measured peak increase and the bytes per pixel. `--code` runs another
 checkout's `core/` (e.g. the code before a change) for a side-by-side table.
 """
 
@@ -32,14 +32,14 @@ def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 path = sys.argv[1]
-fmt, mode, size, estimate = None, None, (0, 0), None
+fmt, mode, size = None, None, (0, 0)
 try:
     with Image.open(path) as img:  # the header only
         fmt, mode, size = img.format, img.mode, img.size
-        cost = getattr(images, "decode_cost", None)
-        estimate = cost(img) if cost is not None else None
 except Exception as exc:
     mode = type(exc).__name__
+cost_of = getattr(images, "decode_cost_of", None)  # the checkout's estimate, with any draft
+estimate = cost_of(path, 256) if cost_of is not None else None
 before = peak()
 error = None
 try:
