@@ -1,11 +1,14 @@
 """Peak memory of the window classifying a folder of N photos: does it stay flat as N grows?
 
     python -m benchmarks.folder_memory --weights CKPT.pth --images 10 2000
+    python -m benchmarks.folder_memory --weights CKPT.pth --folder /tmp/bombs /tmp/fuzz
 
-For each N it writes N small JPEGs (copies of scikit-image's photos) to a temporary folder,
-then runs a fresh process that opens the real window offscreen, drops the folder, scrolls the
-results table from top to bottom as results arrive (so every row's thumbnail is made) and
-reports its resident memory: after the model loaded, at the end, and the peak (ru_maxrss).
+For each N it writes N small JPEGs (copies of scikit-image's photos) to a temporary folder
+(or takes the folders given, e.g. `tests/hostile_corpus.py`'s), then runs a fresh process that
+opens the real window offscreen, drops the folder, scrolls the results table from top to
+bottom as results arrive (so every row's thumbnail is made) and reports its resident memory:
+after the model loaded, at the end, and the peak (ru_maxrss); and the UI thread's longest
+stall (the longest gap between ticks of a 5 ms timer, from the drop to the end of the run).
 Not a test: it takes minutes for thousands of photos on a small CPU.
 """
 
@@ -82,12 +85,14 @@ def child(folder: str, weights: str) -> dict[str, float]:
 
     window.itemClassified.connect(classified)
     window.runFinished.connect(loop.quit)
+    stalls = StallMeter()
     start = time.perf_counter()
     window.open_sources([folder])
     loop.exec()
     seconds = time.perf_counter() - start
     QTimer.singleShot(500, loop.quit)  # thumbnails still on their way
     loop.exec()
+    longest_stall = stalls.stop()
     done = sum(item.result is not None for item in window.items())
     thumbs = window.results.model.thumbnail_count() if window.results is not None else 0
     window.close()
@@ -101,13 +106,39 @@ def child(folder: str, weights: str) -> dict[str, float]:
         "rss_max_sampled_mb": round(max(samples), 1),
         "peak_rss_mb": round(_peak_mb(), 1),
         "thumbnails_held": thumbs,
+        "longest_stall_ms": round(longest_stall * 1000),
     }
+
+
+class StallMeter:
+    """Ticks on the UI thread every 5 ms; the longest gap between ticks is the longest stall."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.longest = 0.0
+        self._last = time.perf_counter()
+        self._timer = QTimer()
+        self._timer.setInterval(5)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self._last)
+        self._last = now
+
+    def stop(self) -> float:
+        self._timer.stop()
+        self._tick()
+        return self.longest
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.folder_memory", description=__doc__)
     p.add_argument("--weights", required=True, help="a ResNet50 checkpoint (random is fine)")
     p.add_argument("--images", type=int, nargs="+", default=[10, 2000])
+    p.add_argument("--folder", type=Path, nargs="+", help="measure these folders instead")
     p.add_argument("--child", metavar="FOLDER", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -115,15 +146,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="folder-memory-") as tmp:
-        for count in args.images:
-            folder = make_folder(Path(tmp), count)
+        folders = args.folder or [make_folder(Path(tmp), count) for count in args.images]
+        for folder in folders:
             command = [
                 "-m",
                 "benchmarks.folder_memory",
                 "--weights",
                 args.weights,
                 "--child",
-                str(folder),
+                str(folder.resolve()),
             ]
             done = subprocess.run(
                 [sys.executable, *command],
@@ -137,12 +168,16 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)
-    print("\n| images | seconds | RSS after model | RSS at end | peak RSS | thumbnails held |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "\n| images | seconds | RSS after model | RSS at end | peak RSS | thumbnails held "
+        "| longest UI stall |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['images']} | {r['seconds']} | {r['rss_after_model_mb']} MB "
-            f"| {r['rss_end_mb']} MB | {r['peak_rss_mb']} MB | {r['thumbnails_held']} |"
+            f"| {r['rss_end_mb']} MB | {r['peak_rss_mb']} MB | {r['thumbnails_held']} "
+            f"| {r['longest_stall_ms']} ms |"
         )
     return 0
 

@@ -9,6 +9,13 @@ Hostile files get one clear error each and cost bounded time and memory: only re
 opened, and without blocking (a FIFO or a device would hang `open` or never end); the pixel count
 is checked explicitly against Pillow's limit in every format (Pillow's own warning is not enough:
 turning it into an error needs a process-wide warnings filter, which is not thread-safe).
+
+Memory: what a decode will hold at its peak (`decode_cost`) is worked out from the header, with
+the decoder's own buffers and every copy on the way to RGB (a 88 Mpx lossless WebP held 1.3 GB,
+16 bytes a pixel, while its picture is 0.35 GB). An image over `MAX_DECODE_BYTES` is refused
+before decoding; the others wait in `DECODE_BUDGET` until they fit. No step makes a copy it can
+avoid: EXIF orientation is applied in place, deep and float pictures are scaled a slab of rows
+at a time. Measured per file with `benchmarks/decode_memory.py`.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError, features
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError, features
 
 from core.errors import ImageReadError
 
@@ -41,6 +48,16 @@ try:  # HEIC (the iPhone's format), and AVIF where Pillow lacks it
         pillow_heif.register_avif_opener()
 except ImportError:  # pragma: no cover - a declared dependency
     log.info("pillow-heif is not installed: HEIC photos cannot be read")
+
+# Pillow keeps a picture in blocks of this many bytes. Its default (16 MB) is under glibc's
+# mmap threshold once that has risen (it follows the largest block freed, up to 32 MB), so a
+# big picture's blocks stayed in the heap after it was freed and the process kept them: the
+# CLI over the bombs peaked at 1.9 GB with 16 MB blocks, 1.65 GB with 64 MB ones, which glibc
+# always maps apart and hands back to the system when the picture goes. A small picture still
+# takes only its own size.
+PILLOW_BLOCK_BYTES = 64 * 1024 * 1024
+with contextlib.suppress(AttributeError):
+    Image.core.set_block_size(PILLOW_BLOCK_BYTES)
 
 # The size is checked explicitly in `read_image`; Pillow's own warnings about a damaged file
 # ("Corrupt EXIF data", "tag had too many entries"...) are noise to a user, who gets the file's
@@ -92,9 +109,12 @@ DRAFT_OVERSAMPLE = 2
 # the reference pipeline's to float noise; only larger JPEGs take the draft shortcut.
 DRAFT_MIN_SIDE = 1024
 
-# Bytes of decoded pixels that may be in memory at once across every decoding thread (the
-# engine's and the window's previews). One image larger than this decodes alone.
+# Bytes that decoding may hold at once across every decoding thread (the engine's and the
+# window's previews), counted as each decode's peak working set (`decode_cost`). It is also the
+# most one image may cost: a larger one is refused from its header, before any pixel is decoded.
+# With the CLI's own ~1 GB (torch, the model, a batch), a run stays under about 2 GB.
 DECODE_BUDGET_BYTES = 768 * 1024 * 1024
+MAX_DECODE_BYTES = DECODE_BUDGET_BYTES
 
 ImageSource = str | os.PathLike[str] | bytes
 
@@ -102,8 +122,9 @@ ImageSource = str | os.PathLike[str] | bytes
 class PixelBudget:
     """Decoded pixels in flight, shared by threads: a decode waits until its pixels fit.
 
-    Counted in bytes of decoded pixels (an estimate, see `decoded_bytes`), not in images: a
-    folder of bombs and a folder of thumbnails-sized photos both stay under `capacity`.
+    Counted in bytes each decode holds at its peak (`decode_cost`: the decoder's buffers and
+    every copy, not just the picture), not in images: a folder of bombs and a folder of
+    thumbnail-sized photos both stay under `capacity`.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -156,17 +177,79 @@ class PixelClaim:
 DECODE_BUDGET = PixelBudget(DECODE_BUDGET_BYTES)
 """The process-wide budget: the engine's decoders and the window's previews share it."""
 
-# Bytes per pixel as Pillow stores a mode, plus the RGB copy `to_rgb` makes.
+# Bytes per pixel as Pillow stores a mode (everything else takes 4).
 _STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
-# Decoders that hold extra full-size buffers (libwebp's canvas and frame, then Pillow's copy).
-_FORMAT_FACTOR = {"WEBP": 3, "GIF": 2, "PNG": 1}
+_HIGH_DEPTH = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
+_ALPHA = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+# Full-size buffers a decoder holds beyond Pillow's picture, in bytes per pixel (measured with
+# `benchmarks/decode_memory.py`): libwebp keeps its canvas and the previous frame's, and Pillow
+# a bytes copy of the frame (16 bytes a pixel at the peak for RGB); libheif its YUV planes.
+_DECODER_BYTES = {"WEBP": 12, "HEIF": 8, "AVIF": 8}
 
 
-def decoded_bytes(img: Image.Image) -> int:
-    """About how many bytes decoding `img` (at its current, possibly drafted size) holds."""
+def decode_cost(img: Image.Image, full_size: tuple[int, int] | None = None) -> int:
+    """About the most bytes reading `img` as RGB holds at once, from its header alone.
+
+    The decoder's own buffers, Pillow's picture at its (possibly drafted) size, and then the
+    larger of a transposed copy (if EXIF may ask for one) and the conversion to RGB (`to_rgb`).
+    `full_size` is the size before a JPEG's `draft`. Measured against the real peak in
+    `benchmarks/decode_memory.py` for every kind of file in `tests/hostile_corpus.py`.
+    """
     w, h = img.size
-    per_pixel = _STORED_BYTES.get(img.mode, 4) * _FORMAT_FACTOR.get(img.format or "", 1) + 4
-    return w * h * per_pixel
+    mode = img.mode
+    stored = _STORED_BYTES.get(mode, 4)
+    slabs = 0
+    if mode in _HIGH_DEPTH:
+        convert = 1 + 4  # 8-bit levels (the grey picture shares them), the RGB picture
+        slabs = _SLAB_PIXELS * 18  # one slab as float64, its copies and masks
+    elif mode in _ALPHA or "transparency" in img.info:
+        convert = (0 if mode == "RGBA" else 4) + 4  # RGBA, then composited on white
+    else:
+        convert = 0 if mode == "RGB" else 4
+    rotate = stored if _may_rotate(img) else 0
+    per_pixel = _DECODER_BYTES.get(img.format or "", 0) + stored + max(rotate, convert)
+    cost = w * h * per_pixel + slabs
+    if img.format in ("JPEG", "MPO") and "progressive" in img.info:
+        # libjpeg keeps every DCT coefficient of a progressive file (2 bytes a sample, at full
+        # size) whatever reduced size `draft` asked for
+        full_w, full_h = full_size or img.size
+        cost += int(full_w * full_h * 2 * _jpeg_samples_per_pixel(img))
+    return cost
+
+
+def _jpeg_samples_per_pixel(img: Image.Image) -> float:
+    """Samples a JPEG stores per pixel: 3 for 4:4:4 colour, 1.5 for 4:2:0, 1 for grey."""
+    layers = getattr(img, "layer", None) or [(0, 1, 1, 0)] * len(img.getbands())
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    return sum(layer[1] * layer[2] for layer in layers) / (h_max * v_max)
+
+
+def decode_cost_of(source: ImageSource, min_side: int | None = None) -> int | None:
+    """`decode_cost` of what `read_image(source, min_side)` would decode, from the header alone,
+    for another decoder (Qt's, for previews) to claim from `DECODE_BUDGET`. None when Pillow
+    cannot read the header; never blocks (only regular files are opened)."""
+    try:
+        fp: BinaryIO = (
+            io.BytesIO(source) if isinstance(source, bytes) else open_regular_file(source)
+        )
+        with fp, Image.open(fp) as img:
+            full_size = img.size
+            if min_side and img.format in ("JPEG", "MPO"):
+                _draft(img, min_side * DRAFT_OVERSAMPLE)
+            return decode_cost(img, full_size)
+    except Exception:  # a header Pillow cannot read (Qt may): the caller estimates
+        return None
+
+
+def _may_rotate(img: Image.Image) -> bool:
+    """Whether `exif_transpose` may transpose `img`, known before its pixels are decoded."""
+    if img.format == "PNG" and "exif" not in img.info:
+        return True  # an eXIf chunk after the pixels is only read by decoding them
+    try:
+        return img.getexif().get(ExifTags.Base.Orientation, 1) != 1
+    except Exception:  # damaged EXIF: assume the worst, decoding will tell
+        return True
 
 
 def _describe(source: ImageSource) -> str:
@@ -197,22 +280,13 @@ def read_image(
     else:
         fp = open_regular_file(source)
     try:
-        with fp, Image.open(fp) as img:
-            check_pixels(img, name)
-            if min_side:
-                _check_aspect(img.size, name)
-                if img.format in ("JPEG", "MPO"):
-                    _draft(img, min_side * DRAFT_OVERSAMPLE)
-            if max_pixels is not None and img.width * img.height > max_pixels:
-                raise ImageReadError(
-                    f"{name}: {too_large} ({img.width:,} x {img.height:,} pixels)."
-                )
-            if claim is not None:
-                claim.take(decoded_bytes(img))
-            # Every format opens on its first frame (PSD numbers its frames from 1: no seek)
-            img.load()
-            check_pixels(img, name)  # some formats (ICO, ...) pick their size on load
-            rgb = to_rgb(ImageOps.exif_transpose(img))
+        with fp:
+            img, rgb = Image.open(fp), None
+            try:
+                rgb = _decode(img, name, min_side, claim, max_pixels, too_large)
+            finally:
+                if rgb is not img:  # let the decoder's buffers go now, not at garbage collection
+                    img.close()
     except ImageReadError:
         raise
     except _NoFinitePixels:
@@ -232,10 +306,54 @@ def read_image(
         raise ImageReadError(f"{name}: the file is damaged and cannot be decoded.") from None
     except MemoryError:
         raise ImageReadError(f"{name}: not enough memory to decode this image.") from None
+    except ValueError as exc:
+        if "too large" in str(exc) or "Too much memory" in str(exc):  # PNG's text/ICC limits
+            raise ImageReadError(
+                f"{name}: too large to open safely (a text or colour profile block is too large)."
+            ) from None
+        log.debug("unexpected decoder error for %s", name, exc_info=True)
+        raise ImageReadError(f"{name}: cannot be decoded (ValueError).") from None
     except Exception as exc:  # a decoder's own bug must still fail one file only
         log.debug("unexpected decoder error for %s", name, exc_info=True)
         raise ImageReadError(f"{name}: cannot be decoded ({type(exc).__name__}).") from None
     return rgb
+
+
+def _decode(
+    img: Image.Image,
+    name: str,
+    min_side: int | None,
+    claim: PixelClaim | None,
+    max_pixels: int | None,
+    too_large: str,
+) -> Image.Image:
+    """`img`, opened but not decoded, as RGB: refused from its header if it would cost too
+    much, and decoded once its cost fits in `claim`'s budget."""
+    check_pixels(img, name)
+    full_size = img.size
+    if min_side:
+        _check_aspect(img.size, name)
+        if img.format in ("JPEG", "MPO"):
+            _draft(img, min_side * DRAFT_OVERSAMPLE)
+    if max_pixels is not None and img.width * img.height > max_pixels:
+        raise ImageReadError(f"{name}: {too_large} ({img.width:,} x {img.height:,} pixels).")
+    cost = decode_cost(img, full_size)
+    if cost > MAX_DECODE_BYTES:
+        raise ImageReadError(
+            f"{name}: too large to open safely ({img.width:,} x {img.height:,} pixels would "
+            f"take {_memory_size(cost)} of memory to decode)."
+        )
+    if claim is not None:
+        claim.take(cost)
+    # Every format opens on its first frame (PSD numbers its frames from 1: no seek)
+    img.load()
+    check_pixels(img, name)  # some formats (ICO, ...) pick their size on load
+    ImageOps.exif_transpose(img, in_place=True)  # without a copy when there is nothing to do
+    return to_rgb(img)
+
+
+def _memory_size(size: int) -> str:
+    return f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{size / 2**20:,.0f} MB"
 
 
 def open_regular_file(source: str | os.PathLike[str]) -> BinaryIO:
@@ -359,26 +477,60 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
-    """Scale 16-bit (or wider) greyscale to 8 bits instead of letting Pillow clip it to white."""
-    arr = np.asarray(img)
-    if arr.dtype.kind == "f":
+    """Scale 16-bit (or wider) greyscale to 8 bits instead of letting Pillow clip it to white.
+
+    A slab of rows at a time: the float64 arithmetic on a whole 81 Mpx float picture held
+    4 GB (`benchmarks/decode_memory.py`); by slabs it holds the 8-bit result and one slab.
+    """
+    w, h = img.size
+    levels = np.empty((h, w), np.uint8)
+    if img.mode == "F":
         # Scaled on the finite values: NaN is black, +-inf the brightest and darkest finite level.
-        finite = np.isfinite(arr)
-        if not finite.any():
+        lo, hi = math.inf, -math.inf
+        for _, arr in _row_slabs(img):
+            values = arr[np.isfinite(arr)]
+            if values.size:
+                lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+        if lo > hi:
             raise _NoFinitePixels
-        values = arr[finite].astype(np.float64)
-        lo, hi = float(values.min()), float(values.max())
-        clipped = np.clip(
-            np.nan_to_num(arr.astype(np.float64), nan=lo, posinf=hi, neginf=lo), lo, hi
-        )
-        scaled = (clipped - lo) / (hi - lo or 1.0) * 255.0
-        scaled[np.isnan(arr)] = 0.0
-    elif img.mode.startswith("I;16") or arr.max(initial=0) > 255:
-        scaled = arr.astype(np.float32) / 257.0
+        for top, arr in _row_slabs(img):
+            scaled = arr.astype(np.float64)
+            nan = np.isnan(scaled)
+            np.nan_to_num(scaled, copy=False, nan=lo, posinf=hi, neginf=lo)
+            np.clip(scaled, lo, hi, out=scaled)
+            scaled -= lo
+            scaled /= hi - lo or 1.0
+            scaled *= 255.0
+            scaled[nan] = 0.0
+            levels[top : top + len(arr)] = _to_levels(scaled)
     else:
-        scaled = arr.astype(np.float32)
-    grey = Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
-    return grey.convert("RGB")
+        wide = img.mode.startswith("I;16") or any(
+            arr.max(initial=0) > 255 for _, arr in _row_slabs(img)
+        )
+        for top, arr in _row_slabs(img):
+            scaled = arr.astype(np.float32)
+            if wide:
+                scaled /= 257.0
+            levels[top : top + len(arr)] = _to_levels(scaled)
+    return Image.fromarray(levels).convert("RGB")
+
+
+# Pixels per slab in `_high_depth_to_rgb`: a few MB of float64 at a time.
+_SLAB_PIXELS = 1 << 20
+
+
+def _row_slabs(img: Image.Image) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, pixels) for consecutive slabs of whole rows of `img`."""
+    w, h = img.size
+    rows = max(1, _SLAB_PIXELS // max(1, w))
+    for top in range(0, h, rows):
+        yield top, np.asarray(img.crop((0, top, w, min(h, top + rows))))
+
+
+def _to_levels(scaled: np.ndarray) -> np.ndarray:
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, 255, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def is_image_path(path: Path) -> bool:

@@ -114,7 +114,7 @@ def decode_for_display(source: Source, max_side: int) -> QImage:
     `read_image` the model uses, for whatever Qt cannot read. Only regular files are opened
     (a FIFO would block the loader for good), within the decoders' shared pixel budget.
     """
-    from core.images import DECODE_BUDGET, check_regular_file, read_image
+    from core.images import DECODE_BUDGET, check_regular_file, decode_cost_of, read_image
 
     if not isinstance(source, bytes):
         check_regular_file(source)
@@ -141,7 +141,14 @@ def decode_for_display(source: Source, max_side: int) -> QImage:
         reader.setScaledSize(
             size.scaled(QSize(max_side, max_side), Qt.AspectRatioMode.KeepAspectRatio)
         )
-    image = reader.read()
+    # Qt's decoders hold memory as Pillow's do (a progressive JPEG's coefficients at full size
+    # even when scaled): the read waits for its share of the budget the engine decodes in.
+    cost = decode_cost_of(source, max_side // 2)
+    if cost is None:
+        cost = max(0, size.width() * size.height() * 4)
+    with DECODE_BUDGET.claim() as claim:
+        claim.take(cost)
+        image = reader.read()
     if not image.isNull():
         return image
     with DECODE_BUDGET.claim() as claim:

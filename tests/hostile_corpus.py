@@ -2,7 +2,8 @@
 
 `mutants(folder, seed, count)`: seeded byte flips, truncations and header size fields set to
 zero or huge, of real photos in every format the engine reads (the fuzz test's corpus).
-`bombs(folder)`: small files that declare huge pictures, in every format (for measuring).
+`bombs(folder)`: small files that declare huge pictures, in every format (for measuring);
+`costly_bombs(folder)` the few of them whose decoding holds most, and `peak_memory` to measure.
 
     python tests/hostile_corpus.py mutants /tmp/fuzz 300
     python tests/hostile_corpus.py bombs /tmp/bombs
@@ -11,8 +12,10 @@ zero or huge, of real photos in every format the engine reads (the fuzz test's c
 from __future__ import annotations
 
 import io
+import os
 import random
 import struct
+import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -119,6 +122,47 @@ def _psd_rle(path: Path, w: int, h: int) -> None:
     path.write_bytes(header + struct.pack(">H", 1) + counts + row * (h * 3))
 
 
+def costly_bombs(folder: Path) -> list[Path]:
+    """Small files under Pillow's pixel limit whose decoding holds far more than their picture:
+    a lossless WebP canvas (libwebp's canvases and Pillow's copies: 16 bytes a pixel), a float
+    TIFF (float64 arithmetic), an RGBA PNG (composited on white: two pictures)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [
+        folder / "canvas-10000x8800.webp",
+        folder / "near-limit-float.tif",
+        folder / "near-limit-rgba.png",
+    ]
+    Image.new("L", (10000, 8800), 0).save(paths[0], lossless=True)
+    Image.new("F", (9000, 9000), 0.5).save(paths[1], compression="tiff_adobe_deflate")
+    Image.new("RGBA", (9000, 9000), (0, 0, 0, 0)).save(paths[2])
+    return paths
+
+
+def peak_memory(argv: list[str], cwd: Path) -> tuple[int, int, str]:
+    """Run `argv` and return its exit code, its peak resident memory in bytes, and its stdout.
+
+    Through a small go-between: Linux counts the forking process's peak in its child's
+    ru_maxrss (the child starts as a copy of it), and a test process is large.
+    """
+    between = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "sys.stdout.write(f'{done.returncode} {peak}\\n' + done.stdout.decode())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", between, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8", "QT_QPA_PLATFORM": "offscreen"},
+        check=True,
+    )
+    head, _, out = done.stdout.partition("\n")
+    code, peak_kb = map(int, head.split())
+    return code, peak_kb * 1024, out
+
+
 def bombs(folder: Path) -> list[Path]:
     """Near Pillow's pixel limit (89 Mpx) or far over it, thin lines, many frames, big chunks."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,9 +173,14 @@ def bombs(folder: Path) -> list[Path]:
     blank.save(folder / "near-limit.png", optimize=False)
     blank.convert("RGB").save(folder / "near-limit.webp", lossless=True)
     del blank
-    Image.new("L", (10000, 8800), 0).save(folder / "canvas-10000x8800.webp", lossless=True)
-    Image.new("RGBA", (9000, 9000), (0, 0, 0, 0)).save(folder / "near-limit-rgba.png")
+    costly_bombs(folder)
     _psd_rle(folder / "near-limit.psd", side, side)
+    # deep and float pictures, and a progressive JPEG (libjpeg keeps every coefficient of a
+    # progressive file, whatever the reduced size it is asked for)
+    Image.new("I;16", (side, side), 0).save(folder / "near-limit-16bit.png")
+    Image.new("RGB", (side, side), (90, 60, 30)).save(
+        folder / "near-limit-progressive.jpg", progressive=True, quality=50
+    )
     # an ICO whose one entry is a PNG far larger than its directory says
     png = io.BytesIO()
     Image.new("L", (side, side), 0).save(png, format="PNG")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 import subprocess
 import sys
 import zipfile
@@ -134,6 +135,80 @@ def test_a_zip_bomb_checkpoint_is_refused_before_any_tensor_is_read(
 
 def test_a_normal_checkpoint_passes_the_archive_check(checkpoint: Path):
     assert load_checkpoint(checkpoint).num_classes == 1000
+
+
+# ---- torch's legacy (non-zip) format: read whole, so bounded before torch.load -----------------
+def _legacy(path: Path, obj: object) -> Path:
+    torch.save(obj, path, _use_new_zipfile_serialization=False)
+    return path
+
+
+def _legacy_bomb(path: Path, declared_items: int) -> Path:
+    """A legacy checkpoint of a few hundred bytes whose one storage declares `declared_items`."""
+    data = _legacy(path, {"fc.weight": torch.arange(6.0).reshape(2, 3)}).read_bytes()
+    count = b"X\x03\x00\x00\x00cpuq\x06K\x06N"  # ..., "cpu", 6 items, None): the persistent id
+    assert data.count(count) == 1
+    data = data.replace(count, count[:-3] + b"J" + struct.pack("<i", declared_items) + b"N")
+    start = data.rindex(struct.pack("<q", 6))  # the storage's own item count, before its bytes
+    path.write_bytes(data[:start] + struct.pack("<q", declared_items) + data[start + 8 :])
+    return path
+
+
+def _no_torch_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_load(*args, **kwargs):
+        raise AssertionError("torch.load was called")
+
+    monkeypatch.setattr(torch, "load", no_load)
+
+
+def test_a_legacy_checkpoint_declaring_more_than_it_holds_is_refused_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    path = _legacy_bomb(tmp_path / "old.pth", 2**28)  # 1 GiB of floats in under 1 KB
+    assert path.stat().st_size < 1024
+    _no_torch_load(monkeypatch)
+    with pytest.raises(
+        CheckpointError, match=r"^old\.pth is damaged or hostile: it declares 1,074 MB"
+    ):
+        load_checkpoint(path)
+
+
+def test_a_legacy_checkpoint_too_large_to_read_whole_is_refused_with_a_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import core.model
+
+    path = _legacy(tmp_path / "old.pth", {"fc.weight": torch.zeros(1000, 2048)})  # 8 MB
+    monkeypatch.setattr(core.model, "MAX_LEGACY_BYTES", 4_000_000)
+    _no_torch_load(monkeypatch)
+    with pytest.raises(CheckpointError) as refused:
+        load_checkpoint(path)
+    assert refused.value.message.startswith("old.pth is an old-format PyTorch file of 8 MB.")
+    assert "torch.save" in refused.value.message
+
+
+def test_a_legacy_checkpoint_with_an_oversized_object_pickle_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import core.model
+
+    path = _legacy(tmp_path / "old.pth", {"fc.weight": torch.zeros(2, 3), "classes": ["c"] * 5000})
+    monkeypatch.setattr(core.model, "MAX_PICKLE_BYTES", 4096)
+    _no_torch_load(monkeypatch)
+    with pytest.raises(CheckpointError, match=r"^old\.pth is damaged or hostile"):
+        load_checkpoint(path)
+
+
+def test_a_legacy_resnet50_checkpoint_still_loads_and_classifies_as_the_zip_one(
+    tmp_path: Path, resnet50_state: dict, checkpoint: Path, photos
+):
+    from core.engine import Classifier
+
+    old = _legacy(tmp_path / "old.pth", {"model": resnet50_state, "classes": ["x"] * 1000})
+    got = Classifier(load_checkpoint(old), "cpu").classify(photos["coffee"]).predictions
+    want = Classifier(load_checkpoint(checkpoint), "cpu").classify(photos["coffee"]).predictions
+    assert [p.index for p in got] == [p.index for p in want]
+    assert got[0].label == "x"
 
 
 # ---- labels ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Every case here was found by a red-team pass (issues 11 and 17) and failed befor
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -16,11 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_corpus import costly_bombs, peak_memory
 from PIL import Image
 
 from core.errors import ImageReadError
 from core.images import expand_paths, read_image
 from core.preprocess import Preprocess
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _read_in_thread(path: Path, **kwargs) -> ImageReadError | Image.Image:
@@ -248,3 +252,63 @@ def test_an_image_larger_than_the_whole_budget_decodes_alone():
         claim.take(10_000)  # does not wait for ever: it runs alone
         assert budget.in_use == 100
     assert budget.in_use == 0
+
+
+# ---- memory: what one decode really holds ------------------------------------------------------
+def test_a_picture_whose_decode_would_not_fit_is_refused_from_its_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # A few KB on disk; libwebp's canvases and Pillow's copies hold 16 bytes a pixel to decode it.
+    path = tmp_path / "canvas.webp"
+    Image.new("L", (3000, 3000), 0).save(path, lossless=True)
+    import core.images
+
+    monkeypatch.setattr(core.images, "MAX_DECODE_BYTES", 100 * 2**20)
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded anyway"))
+    with pytest.raises(ImageReadError) as refused:
+        read_image(path, min_side=256)
+    assert refused.value.message == (
+        "canvas.webp: too large to open safely "
+        "(3,000 x 3,000 pixels would take 137 MB of memory to decode)."
+    )
+
+
+def test_a_png_with_a_huge_text_block_is_too_large_not_a_python_error(tmp_path: Path):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "x" * (PngImagePlugin.MAX_TEXT_CHUNK * 2), zip=True)
+    path = tmp_path / "notes.png"
+    Image.new("RGB", (8, 8)).save(path, pnginfo=info)
+    with pytest.raises(ImageReadError, match=r"^notes\.png: too large to open safely \(a text"):
+        read_image(path)
+
+
+def test_near_limit_bombs_cost_the_cli_no_more_than_its_decode_budget(
+    tmp_path: Path, checkpoint: Path, photos
+):
+    # Small files, each under Pillow's pixel limit, whose decoding holds far more than their
+    # pictures (the float TIFF alone held 4 GB before the fix). Peak memory is compared with
+    # the same CLI over as many small photos, on the same machine.
+    from core.images import DECODE_BUDGET_BYTES
+
+    bombs = costly_bombs(tmp_path / "bombs")
+    small = tmp_path / "small"
+    small.mkdir()
+    for i in range(len(bombs)):
+        shutil.copy(photos["coffee"], small / f"coffee{i}.png")
+    cli = [sys.executable, "-m", "core", "--weights", str(checkpoint), "--format", "json"]
+
+    _, baseline, _ = peak_memory([*cli, str(small)], ROOT)
+    code, peak, out = peak_memory([*cli, str(bombs[0].parent)], ROOT)
+
+    extra = peak - baseline
+    print(f"\nCLI peak: {baseline / 2**20:.0f} MB over photos, {peak / 2**20:.0f} MB over bombs")
+    assert extra < DECODE_BUDGET_BYTES * 1.25, (
+        f"the bombs cost {extra / 2**20:.0f} MB over {baseline / 2**20:.0f} MB"
+    )
+    assert code == 1  # one refused
+    records = {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
+    assert "too large to open safely" in records["canvas-10000x8800.webp"]["error"]
+    assert "predictions" in records["near-limit-float.tif"]
+    assert "predictions" in records["near-limit-rgba.png"]

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from dnd import MODEL_TIMEOUT_MS, RESULT_TIMEOUT_MS, drop, file_urls
-from hostile_corpus import mutants
+from hostile_corpus import costly_bombs, mutants, peak_memory
 from PIL import Image
 
+from benchmarks.folder_memory import StallMeter
 from core.errors import ImageReadError
 from gui.image_loader import decode_for_display
 
@@ -64,29 +65,6 @@ def test_a_huge_canvas_is_refused_for_preview_not_decoded(
         decode_for_display(str(path), 256)
 
 
-class StallMeter:
-    """Ticks on the UI thread every 5 ms; the longest gap between ticks is the longest stall."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import QTimer
-
-        self.longest = 0.0
-        self._last = time.perf_counter()
-        self._timer = QTimer()
-        self._timer.setInterval(5)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.longest = max(self.longest, now - self._last)
-        self._last = now
-
-    def stop(self) -> float:
-        self._timer.stop()
-        return self.longest
-
-
 def test_the_window_survives_a_fifo_and_dev_zero_dropped_on_it(qtbot, window, tmp_path, photos):
     fifo = tmp_path / "x.jpg"
     os.mkfifo(fifo)
@@ -128,6 +106,24 @@ def test_a_hostile_folder_gets_a_result_per_file_without_dialogs_or_stalls(qtbot
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nlongest UI stall over {len(items)} hostile files: {longest * 1000:.0f} ms")
     print(f"peak RSS of this test process so far: {peak:.0f} MB")
+
+
+def test_the_window_over_near_limit_bombs_holds_no_more_than_its_decode_budget(
+    tmp_path: Path, checkpoint: Path
+):
+    # The real window in a process of its own (benchmarks/folder_memory.py's child): model
+    # loaded, folder dropped, every row's thumbnail made. The float TIFF alone held 4 GB before.
+    from core.images import DECODE_BUDGET_BYTES
+
+    bombs = costly_bombs(tmp_path / "bombs")
+    window = ["-m", "benchmarks.folder_memory", "--weights", str(checkpoint)]
+    code, peak, out = peak_memory([sys.executable, *window, "--child", str(bombs[0].parent)], ROOT)
+    assert code == 0, out
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["classified"] == len(bombs)
+    extra = peak - report["rss_after_model_mb"] * 2**20
+    print(f"\nwindow peak {peak / 2**20:.0f} MB, {extra / 2**20:.0f} MB over the loaded model")
+    assert extra < DECODE_BUDGET_BYTES * 1.25, f"the bombs cost {extra / 2**20:.0f} MB"
 
 
 def test_export_on_a_full_disk_keeps_the_previous_file_and_says_so(qtbot, window, tmp_path, photos):
