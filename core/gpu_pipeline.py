@@ -43,7 +43,7 @@ from core.gpu_decode import (
     orient,
     resize_crop_into,
 )
-from core.images import source_name
+from core.images import size_is_refused, source_name
 from core.jpeg_header import JpegHeader, as_one_by_one_sampling, parse_jpeg_header
 from core.preprocess import Preprocess
 from core.results import ClassificationResult
@@ -102,6 +102,10 @@ NVJPEG_CHUNK_MEGAPIXELS = 400.0
 # Files are read by `torchvision.io.read_file` (else by Python's `open`); see `_read_bytes`.
 READ_IN_ONE_CALL = True
 
+# A file is read whole for nvJPEG; a larger one (no photo's JPEG is near it, a renamed video
+# may be gigabytes) takes the Pillow path, which reads only what it decodes.
+MAX_GPU_FILE_BYTES = 64 * 1024 * 1024
+
 
 # ---- one file, and one batch ----------------------------------------------------------------
 @dataclass
@@ -132,6 +136,18 @@ def _read_bytes(source: object) -> torch.Tensor:
         if f.readinto(raw) != len(raw) or not raw:
             raise OSError("changed while read")
     return torch.frombuffer(raw, dtype=torch.uint8)
+
+
+def _read_whole(source: object) -> tuple[torch.Tensor | None, str | None]:
+    """The file's bytes for nvJPEG, or None and why the Pillow path reads it instead (it reads
+    only what it decodes, and says what is wrong with a missing or empty file)."""
+    try:
+        path = None if isinstance(source, bytes) else os.fspath(source)  # type: ignore[arg-type]
+        if path is not None and os.stat(path).st_size > MAX_GPU_FILE_BYTES:
+            return None, "over 64 MB"
+        return _read_bytes(source), None
+    except (OSError, RuntimeError, TypeError):
+        return None, "unreadable"
 
 
 # ---- the pipeline ---------------------------------------------------------------------------
@@ -172,10 +188,9 @@ class GpuJpegPipeline:
         """The file's bytes and header, and why it must take the Pillow path (None: nvJPEG)."""
         start = time.perf_counter()
         name = source_name(source)
-        try:
-            data = _read_bytes(source)
-        except (OSError, RuntimeError, TypeError):  # missing, empty...: the Pillow path says which
-            return _Read(source, name, seconds=time.perf_counter() - start), "unreadable"
+        data, refusal = _read_whole(source)
+        if data is None:
+            return _Read(source, name, seconds=time.perf_counter() - start), refusal
         raw = data.numpy()
         header = parse_jpeg_header(raw)
         refusal = self.refusal(header)
@@ -196,6 +211,8 @@ class GpuJpegPipeline:
         refusal = header.gpu_refusal()
         if refusal is None and header.components == 1 and not self.grey_ok:
             refusal = "greyscale"
+        if refusal is None and size_is_refused((header.width, header.height)):
+            refusal = "a size the Pillow path refuses"
         return refusal
 
     def pillow(self, r: _Read, why: str) -> _Read:

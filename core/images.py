@@ -306,14 +306,13 @@ def read_image(
         raise ImageReadError(f"{name}: the file is damaged and cannot be decoded.") from None
     except MemoryError:
         raise ImageReadError(f"{name}: not enough memory to decode this image.") from None
-    except ValueError as exc:
-        if "too large" in str(exc) or "Too much memory" in str(exc):  # PNG's text/ICC limits
-            raise ImageReadError(
+    except Exception as exc:  # a decoder's own bug must still fail one file only
+        if isinstance(exc, ValueError) and (
+            "too large" in str(exc) or "Too much memory" in str(exc)
+        ):
+            raise ImageReadError(  # PNG's limits on text and ICC chunks
                 f"{name}: too large to open safely (a text or colour profile block is too large)."
             ) from None
-        log.debug("unexpected decoder error for %s", name, exc_info=True)
-        raise ImageReadError(f"{name}: cannot be decoded (ValueError).") from None
-    except Exception as exc:  # a decoder's own bug must still fail one file only
         log.debug("unexpected decoder error for %s", name, exc_info=True)
         raise ImageReadError(f"{name}: cannot be decoded ({type(exc).__name__}).") from None
     return rgb
@@ -425,10 +424,24 @@ def _pseudo_file_systems() -> frozenset[int]:
 
 def check_pixels(img: Image.Image, name: str) -> None:
     """Refuse an image over Pillow's pixel limit, in every format, before it is decoded."""
-    limit = Image.MAX_IMAGE_PIXELS
-    w, h = img.size
-    if limit and w * h > limit:
+    if _over_pixel_limit(img.size):
         raise ImageReadError(_too_large(name))
+
+
+def size_is_refused(size: tuple[int, int]) -> bool:
+    """Whether `read_image` refuses a picture of this size for classifying, from its header
+    alone: another decoder (the GPU path) sends such a file here, so it gets the same error."""
+    return _over_pixel_limit(size) or _too_thin(size)
+
+
+def _over_pixel_limit(size: tuple[int, int]) -> bool:
+    limit = Image.MAX_IMAGE_PIXELS
+    return bool(limit) and size[0] * size[1] > limit
+
+
+def _too_thin(size: tuple[int, int]) -> bool:
+    w, h = size
+    return max(w, h) > MAX_ASPECT * max(1, min(w, h))
 
 
 def _too_large(name: str) -> str:
@@ -437,8 +450,8 @@ def _too_large(name: str) -> str:
 
 
 def _check_aspect(size: tuple[int, int], name: str) -> None:
-    w, h = size
-    if max(w, h) > MAX_ASPECT * max(1, min(w, h)):
+    if _too_thin(size):
+        w, h = size
         raise ImageReadError(
             f"{name}: too long and thin to classify ({w:,} x {h:,} pixels; at most {MAX_ASPECT}:1)."
         )

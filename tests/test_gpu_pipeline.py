@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
+from core import gpu_pipeline
 from core.engine import Classifier
 from core.gpu_pipeline import (
     GpuJpegPipeline,
@@ -230,6 +231,31 @@ def test_a_folder_gives_the_pillow_paths_results_and_errors_in_order(
         if a.ok:
             assert a.top.index == b.top.index, a.path
             assert a.top.probability == pytest.approx(b.top.probability, abs=0.02)
+
+
+def test_sizes_the_pillow_path_refuses_get_its_error_on_the_gpu_path_too(
+    classifier: Classifier, portrait: Image.Image, photos, tmp_path: Path, monkeypatch
+):
+    thin = tmp_path / "thin.jpg"
+    thin.write_bytes(jpeg_bytes(Image.new("RGB", (4000, 8), (120, 30, 200))))
+    folder = [thin, photos["chelsea"]]
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # chelsea is 451 x 300
+    pillow = list(classifier.classify_many(folder, batch_size=2))
+    gpu_path = list(classify_folder(classifier, folder, 5, 2, lambda: False, 1, min_batch=1))
+    assert "too long and thin" in pillow[0].error and "too large" in pillow[1].error
+    assert [r.error for r in gpu_path] == [r.error for r in pillow]
+
+
+def test_a_file_too_large_to_read_whole_takes_the_pillow_path(
+    classifier: Classifier, photos, monkeypatch
+):
+    monkeypatch.setattr(gpu_pipeline, "MAX_GPU_FILE_BYTES", 1000)
+    pipe = GpuJpegPipeline(classifier, batch_size=1, readers=1)
+    read = pipe.read(photos["chelsea"])
+    assert read.data is None and pipe.routes["Pillow: over 64 MB"] == 1
+    pillow = classifier.classify_many([photos["chelsea"]], batch_size=1)
+    gpu_path = classify_folder(classifier, [photos["chelsea"]], 5, 1, lambda: False, 1, 1)
+    assert next(gpu_path).top.index == next(pillow).top.index
 
 
 def test_a_batch_nvjpeg_refuses_is_decoded_file_by_file(
