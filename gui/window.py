@@ -33,7 +33,7 @@ from gui.status import Notice, StatusBar
 # the results table when they are first needed. The window must come up fast.
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
-    from PySide6.QtWidgets import QMessageBox
+    from PySide6.QtWidgets import QDialog, QMessageBox
 
     from core.results import ClassificationResult
     from gui.drops import Source
@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         )
         self.background: Background | None = None
         self.error_dialog: QMessageBox | None = None
+        self.help_dialog: QDialog | None = None
         self._painted = self._started = self._start_pending = False
         self._start_images: list[Source] = []
         self._start_problems: list[str] = []
@@ -163,6 +164,8 @@ class MainWindow(QMainWindow):
         m.next_action.triggered.connect(lambda: self._step(1))
         m.prev_action.triggered.connect(lambda: self._step(-1))
         m.about_action.triggered.connect(self._about)
+        m.guide_action.triggered.connect(self._guide)
+        m.shortcuts_action.triggered.connect(self._shortcuts)
         s.expanded.connect(self._on_expanded)
         # Last, so that whoever listens hears of a result once the window shows it.
         s.itemClassified.connect(self.itemClassified)
@@ -320,6 +323,16 @@ class MainWindow(QMainWindow):
         from gui.dialogs import about
 
         about(self, APP_NAME)
+
+    def _guide(self) -> None:
+        from gui.help_dialog import guide_dialog
+
+        self.help_dialog = guide_dialog(self)
+
+    def _shortcuts(self) -> None:
+        from gui.help_dialog import shortcuts_dialog
+
+        self.help_dialog = shortcuts_dialog(self, self.menus.shortcuts())
 
     # ================================================================== drops, passed on
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
