@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from core import __version__
+from core import __version__, library_cli
 from core.errors import ClassifierError, ClusterError
 from core.results import ClassificationResult, json_line, printable, record_writer
 
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device_options(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help=argparse.SUPPRESS)
     _add_scale_out_arguments(p)
+    library_cli.add_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if _asks_for_devices(sys.argv[1:] if argv is None else argv):
         return _print_devices()
+    if (journal := library_cli.asks_for_undo(sys.argv[1:] if argv is None else argv)) is not None:
+        return library_cli.run_undo(journal)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.top < 1:
@@ -86,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
     _check_scale_out_arguments(parser, args)
+    library_cli.check(parser, args)
     if args.explain is not None:
         try:
             Path(args.explain).mkdir(parents=True, exist_ok=True)
@@ -162,7 +166,11 @@ def _run(args: argparse.Namespace) -> int:
     else:
         results = classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size)
 
+    library = library_cli.LibraryRun(args)
+    results = library.observe(results)
     writer = _record_writer(record_file, fmt) if record_file else _writer(fmt, sys.stdout, args.top)
+    if library.prints_plan and not record_file:
+        writer = lambda _result: None  # noqa: E731 - the plan is printed in their place
     progress = _Progress(len(paths)) if interactive and len(paths) > 1 else None
     failed = record_file.failed if record_file else 0
     saved: set[str] = set()
@@ -178,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
             progress.advance()
     if progress:
         progress.clear()
+    failed += library.finish()
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
