@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 # The frozen app and its Debian package (docs/installers.md).
 BUNDLE := dist/resnet-classifier/resnet-classifier
-BUNDLE_INPUTS := build_app.spec pyproject.toml $(wildcard core/*.py gui/*.py) \
+BUNDLE_INPUTS := build_app.spec pyproject.toml $(shell find core gui -name '*.py') \
 	packaging/launcher.py packaging/cli_launcher.py \
 	$(shell find resources -type f -not -path 'resources/weights/*' -not -name '*.pyc' 2>/dev/null)
 VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml)

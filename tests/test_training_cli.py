@@ -29,7 +29,7 @@ def test_train_then_classify_with_the_result(
     data = make_class_folders(tmp_path / "data", photos, per_class=4, classes=("coffee", "rocket"))
     model = tmp_path / "out" / "my_model.pth"
     out = run(
-        "core.train_cli", str(data), "-o", str(model), "--backbone", str(checkpoint),
+        "core.cli.train", str(data), "-o", str(model), "--backbone", str(checkpoint),
         "--epochs", "3", "--augment", "0", "--device", "cpu", "--seed", "1",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -67,7 +67,7 @@ def test_errors_have_their_exit_codes(
         make_class_folders(data, photos, per_class=2, classes=("coffee",))
     elif make == "ok":
         make_class_folders(data, photos, per_class=2, classes=("coffee", "rocket"))
-    out = run("core.train_cli", str(data), "-o", str(tmp_path / "m.pth"), *args)
+    out = run("core.cli.train", str(data), "-o", str(tmp_path / "m.pth"), *args)
     assert out.returncode == code, out.stderr
     assert words in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "m.pth").exists()

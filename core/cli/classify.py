@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from core.engine import Classifier
     from core.model import LoadedModel
-    from core.record_file import RecordFile
+    from core.scale.record_file import RecordFile
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
@@ -115,8 +115,8 @@ def _run(args: argparse.Namespace) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
+        from core.decode.images import expand_paths
         from core.engine import Classifier
-        from core.images import expand_paths
         from core.model import load_model
 
     paths = expand_paths(args.paths, recursive=args.recursive)
@@ -190,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-# ---- devices: the doctor and where JPEGs are decoded (core.devices, core.gpu_pipeline) ----------
+# ---- devices: the doctor and where JPEGs are decoded (core.devices, core.decode.gpu_pipeline) ----------
 def _add_device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--devices",
@@ -229,8 +229,8 @@ def _save_explanation(
     The map is made from the same decode the prediction used, drawn over the full-size image.
     Two images of one name get NAME.png, NAME-2.png... False (and a message) on failure.
     """
+    from core.decode.images import read_image
     from core.explain import explain
-    from core.images import read_image
 
     name = stem = Path(result.path).stem
     n = 1
@@ -354,7 +354,7 @@ def _check_scale_out_arguments(parser: argparse.ArgumentParser, args: argparse.N
         return
     if args.explain is not None:
         parser.error("--explain runs on this machine only; leave it out with --cluster")
-    from core.cluster import RAY_MISSING, ray_installed
+    from core.scale.cluster import RAY_MISSING, ray_installed
 
     if not ray_installed():
         parser.exit(ClusterError.exit_code, f"resnet-classify: {RAY_MISSING}\n")
@@ -366,7 +366,7 @@ def _check_scale_out_arguments(parser: argparse.ArgumentParser, args: argparse.N
 
 def _join_cluster(args: argparse.Namespace) -> int | None:
     """Connect before the model loads, so that a wrong address fails at once; the exit code."""
-    from core.cluster import connect
+    from core.scale.cluster import connect
 
     try:
         connect(args.cluster, verbose=args.verbose)
@@ -377,15 +377,15 @@ def _join_cluster(args: argparse.Namespace) -> int | None:
 
 
 def _open_output(path: str, fmt: str | None) -> RecordFile:
-    from core.record_file import RecordFile
+    from core.scale.record_file import RecordFile
 
     return RecordFile.open(path, fmt)
 
 
 def _record_writer(record_file: RecordFile, fmt: str) -> Callable[[ClassificationResult], None]:
     """Each record rendered as on stdout, then written to the file whole and flushed."""
-    from core.record_file import csv_text
     from core.results import csv_rows
+    from core.scale.record_file import csv_text
 
     if fmt == "json":
         return lambda r: record_file.write(json_line(r))
@@ -397,7 +397,7 @@ def _record_writer(record_file: RecordFile, fmt: str) -> Callable[[Classificatio
 def _cluster_results(
     args: argparse.Namespace, model: LoadedModel, paths: list[Path]
 ) -> Iterable[ClassificationResult]:
-    from core.cluster import ClusterRun
+    from core.scale.cluster import ClusterRun
 
     run = ClusterRun(
         paths,

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
-from core.cli import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from core.cli.classify import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from core.errors import Cancelled, ClassifierError, ModelLoadError
 
 if TYPE_CHECKING:
-    from core.training import Progress, TrainingResult
+    from core.teach.training import Progress, TrainingResult
 
 EXIT_INTERRUPTED = 130
 
@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
-        from core.training import TrainingOptions, save_checkpoint, scan_folder, train
+        from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
 
     try:
         folders = scan_folder(args.data)

@@ -1,0 +1,1 @@
+"""The command lines: `resnet-classify` (`classify`) and `resnet-train` (`train`)."""
