@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from core import __version__, library_cli
+from core import __version__
+from core.cli import library as library_cli
 from core.errors import ClassifierError, ClusterError
 from core.results import ClassificationResult, json_line, printable, record_writer
 

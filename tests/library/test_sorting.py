@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.library.sorting import execute, plan_sort, undo
 from core.results import ClassificationResult, Prediction
-from core.sorting import execute, plan_sort, undo
 from tests.test_cli import ROOT, run_cli
 
 
@@ -89,7 +89,7 @@ KILLER = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     from core.results import ClassificationResult, Prediction
-    from core.sorting import execute, plan_sort
+    from core.library.sorting import execute, plan_sort
 
     src, out, stop_after = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     results = [

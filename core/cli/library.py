@@ -77,7 +77,7 @@ def asks_for_undo(argv: Sequence[str]) -> str | None:
 
 
 def run_undo(journal: str) -> int:
-    from core.sorting import undo
+    from core.library.sorting import undo
 
     try:
         report = undo(journal)
@@ -119,7 +119,7 @@ class LibraryRun:
         if not self.wanted:
             yield from results
             return
-        from core.keywords import keywords_for, write_one
+        from core.library.keywords import keywords_for, write_one
 
         for result in results:
             self.results.append(result)
@@ -148,7 +148,7 @@ class LibraryRun:
         return self.failed
 
     def _sort(self) -> int:
-        from core.sorting import execute, plan_sort
+        from core.library.sorting import execute, plan_sort
 
         mode = "move" if self.args.move else "copy"
         plan = plan_sort(self.results, self.args.sort_into, self.min_confidence, mode)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ClassifierError
-from core.file_moves import copy_verified, part_path, sha256_of
-from core.keywords import sidecar_path
+from core.library.file_moves import copy_verified, part_path, sha256_of
+from core.library.keywords import sidecar_path
 from core.results import ClassificationResult
 
 UNSURE = "unsure"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.keywords import PARENT, plan_keywords, sidecar_path, write_keywords, write_one
+from core.library.keywords import PARENT, plan_keywords, sidecar_path, write_keywords, write_one
 from core.results import ClassificationResult, Prediction
 from tests.test_cli import run_cli
 
