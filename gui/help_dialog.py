@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.resources import resource_path
+from gui.resources import APP_NAME, resource_path
 
 GUIDE = "guide.md"
 
@@ -63,3 +63,15 @@ def shortcuts_dialog(parent: QWidget, rows: list[tuple[str, str]]) -> QDialog:
     dialog = _dialog(parent, "Keyboard Shortcuts", table, (420, 460))
     dialog.open()
     return dialog
+
+
+def show_help(parent: QWidget, which: str, shortcuts: list[tuple[str, str]]) -> QDialog | None:
+    """ "guide", "shortcuts" or "about": the dialog opened (None for About, which runs modal)."""
+    if which == "guide":
+        return guide_dialog(parent)
+    if which == "shortcuts":
+        return shortcuts_dialog(parent, shortcuts)
+    from gui.dialogs import about
+
+    about(parent, APP_NAME)
+    return None

@@ -163,9 +163,9 @@ class MainWindow(QMainWindow):
         m.quit_action.triggered.connect(self.close)
         m.next_action.triggered.connect(lambda: self._step(1))
         m.prev_action.triggered.connect(lambda: self._step(-1))
-        m.about_action.triggered.connect(self._about)
-        m.guide_action.triggered.connect(self._guide)
-        m.shortcuts_action.triggered.connect(self._shortcuts)
+        for action, which in ((m.about_action, "about"), (m.guide_action, "guide")):
+            action.triggered.connect(lambda _=False, w=which: self._help(w))
+        m.shortcuts_action.triggered.connect(lambda: self._help("shortcuts"))
         s.expanded.connect(self._on_expanded)
         # Last, so that whoever listens hears of a result once the window shows it.
         s.itemClassified.connect(self.itemClassified)
@@ -319,20 +319,11 @@ class MainWindow(QMainWindow):
         self.status_bar.say(f"Something went wrong: {summary}")
         self.show_error("Something went wrong", summary, details)
 
-    def _about(self) -> None:
-        from gui.dialogs import about
+    def _help(self, which: str) -> None:
+        """Help > User Guide, Keyboard Shortcuts or About; built when first asked for."""
+        from gui.help_dialog import show_help
 
-        about(self, APP_NAME)
-
-    def _guide(self) -> None:
-        from gui.help_dialog import guide_dialog
-
-        self.help_dialog = guide_dialog(self)
-
-    def _shortcuts(self) -> None:
-        from gui.help_dialog import shortcuts_dialog
-
-        self.help_dialog = shortcuts_dialog(self, self.menus.shortcuts())
+        self.help_dialog = show_help(self, which, self.menus.shortcuts())
 
     # ================================================================== drops, passed on
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -231,8 +231,8 @@ class ClassifierWorker(QObject):
         if self._classifier is None:
             self.explainFailed.emit(request.request_id, "No model is loaded.")
             return
+        from core.decode.images import read_image
         from core.explain import explain
-        from core.images import read_image
 
         try:
             explanation = explain(self._classifier, request.source, request.class_index)
@@ -305,7 +305,7 @@ class _ThrottledProgress:
 
 
 def _failed(source: Source, error: str) -> ClassificationResult:
-    from core.images import source_name  # the engine's naming; imported late, as Pillow is
+    from core.decode.images import source_name  # the engine's naming; imported late, as Pillow is
 
     return ClassificationResult(path=source_name(source), error=error)
 

@@ -172,7 +172,7 @@ def test_table_mode_puts_a_failed_file_on_stderr(checkpoint, folder):
 
 
 def test_help_has_examples_exit_codes_and_a_guide_that_exists():
-    for module in ("core", "core.train_cli"):
+    for module in ("core", "core.cli.train"):
         out = subprocess.run(
             [sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=ROOT
         )

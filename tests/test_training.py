@@ -20,7 +20,7 @@ import torchvision
 from PIL import Image
 
 from core.errors import Cancelled
-from core.training import (
+from core.teach.training import (
     CheckpointSaveError,
     Progress,
     TrainingDataError,

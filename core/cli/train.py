@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
-from core.cli import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
-from core.cli_help import TRAIN_EPILOG, model_error_lines
+from core.cli.classify import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from core.cli.help import TRAIN_EPILOG, model_error_lines
 from core.errors import Cancelled, ClassifierError, ModelLoadError
 
 if TYPE_CHECKING:
-    from core.training import Progress, TrainingResult
+    from core.teach.training import Progress, TrainingResult
 
 EXIT_INTERRUPTED = 130
 
@@ -105,7 +105,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
-        from core.training import TrainingOptions, save_checkpoint, scan_folder, train
+        from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
 
     try:
         folders = scan_folder(args.data)

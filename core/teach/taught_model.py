@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from core import __version__
+from core.decode.preprocess import Preprocess
 from core.errors import ClassifierError
-from core.preprocess import Preprocess
 
 CHECKPOINT_FORMAT = "resnet-classifier/taught-1"
 
