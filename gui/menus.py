@@ -49,11 +49,19 @@ class Menus(QObject):
             "Save the table's results as CSV or JSON, in resnet-classify's format",
         )
         self.export_action.setEnabled(False)
+        self.keywords_action = self._action(
+            "Write &Keywords…", None, "Write the predictions into the photos as XMP keywords"
+        )
+        self.sort_action = self._action(
+            "&Sort Into Folders…", None, "Copy or move the photos into one folder per label"
+        )
         self.quit_action = self._action("&Quit", std.Quit, None)
         file_menu = window.menuBar().addMenu("&File")
         for action in (self.open_action, self.open_folder_action, self.paste_action):
             file_menu.addAction(action)
         file_menu.addAction(self.export_action)
+        file_menu.addAction(self.keywords_action)
+        file_menu.addAction(self.sort_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 

@@ -46,6 +46,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.library.unsure import is_unsure
+from gui.unsure import unsure_mark
 from gui.widgets import percent_text
 
 if TYPE_CHECKING:
@@ -77,6 +79,7 @@ class ResultsModel(QAbstractTableModel):
         self._asked: set[int] = set()
         self._blank = QPixmap()
         self._warning: Any = None
+        self.threshold = 0.0  # a top-1 under it is unsure: marked (gui/unsure.py sets it)
         self.running = False  # rows without a result are "waiting", else "not classified"
 
     # ---- contents -------------------------------------------------------------------
@@ -156,6 +159,8 @@ class ResultsModel(QAbstractTableModel):
             return self._text(item, column)
         if role == SORT_ROLE:
             return self._sort_key(item, column)
+        if column == CONFIDENCE and role != Qt.ItemDataRole.DisplayRole and self.unsure(item):
+            return unsure_mark(role, self.threshold)
         if role == Qt.ItemDataRole.DecorationRole:
             if column == FILE:
                 return self._thumbnail(index.row())
@@ -175,6 +180,9 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and result is None and column == LABEL:
             return QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
         return None
+
+    def unsure(self, item: Item) -> bool:
+        return item.result is not None and is_unsure(item.result, self.threshold)
 
     def _text(self, item: Item, column: int) -> str:
         result = item.result
@@ -229,6 +237,16 @@ class ResultsFilter(QSortFilterProxyModel):
         self.setFilterKeyColumn(LABEL)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    only_unsure = False  # show only the rows under the model's threshold
+
+    def filterAcceptsRow(self, row: int, parent: _Index) -> bool:
+        if self.only_unsure:
+            model = self.sourceModel()
+            item = model.item(row)
+            if item is None or not model.unsure(item):
+                return False
+        return super().filterAcceptsRow(row, parent)
 
     def lessThan(self, left: _Index, right: _Index) -> bool:
         a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
@@ -289,6 +307,7 @@ class ResultsPanel(QWidget):
         bar.addWidget(self.progress)
         bar.addWidget(self.cancel)
         bar.addWidget(self.resume)
+        self.bar = bar  # others add their controls here (gui/unsure.py)
 
         self.table = QTableView()
         self.table.setObjectName("resultsTable")

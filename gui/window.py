@@ -20,6 +20,7 @@ from gui.current_item import CurrentItemView
 from gui.export import Exporter
 from gui.image_view import ImageView
 from gui.intake import PLACEHOLDER, Intake
+from gui.library import Library
 from gui.menus import Menus
 from gui.model_control import ModelControl
 from gui.prediction_panel import PredictionPanel
@@ -146,6 +147,7 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(self, s, self.table, self.settings, m.export_action)
         self.exporter.said.connect(self.status_bar.say)
         self.exporter.failed.connect(self.show_error)
+        self.library = Library(self, s, self.table, self.settings, m, self.status_bar)
 
         self.intake = Intake(self, self.settings, self.view, m)
         self.intake.opened.connect(self.open_sources)

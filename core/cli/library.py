@@ -13,7 +13,7 @@ from pathlib import Path
 from core.errors import ClassifierError
 from core.results import ClassificationResult, printable
 
-DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_MIN_CONFIDENCE = 0.5  # core.library.unsure.DEFAULT_THRESHOLD, without importing it
 DONE = {"copy": "copied", "move": "moved"}
 
 
@@ -135,14 +135,11 @@ class LibraryRun:
         """The unsure share, then the sort; how many photos the options failed on."""
         if not self.wanted:
             return 0
-        ok = [r for r in self.results if r.ok]
-        unsure = sum(1 for r in ok if r.top is None or r.top.probability < self.min_confidence)
-        if ok:
-            print(
-                f"resnet-classify: {unsure} of {len(ok)} photos unsure "
-                f"({unsure / len(ok):.0%}, top-1 under {self.min_confidence:.0%}).",
-                file=sys.stderr,
-            )
+        from core.library.unsure import unsure_share
+
+        share = unsure_share(self.results, self.min_confidence)
+        if share.classified:
+            print(f"resnet-classify: {share.describe()}.", file=sys.stderr)
         if self.args.sort_into:
             self.failed += self._sort()
         return self.failed

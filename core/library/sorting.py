@@ -22,6 +22,7 @@ from typing import Any
 from core.errors import ClassifierError
 from core.library.file_moves import copy_verified, part_path, sha256_of
 from core.library.keywords import sidecar_path
+from core.library.unsure import percent
 from core.results import ClassificationResult
 
 UNSURE = "unsure"
@@ -109,7 +110,7 @@ def plan_sort(
             folder, reason = UNSURE, f"failed: {result.error}"
         elif top.probability < min_confidence:
             folder = UNSURE
-            reason = f"{top.label} at {top.probability:.1%}, under {min_confidence:.0%}"
+            reason = f"{top.label} at {top.probability:.1%}, under {percent(min_confidence)}"
         else:
             folder, reason = folder_name(top.label), ""
         names = taken.setdefault(folder, _existing(out / folder))
