@@ -63,9 +63,6 @@ class Menus(QObject):
         file_menu.addAction(self.keywords_action)
         file_menu.addAction(self.sort_action)
         file_menu.addSeparator()
-        for action in (self.weights_action, self.labels_action, self.imagenet_action):
-            file_menu.addAction(action)
-        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
         self.teach_action = self._action(
@@ -73,7 +70,11 @@ class Menus(QObject):
             None,
             "Train the model on your own classes: a folder of class folders",
         )
-        window.menuBar().addMenu("&Model").addAction(self.teach_action)
+        model_menu = window.menuBar().addMenu("&Model")
+        for action in (self.weights_action, self.labels_action, self.imagenet_action):
+            model_menu.addAction(action)
+        model_menu.addSeparator()
+        model_menu.addAction(self.teach_action)
 
         self.device_menu = window.menuBar().addMenu("&Device")
         self.device_menu.setToolTipsVisible(True)
@@ -93,13 +94,20 @@ class Menus(QObject):
         view_menu.addAction(self.next_action)
         view_menu.addAction(self.prev_action)
 
+        self.guide_action = self._action(
+            "&User Guide", "F1", "How to use the window, and what to do offline"
+        )
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", None, None)
         self.about_action = self._action("&About", None, None)
         self.devices_action = self._action(
             "&Devices…", None, "Every device the model can run on, and why a GPU is missing"
         )
         help_menu = window.menuBar().addMenu("&Help")
-        help_menu.addAction(self.about_action)
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.devices_action)
+        help_menu.addAction(self.about_action)
 
     def _action(self, text: str, shortcut: object, tip: str | None) -> QAction:
         action = QAction(text, self._window)
@@ -131,3 +139,14 @@ class Menus(QObject):
 
     def device_actions(self) -> list[QAction]:
         return list(self.device_group.actions())
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(what, keys) for every action with a shortcut, in menu order, as the user reads them."""
+        rows = []
+        for menu_action in self._window.menuBar().actions():
+            menu = menu_action.menu()
+            for action in menu.actions() if menu is not None else ():
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    rows.append((action.text().replace("&", "").rstrip("…"), keys))
+        return rows

@@ -151,7 +151,7 @@ class Session(QObject):
         """Why the current image shows no prediction (yet)."""
         if self.model is None:
             if self.no_model:
-                return "No model is loaded: use File > Load Weights…."
+                return "No model is loaded: use Model > Load Weights…."
             return "Waiting for the model…"
         if self.run_cancelled and not self.running():
             return "Not classified: the run was stopped."

@@ -34,7 +34,7 @@ from gui.status import Notice, StatusBar
 # the results table when they are first needed. The window must come up fast.
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
-    from PySide6.QtWidgets import QMessageBox
+    from PySide6.QtWidgets import QDialog, QMessageBox
 
     from core.results import ClassificationResult
     from gui.drops import Source
@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         )
         self.background: Background | None = None
         self.error_dialog: QMessageBox | None = None
+        self.help_dialog: QDialog | None = None
         self._painted = self._started = self._start_pending = False
         self._start_images: list[Source] = []
         self._start_problems: list[str] = []
@@ -164,7 +165,9 @@ class MainWindow(QMainWindow):
         m.quit_action.triggered.connect(self.close)
         m.next_action.triggered.connect(lambda: self._step(1))
         m.prev_action.triggered.connect(lambda: self._step(-1))
-        m.about_action.triggered.connect(self._about)
+        for action, which in ((m.about_action, "about"), (m.guide_action, "guide")):
+            action.triggered.connect(lambda _=False, w=which: self._help(w))
+        m.shortcuts_action.triggered.connect(lambda: self._help("shortcuts"))
         s.expanded.connect(self._on_expanded)
         # Last, so that whoever listens hears of a result once the window shows it.
         s.itemClassified.connect(self.itemClassified)
@@ -318,10 +321,11 @@ class MainWindow(QMainWindow):
         self.status_bar.say(f"Something went wrong: {summary}")
         self.show_error("Something went wrong", summary, details)
 
-    def _about(self) -> None:
-        from gui.dialogs import about
+    def _help(self, which: str) -> None:
+        """Help > User Guide, Keyboard Shortcuts or About; built when first asked for."""
+        from gui.help_dialog import show_help
 
-        about(self, APP_NAME)
+        self.help_dialog = show_help(self, which, self.menus.shortcuts())
 
     # ================================================================== drops, passed on
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
 from core.cli import library as library_cli
+from core.cli.help import CLASSIFY_EPILOG, failure_summary, model_error_lines
 from core.errors import ClassifierError, ClusterError
 from core.results import ClassificationResult, json_line, printable, record_writer
 
@@ -33,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="resnet-classify",
         description="Classify images with ResNet50 and print their top predictions.",
+        epilog=CLASSIFY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument(
@@ -67,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["fp32", "bf16", "fp16"],
         default="fp32",
         help="fp32 (default) gives the reference probabilities; bf16 (CPUs with bf16 support) "
-        "or fp16 (CUDA) is faster, with the same top-1 almost always (README: Benchmarks)",
+        "or fp16 (CUDA) is faster, with the same top-1 almost always (README: How fast it is)",
     )
     _add_device_options(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help=argparse.SUPPRESS)
@@ -158,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
             else Classifier(model, args.device, precision=args.precision, decode=args.decode)
         )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
-        print(f"resnet-classify: {exc}", file=sys.stderr)
+        print(*model_error_lines("resnet-classify", exc, "--weights"), sep="\n", file=sys.stderr)
         return EXIT_MODEL
     if classifier is None:
         try:
@@ -177,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
     progress = _Progress(len(paths)) if interactive and len(paths) > 1 else None
     failed = record_file.failed if record_file else 0
     saved: set[str] = set()
+    classified = unreadable = 0
     for result in results:
         if progress:
             progress.clear()
@@ -185,11 +189,15 @@ def _run(args: argparse.Namespace) -> int:
         if args.explain is not None and result.ok and classifier is not None:
             failed += not _save_explanation(classifier, result, Path(args.explain), saved)
         failed += not result.ok
+        classified += 1
+        unreadable += not result.ok
         if progress:
             progress.advance()
     if progress:
         progress.clear()
     failed += library.finish()
+    if unreadable:
+        print(f"resnet-classify: {failure_summary(unreadable, classified, fmt)}", file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
@@ -262,7 +270,8 @@ def _writer(fmt: str, out: TextIO, top_k: int):
         out.reconfigure(errors="backslashreplace")
     if fmt in ("json", "csv"):
         return record_writer(out, fmt)
-    return lambda r: out.write(format_table(r))
+    # A file that failed goes to stderr: stdout keeps the predictions only.
+    return lambda r: (out if r.ok else sys.stderr).write(format_table(r))
 
 
 def format_table(result: ClassificationResult) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
 from core.cli.classify import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from core.cli.help import TRAIN_EPILOG, model_error_lines
 from core.errors import Cancelled, ClassifierError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Teach ResNet50 your own classes: DATA_DIR holds one sub-folder of images "
         "per class (at least two). Saves a checkpoint that resnet-classify --weights and the "
         "window load with the folder names as labels.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", metavar="DATA_DIR", help="folder with one sub-folder per class")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="checkpoint to write")
@@ -148,7 +151,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     except ClassifierError as exc:
         if bar:
             bar.clear()
-        print(f"resnet-train: {exc}", file=sys.stderr)
+        print(*model_error_lines("resnet-train", exc, "--backbone"), sep="\n", file=sys.stderr)
         if isinstance(exc, ModelLoadError):
             return EXIT_MODEL
         return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_SOME_FAILED

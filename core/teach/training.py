@@ -186,7 +186,7 @@ def _extract(
     if stopped():
         raise Cancelled("Training cancelled.")
     for path, reason in skipped:
-        log.warning("skipped %s: %s", path, reason)
+        log.info("skipped %s: %s", path, reason)  # the summary lists them
     counts = [0] * len(folders.classes)
     for label in labels:
         counts[label] += 1
