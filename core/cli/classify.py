@@ -94,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--batch-size must be at least 1")
     _check_scale_out_arguments(parser, args)
     library_cli.check(parser, args)
+    if (code := library_cli.run_corrections(args)) is not None:
+        return code
     if args.explain is not None:
         try:
             Path(args.explain).mkdir(parents=True, exist_ok=True)

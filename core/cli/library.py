@@ -48,6 +48,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="with --sort-into: print the plan, touch nothing"
     )
     g.add_argument(
+        "--correct",
+        metavar="LABEL",
+        help="record that the photos given are LABEL (kept in each folder's "
+        ".resnet-corrections.json for resnet-train --from-corrections), then exit",
+    )
+    g.add_argument(
+        "--export-corrections",
+        metavar="OUT",
+        help="copy the corrected photos of the folders given into OUT/<class>/, then exit",
+    )
+    g.add_argument(
         "--undo",
         metavar="JOURNAL",
         help="put back every file a --sort-into run placed (its journal file), then exit",
@@ -88,6 +99,33 @@ def run_undo(journal: str) -> int:
         print(f"resnet-classify: {printable(problem)}", file=sys.stderr)
     print(f"resnet-classify: {report.restored} files put back.", file=sys.stderr)
     return 1 if report.problems else 0
+
+
+def run_corrections(args: argparse.Namespace) -> int | None:
+    """`--correct` and `--export-corrections`, which classify nothing; None otherwise."""
+    if args.correct is None and args.export_corrections is None:
+        return None
+    from core.library.corrections import export_class_folders, stores_for
+
+    try:
+        if args.correct is not None:
+            photos = [p for p in args.paths if Path(p).is_file()]
+            for photo in photos:
+                stores_for([photo])[Path(photo).parent].set(photo, args.correct)
+            print(
+                f"resnet-classify: {len(photos)} photos recorded as {args.correct}.",
+                file=sys.stderr,
+            )
+            return 0 if len(photos) == len(args.paths) else 1
+        folders = [Path(p) for p in args.paths if Path(p).is_dir()]
+        items = [item for f in folders for item in stores_for([f / "x"])[f].items()]
+        counts = export_class_folders(items, args.export_corrections)
+    except ClassifierError as exc:
+        print(f"resnet-classify: {exc}", file=sys.stderr)
+        return exc.exit_code
+    listing = ", ".join(f"{label} {n}" for label, n in sorted(counts.items())) or "none"
+    print(f"resnet-classify: exported corrections: {listing}.", file=sys.stderr)
+    return 0
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

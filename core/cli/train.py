@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="augmented views (random crop, flip) per image; each costs about one more "
         "pass over the images (default: %(default)s)",
     )
+    p.add_argument(
+        "--from-corrections",
+        action="store_true",
+        help="DATA_DIR is a folder of photos: teach from its corrections (resnet-classify "
+        "--correct, or the window) plus the examples --backbone was taught from",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same model (default: 0)")
     p.add_argument("--verbose", "-v", action="store_true", help="log what training does")
@@ -107,6 +113,10 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     with collector_paused():
         from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
 
+    if args.from_corrections:
+        from core.cli.reteach import run_reteach
+
+        return run_reteach(args, cancel, format_summary)
     try:
         folders = scan_folder(args.data)
     except ClassifierError as exc:
@@ -163,6 +173,10 @@ def format_summary(result: TrainingResult) -> str:
         f"{result.seconds:.1f} s on {result.device}",
         "",
     ]
+    if result.held_out:
+        lines += ["If a top-1 under a threshold is unsure (--min-confidence), held out:"]
+        lines += [f"  {line}" for line in result.thresholds_text().splitlines()]
+        lines.append("")
     width = max(12, *(len(n) for n in names))
     lines.append(f"  {'class':<{width}}  {'train':>6}  {'val':>5}  {'val accuracy':>12}")
     for i, name in enumerate(names):

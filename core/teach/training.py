@@ -26,6 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -302,6 +303,12 @@ def _summarise(
         seconds_training=seconds[2],
         options=opts,
         state_dict=state,
+        held_out=tuple(
+            (float(p), bool(ok))
+            for p, ok in zip(probs.max(1).values.tolist(), (pred == y).tolist(), strict=True)
+        ),
+        held_out_paths=tuple(str(p) for p in val_paths),
+        data_folder=str(Path(folders.root).resolve()),
     )
 
 
