@@ -251,6 +251,7 @@ class Session(QObject):
             self.device = device
             return
         if device == self.model.device:  # already there: nothing to move, nothing to redo
+            self.deviceChanged.emit(self.model)  # still the user's choice, to be remembered
             return
         self.cancel_classify()
         self._device_id += 1
