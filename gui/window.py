@@ -29,6 +29,7 @@ from gui.results_area import ResultsArea
 from gui.session import Item, Session
 from gui.settings import Settings
 from gui.status import Notice, StatusBar
+from gui.table_follow import TableFollower
 
 # Imported where they are used: the worker module once the window is on screen, dialogs and
 # the results table when they are first needed. The window must come up fast.
@@ -140,7 +141,9 @@ class MainWindow(QMainWindow):
         self.heat_action, self.device_menu = m.heat_action, m.device_menu
         self.table = ResultsArea(s, self.main_splitter, m.export_action)
         self.table.picked.connect(self.show_item)
-        self.shown = CurrentItemView(s, self.view, self.panel, m.heat_action)
+        self.follower = TableFollower(self.table, s, [m.export_action])
+        self.follower.moveTo.connect(self.show_item)
+        self.shown = CurrentItemView(s, self.view, self.panel, m.heat_action, self.follower)
         self.shown.heatMapShown.connect(self.heatMapShown)
         self.shown.heatMapProblem.connect(self.heatMapProblem)
         self.status_bar.follow(s)
