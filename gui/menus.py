@@ -75,6 +75,16 @@ class Menus(QObject):
             model_menu.addAction(action)
         model_menu.addSeparator()
         model_menu.addAction(self.teach_action)
+        self.review_action = self._action(
+            "&Review Least Sure…", "Ctrl+R", "Walk the unsure photos, least sure first"
+        )
+        self.reteach_action = self._action(
+            "Teach from &Corrections",
+            None,
+            "Retrain on your corrections (and the taught model's examples), then re-classify",
+        )
+        model_menu.addAction(self.review_action)
+        model_menu.addAction(self.reteach_action)
 
         self.device_menu = window.menuBar().addMenu("&Device")
         self.device_menu.setToolTipsVisible(True)

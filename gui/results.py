@@ -80,6 +80,7 @@ class ResultsModel(QAbstractTableModel):
         self._blank = QPixmap()
         self._warning: Any = None
         self.threshold = 0.0  # a top-1 under it is unsure: marked (gui/unsure.py sets it)
+        self.corrections: dict[str, str] = {}  # item name -> the class a person gave it
         self.running = False  # rows without a result are "waiting", else "not classified"
 
     # ---- contents -------------------------------------------------------------------
@@ -89,6 +90,11 @@ class ResultsModel(QAbstractTableModel):
         self._thumbs.clear()
         self._asked.clear()
         self.endResetModel()
+
+    def set_marks(self, threshold: float, corrections: dict[str, str]) -> None:
+        """Mark the rows under `threshold` unsure, and show the classes people gave."""
+        self.threshold, self.corrections = threshold, corrections
+        self.all_changed()
 
     def item(self, row: int) -> Item | None:
         return self._items[row] if 0 <= row < len(self._items) else None
@@ -192,6 +198,9 @@ class ResultsModel(QAbstractTableModel):
             if column == LABEL:
                 return "waiting…" if self.running else "not classified"
             return ""
+        if column == LABEL and item.name in self.corrections:
+            given = self.corrections[item.name]
+            return f"{given} ✓" if result.ok and result.top.label == given else f"{given} ✎"
         if column == LABEL:
             return result.top.label if result.ok and result.top is not None else ""
         if column == CONFIDENCE:
@@ -239,6 +248,10 @@ class ResultsFilter(QSortFilterProxyModel):
         self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
 
     only_unsure = False  # show only the rows under the model's threshold
+
+    def set_only_unsure(self, on: bool) -> None:
+        self.only_unsure = on
+        self.invalidate()
 
     def filterAcceptsRow(self, row: int, parent: _Index) -> bool:
         if self.only_unsure:

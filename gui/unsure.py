@@ -116,12 +116,10 @@ class UnsureView(QObject):
 
     def _apply(self, value: float) -> None:
         if self.panel is not None:
-            self.panel.model.threshold = value
-            self.panel.model.all_changed()
+            self.panel.model.set_marks(value, self.panel.model.corrections)
             self.panel.proxy.invalidate()
         self.show_share()
 
     def _only_unsure(self, on: bool) -> None:
         if self.panel is not None:
-            self.panel.proxy.only_unsure = on
-            self.panel.proxy.invalidate()
+            self.panel.proxy.set_only_unsure(on)

@@ -99,3 +99,76 @@ def test_sort_shows_the_plan_sorts_and_undoes(qtbot, classified, album, tmp_path
     qtbot.waitUntil(lambda: dialog.summary.text().startswith("Undone"), timeout=20_000)
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in album.iterdir()}
     assert after == before
+
+
+def test_review_walks_the_least_sure_first_with_one_key_per_answer(qtbot, classified, album):
+    from PySide6.QtCore import Qt
+
+    from core.library.corrections import CorrectionStore
+
+    window = classified
+    window.library.threshold.set(1.0)  # every photo unsure: the walk covers them all
+    probs = top1(window)
+    review = window.library.review_least_sure()
+    qtbot.addWidget(review)
+    least = min(probs, key=probs.get)
+    assert review.title.text().startswith(f"1 of 4: {least}")
+    assert Path(window.items()[window.current_index()].name).name == least  # shown in the window
+    first = window.items()[window.current_index()]
+    qtbot.keyClick(review, Qt.Key.Key_Return)  # the top-1 is right
+    second = window.items()[window.current_index()]
+    assert review.title.text().startswith("2 of 4: ")
+    qtbot.keyClick(review, Qt.Key.Key_2)  # the second prediction is right
+    store = CorrectionStore(album)
+    assert store.get(first.name) == first.result.top.label
+    assert store.get(second.name) == second.result.predictions[1].label
+    labels = [window.results.proxy.index(r, 1).data() for r in range(4)]
+    assert f"{first.result.top.label} ✓" in labels
+    assert f"{second.result.predictions[1].label} ✎" in labels
+
+    # C: a class the model does not know, typed in
+    third = window.current_index()
+    dialog = window.library.ask_correction(third)
+    qtbot.addWidget(dialog)
+    dialog.combo.setCurrentText("astronaut")
+    dialog.accept()
+    assert CorrectionStore(album).get(window.items()[third].name) == "astronaut"
+    assert review.title.text().startswith("4 of 4: ")
+    qtbot.keyClick(review, Qt.Key.Key_Backspace)
+    assert "(you said: astronaut)" in review.title.text()
+
+
+def test_teach_from_corrections_changes_the_corrected_photos_answers(
+    qtbot, make_window, photos, checkpoint, tmp_path
+):
+    from core.teach.training import TrainingOptions, save_checkpoint, train
+    from tests.library.test_corrections import crops
+
+    examples = tmp_path / "examples"
+    for name in ("chelsea", "coffee", "rocket"):
+        crops(photos[name], examples / name, 6, seed=1)
+    taught = save_checkpoint(
+        train(examples, TrainingOptions(device="cpu"), backbone=str(checkpoint)),
+        tmp_path / "taught.pth",
+    )
+    album = tmp_path / "album"
+    new = crops(photos["astronaut"], album, 4, seed=2)
+    crops(photos["coffee"], album, 2, seed=3)
+    window = make_window(weights=str(taught))
+    with qtbot.waitSignal(window.modelReady, timeout=60_000):
+        window.start()
+    with qtbot.waitSignal(window.runFinished, timeout=RESULT_TIMEOUT_MS):
+        assert drop(window, file_urls([album]))
+    names = [Path(i.name).name for i in window.items()]
+    before = {n: i.result.top.label for n, i in zip(names, window.items(), strict=True)}
+    assert before[new[0].name] != "astronaut"
+    for path in new:
+        assert window.library.corrections.correct(names.index(path.name), "astronaut")
+    with qtbot.waitSignal(window.library.corrections.taught, timeout=300_000) as note:
+        window.library.corrections.teach(str(tmp_path / "models"))
+    after = {Path(i.name).name: i.result.top.label for i in window.items()}
+    assert after[new[0].name] == "astronaut"
+    changed = sum(before[n] != after[n] for n in names)
+    assert note.args[0].startswith(f"{changed} of 6 predictions changed. Taught 4 classes")
+    assert "held-out accuracy" in note.args[0]
+    assert window.status() == note.args[0]
