@@ -21,7 +21,7 @@ DEB_TOOLS := dpkg-deb:dpkg desktop-file-validate:desktop-file-utils lintian:lint
 # What the tests read our files back with (exiftool reads the XMP keywords: tests/test_keywords.py).
 TEST_TOOLS := exiftool:libimage-exiftool-perl
 
-.PHONY: install run test lint format bench package package-test installer installer-test \
+.PHONY: install run test test-slow lint format bench package package-test installer installer-test \
 	installer-lint deb-tools test-tools clean
 
 install: $(STAMP)
@@ -45,6 +45,10 @@ format: $(STAMP)
 
 test: lint | test-tools
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the tests marked slow (the 3,000-image window soak, about 30 min); CI runs them after `test`.
+test-slow: $(STAMP) | test-tools
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)
