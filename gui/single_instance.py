@@ -178,7 +178,7 @@ class InstanceServer(QObject):
         socket.write(b"ok\n")
         socket.flush()
         socket.disconnectFromServer()
-        log.info("another launch handed over %d file(s)", len(files))
+        log.info("another launch handed over %d files", len(files))
         self.filesReceived.emit(files)
 
 
