@@ -10,10 +10,10 @@ writes DEBIAN/control with Installed-Size from `du -sk`, and runs
     /usr/bin/resnet-classifier             -> the window;  /usr/bin/resnet-classify -> the CLI
     /usr/share/applications/resnet-classifier.desktop, hicolor icons, doc/copyright
 
-A bundle frozen with PyPI's CUDA torch also holds NVIDIA's libraries (_internal/nvidia/, 3.2 GB):
+A bundle frozen with PyPI's CUDA torch also holds NVIDIA's libraries (3.5 GB of its 5.5 GB):
 one package of it all would be over GitHub's 2 GiB limit per release file. Those libraries then
 go into packages of their own (NVIDIA_PACKAGES), each under 2 GiB even uncompressed, installed
-into the same folder; the app's package depends on them at its exact version, so one
+into the same folders; the app's package depends on them at its exact version, so one
 `apt install ./resnet-classifier*_<version>_amd64.deb` installs the set. A CPU torch bundle
 (the release workflow's) has no _internal/nvidia/ and makes the one package.
 """
@@ -36,10 +36,14 @@ PACKAGE = "resnet-classifier"
 PROGRAMS = ("resnet-classifier", "resnet-classify")  # the window, the command line
 DEFAULT_COMPRESS = "zstd:3"  # docs/installers.md: higher levels and xz measured against it
 GITHUB_LIMIT = 2 * 2**30  # bytes per release file
-# NVIDIA's libraries by folder of _internal/nvidia/; a folder not named here goes to the first.
+# NVIDIA's libraries, wherever PyInstaller put them in _internal/ (beside libtorch_cuda.so, or
+# under nvidia/ for those torch opens by name), by package; the first pattern that matches wins,
+# and whatever else is under nvidia/ goes to the last package. Each set is under 2 GiB even
+# uncompressed (1.6 and 1.9 GB for torch 2.14's CUDA 13 wheels).
 NVIDIA_PACKAGES = {
-    f"{PACKAGE}-cuda": [],  # cu13/: the CUDA runtime, cuBLAS, cuFFT, cuSOLVER, cuSPARSE...
-    f"{PACKAGE}-cudnn": ["cudnn", "cusparselt", "nccl", "nvshmem"],
+    f"{PACKAGE}-cudnn": r"lib(cudnn|cusparseLt|nccl|nvshmem)[^/]*$",
+    f"{PACKAGE}-cuda": r"lib(cublas|cudart|cufft|cufile|cupti|curand|cusolver|cusparse|nvJitLink"
+    r"|nvjpeg|nvrtc|nvToolsExt|nvperf)[^/]*$",
 }
 NVIDIA_DESCRIPTION = """\
 Description: NVIDIA libraries for ResNet Classifier ({what})
@@ -84,9 +88,10 @@ Description: desktop image classifier (ResNet50, ImageNet top-5)
  the model looked. Folders are classified into a sortable table that exports
  to CSV. The resnet-classify command does the same for scripts.
  .
- The package is self-contained: Python, PyTorch (with its CUDA libraries) and
- Qt live in /opt/resnet-classifier. It runs on the CPU, or on an NVIDIA GPU
- when the driver is installed.
+ The package is self-contained: Python, PyTorch and Qt live in
+ /opt/resnet-classifier. It runs on the CPU; a build with CUDA also runs on an
+ NVIDIA GPU when the driver is installed, and then depends on packages with
+ NVIDIA's libraries.
 """
 
 COPYRIGHT = """\
@@ -275,29 +280,37 @@ def write_control(
 
 
 def split_nvidia(root: Path, stage_dir: Path, ver: str) -> list[tuple[str, Path]]:
-    """Move _internal/nvidia/'s folders into the NVIDIA_PACKAGES' trees; [(package, root)]."""
-    nvidia = root / "opt" / PACKAGE / "_internal" / "nvidia"
+    """Move NVIDIA's libraries into the NVIDIA_PACKAGES' trees; [(package, its root)]."""
+    internal = root / "opt" / PACKAGE / "_internal"
     for name in NVIDIA_PACKAGES:  # what an earlier build left
         if (stage_dir / name).exists():
             shutil.rmtree(stage_dir / name)
-    if not nvidia.is_dir():
-        return []
-    first = next(iter(NVIDIA_PACKAGES))
-    owner = {folder: name for name, folders in NVIDIA_PACKAGES.items() for folder in folders}
+    patterns = [(name, re.compile(pattern)) for name, pattern in NVIDIA_PACKAGES.items()]
+    last = patterns[-1][0]
     made: dict[str, Path] = {}
-    for item in sorted(nvidia.iterdir()):
-        name = owner.get(item.name, first)
-        dest = stage_dir / name / item.relative_to(root)
+    for path in sorted(internal.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        relative = path.relative_to(internal).as_posix()
+        name = next((n for n, pattern in patterns if pattern.search(relative)), None)
+        if name is None and relative.startswith("nvidia/"):
+            name = last
+        if name is None:
+            continue
+        dest = stage_dir / name / path.relative_to(root)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        item.rename(dest)  # same file system: the hard links move, nothing is copied
+        path.rename(dest)  # same file system: the hard link moves, nothing is copied
         made[name] = stage_dir / name
-    nvidia.rmdir()
+    for folder in sorted(internal.rglob("*"), reverse=True):  # folders the move emptied
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            folder.rmdir()
     for name, pkg_root in made.items():
         doc = pkg_root / "usr" / "share" / "doc" / name
         doc.mkdir(parents=True)
         (doc / "copyright").write_text(COPYRIGHT, encoding="utf-8")
         write_changelog(doc, name, ver)
         fix_modes(pkg_root)
+        print(f"{name}: {installed_kb(pkg_root) / 2**20:.2f} GiB uncompressed", flush=True)
     return sorted(made.items())
 
 
