@@ -18,7 +18,7 @@ class AccuracyCurve(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(260, 170)
-        self.epochs: list[Any] = []  # core.training.EpochStats
+        self.epochs: list[Any] = []  # core.teach.training.EpochStats
         self.total = 1
         self.best = 0
 

@@ -1,5 +1,5 @@
 """The Teach dialog's background: scans the folder, makes thumbnails, runs
-`core.training.train` and writes checkpoints, on its own QThread.
+`core.teach.training.train` and writes checkpoints, on its own QThread.
 
 It answers by queued signals with plain data and request ids; it never touches a widget and no
 tensor leaves its thread (the dialog gets the result without its weights, and the path of the
@@ -63,7 +63,7 @@ class Taught:
     """A finished training: the result without its weights, where they were saved, and the
     held-out images it got wrong as pictures."""
 
-    result: Any  # core.training.TrainingResult, state_dict emptied
+    result: Any  # core.teach.training.TrainingResult, state_dict emptied
     path: str
     wrong: tuple[tuple[Any, QImage], ...]  # (Misclassified, picture)
 
@@ -73,7 +73,7 @@ class TeachWorker(QObject):
 
     scanned = Signal(int, object)  # request id, Scan
     scanFailed = Signal(int, str)
-    progressed = Signal(int, object)  # request id, core.training.Progress
+    progressed = Signal(int, object)  # request id, core.teach.training.Progress
     trained = Signal(int, object)  # request id, Taught
     trainFailed = Signal(int, str)
     cancelled = Signal(int)
@@ -85,7 +85,7 @@ class TeachWorker(QObject):
     @reporting
     def scan(self, request_id: int, folder: str) -> None:
         with plain_imports(), collector_paused():
-            from core.training import scan_folder
+            from core.teach.training import scan_folder
         try:
             found = scan_folder(folder)
         except ClassifierError as exc:
@@ -107,7 +107,7 @@ class TeachWorker(QObject):
     def train(self, request: TrainRequest) -> None:
         with plain_imports(), collector_paused():
             from core.errors import Cancelled
-            from core.training import TrainingOptions, save_checkpoint, train
+            from core.teach.training import TrainingOptions, save_checkpoint, train
 
         rid = request.request_id
         options = TrainingOptions(

@@ -72,8 +72,24 @@ build_prefix() {
 	touch "$WINEPREFIX/.ready"
 }
 
+# Every dependency in pyproject.toml must be pinned in requirements.txt (a new one would be
+# missing from the Windows app only, found by no test until someone opens that feature).
+check_pins() {
+	"$HOST_PYTHON" - <<-'PY'
+		import re, tomllib
+		deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+		norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+		lines = open("packaging/windows/requirements.txt").read().splitlines()
+		pinned = {norm(l.split("==")[0]) for l in lines if "==" in l and not l.startswith("#")}
+		missing = [d for d in deps if norm(re.match(r"[\w.-]+", d).group(0)) not in pinned]
+		if missing:
+		    raise SystemExit(f"build.sh: packaging/windows/requirements.txt lacks {missing}")
+	PY
+}
+
 freeze() {
 	local t0=$SECONDS
+	check_pins
 	windows_python
 	build_prefix
 	log_step "PyInstaller under Wine: build_app.spec -> $DIST"
