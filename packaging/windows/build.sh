@@ -13,7 +13,9 @@ set -euo pipefail
 cd "$WIN_ROOT"
 
 VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml)
-DIST=dist/windows/resnet-classifier
+# WINDOWS_DIST: another folder for the frozen app (a second build beside the first one).
+OUT=${WINDOWS_DIST:-dist/windows}
+DIST=$OUT/resnet-classifier
 SETUP=dist/ResNetClassifier-$VERSION-Setup.exe
 # NSIS's compressor: "/SOLID lzma" (smallest, what the release ships) or zlib (fastest).
 NSIS_COMPRESSOR=${NSIS_COMPRESSOR:-/SOLID lzma}
@@ -95,7 +97,7 @@ freeze() {
 	log_step "PyInstaller under Wine: build_app.spec -> $DIST"
 	rm -rf "$DIST"
 	wine_run 3000 "$WIN_PY" -m PyInstaller --noconfirm --log-level WARN \
-		--workpath 'build\windows\pyinstaller' --distpath 'dist\windows' build_app.spec
+		--workpath 'build\windows\pyinstaller' --distpath "${OUT//\//\\}" build_app.spec
 	wine_wait 120
 	for exe in resnet-classifier.exe resnet-classify.exe; do
 		[ -f "$DIST/$exe" ] || {
