@@ -44,6 +44,10 @@ USER_DATA = re.compile(
     re.IGNORECASE,
 )
 USER_DATA_KEYS = re.compile(r"^software\\\\resnet-classifier(\\\\|$)", re.IGNORECASE)
+# Registry keys the installer writes (Wine adds keys of its own as programs run: not ours).
+OUR_KEYS = re.compile(
+    r"resnet|\\\\classes\\\\\.(jpg|jpeg|png|webp|tif|tiff|bmp|heic|heif)(\\\\|$)", re.IGNORECASE
+)
 
 
 class Wine:
@@ -81,15 +85,16 @@ class Wine:
         return done, time.perf_counter() - start
 
     def start(self, args: list[str], log: Path, **extra: str) -> subprocess.Popen[bytes]:
-        with log.open("wb") as out:
-            return subprocess.Popen(
-                ["timeout", "--kill-after=20", "900", "wine", *args],
-                env={**self.env, **extra},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        """A program left running; its output reaches the log through a pipe (CPython under
+        Wine 8.0 does not start when its stdout is a regular file: "Failed to start embedded
+        python interpreter")."""
+        cmd = ["timeout", "--kill-after=20", "900", "wine", *args]
+        return subprocess.Popen(
+            ["bash", "-c", 'set -o pipefail; "$@" 2>&1 | cat >"$LOG"', "wine-start", *cmd],
+            env={**self.env, **extra, "LOG": str(log)},
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def wait(self, timeout: float = 300) -> float:
         start = time.perf_counter()
@@ -187,6 +192,16 @@ class Screen:
         ids = done.stdout.split()
         return ids[0] if ids else None
 
+    def geometry(self, window: str) -> tuple[int, int, int, int]:
+        done = subprocess.run(
+            ["xdotool", "getwindowgeometry", "--shell", window],
+            env=dict(os.environ, DISPLAY=self.display),
+            capture_output=True,
+            text=True,
+        )
+        values = dict(line.split("=", 1) for line in done.stdout.split() if "=" in line)
+        return tuple(int(values.get(k, 0)) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+
     def shot(self, name: str) -> Path:
         path = self.out / name
         subprocess.run(
@@ -201,26 +216,47 @@ class Screen:
         self.proc.wait(timeout=10)
 
 
-def colours(path: Path) -> int:
+BAR_FRAME = (174, 174, 174)  # a prediction bar's border in Qt's Windows style under Wine
+BAR_FILL = (48, 150, 250)  # its filled part (the palette's highlight)
+
+
+def bars(path: Path, geometry: tuple[int, int, int, int]) -> tuple[int, int]:
+    """(prediction bars, filled pixels) in the right 40 % of the window on a screenshot.
+
+    A bar is a framed box: two rows of at least 100 frame-grey pixels (top and bottom border).
+    """
     from PIL import Image
 
+    x, y, width, height = geometry
     with Image.open(path) as image:
-        return len(image.convert("RGB").getcolors(1 << 24) or [])
+        panel = image.convert("RGB").crop((x + int(width * 0.6), y, x + width, y + height))
+    pixels = panel.load()
+    border_rows = filled = 0
+    for row in range(panel.height):
+        row_pixels = [pixels[col, row] for col in range(panel.width)]
+        border_rows += sum(1 for p in row_pixels if p == BAR_FRAME) >= 100
+        filled += sum(1 for p in row_pixels if p == BAR_FILL)
+    return border_rows // 2, filled
 
 
-def settle(screen: Screen, name: str, timeout: float) -> tuple[Path, float]:
-    """Screenshots until two in a row, 2 s apart, are the same (the window has finished)."""
+def wait_for_bars(
+    screen: Screen, window: str, name: str, timeout: float, unlike: bytes = b""
+) -> tuple[Path, int, float]:
+    """Screenshots until the window shows five filled prediction bars, and a picture other than
+    `unlike` (the previous photo's), unchanged over 3 s: (screenshot, bars, seconds)."""
     start = time.perf_counter()
     previous = b""
+    found = 0
     path = screen.shot(name)
     while time.perf_counter() - start < timeout:
-        time.sleep(2)
         path = screen.shot(name)
         current = path.read_bytes()
-        if current == previous:
+        found, filled = bars(path, screen.geometry(window))
+        if current == previous and current != unlike and found == 5 and filled > 0:
             break
         previous = current
-    return path, time.perf_counter() - start
+        time.sleep(3)
+    return path, found, time.perf_counter() - start
 
 
 class Steps:
@@ -336,11 +372,13 @@ def run_checks(
     done, seconds = wine.run([str(uninstaller), "/S"], limit)
     seconds += wine.wait()
     steps("silent uninstall (uninstall.exe /S)", seconds)
-    left = sorted(f for f in files_under(home) - before_files if not USER_DATA.search(f))
+    added = sorted(files_under(home) - before_files)
+    (Path(steps.out) / "files-after-uninstall.txt").write_text("\n".join(added) + "\n")
+    left = [f for f in added if not USER_DATA.search(f)]
     check(not left, "uninstall leaves no file but the user's data", "\n".join(left[:30]))
     check(not app.exists(), f"{APP_DIR} removed")
     keys = wine.registry_keys() - before_keys
-    ours = sorted(k for k in keys if not USER_DATA_KEYS.search(k))
+    ours = sorted(k for k in keys if OUR_KEYS.search(k) and not USER_DATA_KEYS.search(k))
     check(
         not ours, "uninstall leaves no registry key but the user's settings", "\n".join(ours[:30])
     )
@@ -419,15 +457,14 @@ def check_window(
             if time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        shown = screen.window("ResNet Classifier") is not None
+        window = screen.window("ResNet Classifier")
         steps("window on screen", time.perf_counter() - start)
-        if not check(
-            shown, "the installed window opens on the screen", first_log.read_text(errors="replace")
-        ):
+        log = first_log.read_text(errors="replace")
+        if not check(window is not None, "the installed window opens on the screen", log):
             return
-        shot, seconds = settle(screen, "window-photo.png", limit)
-        steps("window classified its photo (screen settled)", seconds)
-        check(colours(shot) > 2000, f"the window shows the photo ({shot.name})")
+        shot, found, seconds = wait_for_bars(screen, window, "window-photo.png", limit)
+        steps("window classified its photo", seconds)
+        check(found == 5, f"the window shows {photos[1].name} and 5 prediction bars ({shot.name})")
 
         # "Open with": the command the installer registered for the ProgID, with a second photo.
         command = registered_command(wine)
@@ -435,24 +472,22 @@ def check_window(
             return
         args = [a.replace("%1", winpath(photos[2])) for a in command]
         done, seconds = wine.run(args, 120, **fonts)
-        steps("second launch hands its photo over", seconds)
+        steps("second launch (Open with) hands its photo over", seconds)
         check(
             done.returncode == 0,
             "a second launch (Open with) exits at once",
             done.stdout + done.stderr,
         )
+        shot2, found, seconds = wait_for_bars(
+            screen, window, "window-open-with.png", limit, unlike=shot.read_bytes()
+        )
+        steps("window classified the handed-over photo", seconds)
         check(first.poll() is None, "the first window is still open")
         log = first_log.read_text(errors="replace")
+        check("handed over 1 file" in log, "the open window received the photo", log)
         check(
-            "handed over 1 file" in log or not log.strip(),
-            "the open window received the photo",
-            log,
-        )
-        shot2, seconds = settle(screen, "window-open-with.png", limit)
-        steps("window classified the handed-over photo", seconds)
-        check(
-            shot2.read_bytes() != shot.read_bytes(),
-            f"the window shows the second photo ({shot2.name})",
+            found == 5 and shot2.read_bytes() != shot.read_bytes(),
+            f"the window shows {photos[2].name} and its 5 bars ({shot2.name})",
         )
     finally:
         if first.poll() is None:
