@@ -35,14 +35,18 @@ APP_DIR = "AppData/Local/Programs/ResNet Classifier"
 START_MENU = "AppData/Roaming/Microsoft/Windows/Start Menu/Programs/ResNet Classifier.lnk"
 PROG_ID = "ResNetClassifier.Image"
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif")
-# Largest difference in a top-5 probability between the Windows build (PyPI's Windows torch,
-# its own oneDNN/MKL kernels and Pillow's Windows libjpeg) and the Linux CLI on one checkpoint.
-TOLERANCE = 2e-3
+# Largest difference allowed in a top-5 probability between the Windows build (PyPI's Windows
+# torch with its own kernels, Pillow's Windows codecs) and the Linux CLI on one checkpoint. As
+# measured on four photos: none at the JSON's 6 decimals (1e-6 once, by hand); the Linux
+# frozen app is held to the same 1e-4 against the source (packaging/installer_test.py).
+TOLERANCE = 1e-4
 # What the app may leave behind as the user's own data (its settings, a weights download).
 USER_DATA = re.compile(
-    r"(^|/)(AppData/(Local|Roaming)/resnet-classifier(/|$)|\.cache/torch(/|$)|AppData/Local/Temp/)",
-    re.IGNORECASE,
+    r"(^|/)(AppData/(Local|Roaming)/resnet-classifier(/|$)|\.cache/torch(/|$))", re.IGNORECASE
 )
+# NSIS's uninstaller runs from a copy of itself in %TEMP%, which it marks for deletion at the
+# next restart (MoveFileEx); Wine never restarts.
+NSIS_TEMP_COPY = re.compile(r"(^|/)Temp/~nsu\w*\.tmp/Un(_\w)?\.exe$", re.IGNORECASE)
 USER_DATA_KEYS = re.compile(r"^software\\\\resnet-classifier(\\\\|$)", re.IGNORECASE)
 # Registry keys the installer writes (Wine adds keys of its own as programs run: not ours).
 OUR_KEYS = re.compile(
@@ -374,8 +378,11 @@ def run_checks(
     steps("silent uninstall (uninstall.exe /S)", seconds)
     added = sorted(files_under(home) - before_files)
     (Path(steps.out) / "files-after-uninstall.txt").write_text("\n".join(added) + "\n")
-    left = [f for f in added if not USER_DATA.search(f)]
+    left = [f for f in added if not USER_DATA.search(f) and not NSIS_TEMP_COPY.search(f)]
     check(not left, "uninstall leaves no file but the user's data", "\n".join(left[:30]))
+    for f in added:
+        if NSIS_TEMP_COPY.search(f):
+            print(f"     left for the next restart (NSIS): {f}")
     check(not app.exists(), f"{APP_DIR} removed")
     keys = wine.registry_keys() - before_keys
     ours = sorted(k for k in keys if OUR_KEYS.search(k) and not USER_DATA_KEYS.search(k))
