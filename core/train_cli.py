@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="augmented views (random crop, flip) per image; each costs about one more "
         "pass over the images (default: %(default)s)",
     )
+    p.add_argument(
+        "--no-refit",
+        dest="refit",
+        action="store_false",
+        help="save the model that learned from the training images only, instead of learning "
+        "again from every image for the epochs the held-out images chose",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same model (default: 0)")
     p.add_argument("--verbose", "-v", action="store_true", help="log what training does")
@@ -123,6 +130,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
         augment_passes=args.augment,
         seed=args.seed,
         device=args.device,
+        refit_on_all=args.refit,
     )
     bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
     try:
@@ -158,8 +166,13 @@ def format_summary(result: TrainingResult) -> str:
         f"Validation accuracy: {result.val_accuracy * 100:.1f}% ({right} of {total} held-out "
         f"images), best epoch {result.best_epoch} of {len(result.history)} run; "
         f"{result.seconds:.1f} s on {result.device}",
-        "",
     ]
+    if result.refit_epochs:
+        lines.append(
+            f"The saved model then learned from all {sum(result.train_counts) + total} images, "
+            f"held-out ones too, for {result.refit_epochs} epochs."
+        )
+    lines.append("")
     width = max(12, *(len(n) for n in names))
     lines.append(f"  {'class':<{width}}  {'train':>6}  {'val':>5}  {'val accuracy':>12}")
     for i, name in enumerate(names):
@@ -200,6 +213,8 @@ class _Bar:
             text = "Loading the backbone…"
         elif p.stage == "features":
             text = f"{bar} reading images {p.done}/{p.total}"
+        elif p.stage == "refitting":
+            text = f"{bar} learning from every image, epoch {p.done}/{p.total}"
         else:
             e = p.epoch
             acc = f"  val accuracy {e.val_accuracy * 100:.1f}%" if e else ""

@@ -346,6 +346,10 @@ class TeachDialog(QDialog):
                 f"Epoch {p.done} of at most {p.total}: validation accuracy "
                 f"{p.epoch.val_accuracy * 100:.1f}%"
             )
+        elif p.stage == "refitting":
+            self.progress.setRange(0, p.total)
+            self.progress.setValue(p.done)
+            self._say(f"Learning from every image, held-out ones too: epoch {p.done} of {p.total}")
 
     def _finish(self, outcome: str) -> None:
         self._training = None
@@ -376,9 +380,15 @@ class TeachDialog(QDialog):
             self.wrong_list.addItem(item)
         self._show_result_widgets(True)
         skipped = f"; {len(r.skipped)} unreadable image(s) skipped" if r.skipped else ""
+        refit = (
+            f", then learned from all {sum(r.train_counts) + total} images for "
+            f"{r.refit_epochs} epochs"
+            if r.refit_epochs
+            else ""
+        )
         self._say(
             f"Trained in {r.seconds:.1f} s on {r.device}, best epoch {r.best_epoch} of "
-            f"{len(r.history)}{skipped}. Saved as {taught.path}"
+            f"{len(r.history)}{refit}{skipped}. Saved as {taught.path}"
         )
         self.use_button.setEnabled(True)
         self.save_button.setEnabled(True)
