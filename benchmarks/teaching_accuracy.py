@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.timing import machine
     from core.engine import Classifier
     from core.model import load_checkpoint
-    from core.training import TrainingOptions, save_checkpoint, scan_folder, stratified_split, train
+    from core.teach.head_training import stratified_split
+    from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
 
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
-from core.cli import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from core.cli.classify import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from core.cli.help import TRAIN_EPILOG, model_error_lines
 from core.errors import Cancelled, ClassifierError, ModelLoadError
 
 if TYPE_CHECKING:
-    from core.training import Progress, TrainingResult
+    from core.teach.training import Progress, TrainingResult
 
 EXIT_INTERRUPTED = 130
 
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Teach ResNet50 your own classes: DATA_DIR holds one sub-folder of images "
         "per class (at least two). Saves a checkpoint that resnet-classify --weights and the "
         "window load with the folder names as labels.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", metavar="DATA_DIR", help="folder with one sub-folder per class")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="checkpoint to write")
@@ -69,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="save the model that learned from the training images only, instead of learning "
         "again from every image for the epochs the held-out images chose",
+    )
+    p.add_argument(
+        "--from-corrections",
+        action="store_true",
+        help="DATA_DIR is a folder of photos: teach from its corrections (resnet-classify "
+        "--correct, or the window) plus the examples --backbone was taught from",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same model (default: 0)")
@@ -109,8 +118,12 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
-        from core.training import TrainingOptions, save_checkpoint, scan_folder, train
+        from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
 
+    if args.from_corrections:
+        from core.cli.reteach import run_reteach
+
+        return run_reteach(args, cancel, format_summary)
     try:
         folders = scan_folder(args.data)
     except ClassifierError as exc:
@@ -146,7 +159,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     except ClassifierError as exc:
         if bar:
             bar.clear()
-        print(f"resnet-train: {exc}", file=sys.stderr)
+        print(*model_error_lines("resnet-train", exc, "--backbone"), sep="\n", file=sys.stderr)
         if isinstance(exc, ModelLoadError):
             return EXIT_MODEL
         return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_SOME_FAILED
@@ -173,6 +186,10 @@ def format_summary(result: TrainingResult) -> str:
             f"held-out ones too, for {result.refit_epochs} epochs."
         )
     lines.append("")
+    if result.held_out:
+        lines += ["If a top-1 under a threshold is unsure (--min-confidence), held out:"]
+        lines += [f"  {line}" for line in result.thresholds_text().splitlines()]
+        lines.append("")
     width = max(12, *(len(n) for n in names))
     lines.append(f"  {'class':<{width}}  {'train':>6}  {'val':>5}  {'val accuracy':>12}")
     for i, name in enumerate(names):
