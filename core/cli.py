@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
 from core.errors import ClassifierError, ClusterError
-from core.results import ClassificationResult, json_line, printable, record_writer
+from core.printable import printable as escaped
+from core.results import ClassificationResult, json_line, record_writer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -98,8 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return _run(args)
-    except ClusterError as exc:  # the cluster failed mid-run: the records so far are kept
-        print(f"resnet-classify: {exc}", file=sys.stderr)
+    except ClassifierError as exc:  # the cluster or the output file failed mid-run: the
+        # records so far are kept
+        print(f"resnet-classify: {escaped(str(exc), keep_newlines=True)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -254,15 +256,19 @@ def _writer(fmt: str, out: TextIO, top_k: int):
 
 
 def format_table(result: ClassificationResult) -> str:
-    """A readable block per image: path, then aligned rank, percentage, bar and label."""
-    lines = [printable(result.path)]
+    """A readable block per image: path, then aligned rank, percentage, bar and label.
+
+    Names are written with their control characters escaped (`core.printable`): a file named
+    with ESC[2J or OSC 52 must not clear the terminal or write its clipboard.
+    """
+    lines = [escaped(result.path)]
     if result.error is not None:
-        lines.append(f"  error: {printable(result.error)}")
+        lines.append(f"  error: {escaped(result.error)}")
     else:
         for p in result.predictions:
             bar = "#" * round(p.probability * 20)
             lines.append(
-                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {printable(p.label)} ({p.index})"
+                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {escaped(p.label)} ({p.index})"
             )
     return "\n".join(lines) + "\n\n"
 

@@ -112,6 +112,8 @@ class Session(QObject):
         self.current = -1
         self.drop_id = 0  # one per drop: the loader's answers and the item list
         self._pending_problems: list[str] = []
+        self._queued = False  # the drop being expanded joins the running one
+        self.first_new = 0  # items from here on came with the last drop: classified first
         self._load_id = 0
         self._load_cancel: threading.Event | None = None
         self._device_id = 0
@@ -270,9 +272,16 @@ class Session(QObject):
             self.classify_stale()
 
     # ================================================================== items
-    def open(self, sources: Sequence[Source], problems: Sequence[str] = ()) -> None:
-        """Replace the drop with these files, folders or image bytes (expanded by the loader)."""
-        self.cancel_classify()
+    def open(
+        self, sources: Sequence[Source], problems: Sequence[str] = (), queue: bool = False
+    ) -> None:
+        """Replace the drop with these files, folders or image bytes (expanded by the loader).
+
+        `queue` (a hand-over from another launch): while a run is under way they join it, at the
+        end of the list and first in line, rather than replacing it. The run goes on until the
+        expansion is back: a drop of nothing that can be opened leaves it as it was.
+        """
+        self._queued = queue and self.running()
         self.drop_id += 1
         self.loaderCurrent.emit(self.drop_id)
         self._pending_problems = list(problems)
@@ -282,11 +291,16 @@ class Session(QObject):
         if drop_id != self.drop_id or self.closing:
             return
         problems = self._pending_problems + list(problems)
-        if sources:
+        if sources and self._queued:
+            self.first_new = len(self._items)
+            self._items.extend(Item(s, display_name(s)) for s in sources)
+        elif sources:
+            self.cancel_classify()
             self._items = [Item(s, display_name(s)) for s in sources]
             self.run_cancelled = False
             self._heat_cache.clear()
             self.current = -1
+            self.first_new = 0
         self.expanded.emit(problems, bool(sources))
 
     def set_current(self, index: int) -> bool:
@@ -325,6 +339,7 @@ class Session(QObject):
         if not todo:
             self.changed.emit()
             return
+        todo.sort(key=lambda i: i < self.first_new)  # the newest drop first in line (stable)
         if self.current in todo:  # the one in view first
             todo.remove(self.current)
             todo.insert(0, self.current)

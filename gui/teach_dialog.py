@@ -8,12 +8,13 @@ with plain data and request ids.
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QSize, QStandardPaths, Qt, QThread, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -29,19 +30,25 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from core.printable import elide_middle, printable
 from gui.accuracy_curve import AccuracyCurve
+from gui.confusion_model import ConfusionModel
+from gui.plain_text import MESSAGE_LIMIT, NAME_LIMIT, plain, set_text, tip
 from gui.teach_worker import THUMB_SIDE, THUMBS_PER_CLASS, Scan, Taught, TeachWorker, TrainRequest
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.safetensors);;All files (*)"
+WARNING_LINES = 5  # the folder's warnings show in this many lines, and scroll
 
 
 # ---- the dialog ------------------------------------------------------------------------------
@@ -107,6 +114,7 @@ class TeachDialog(QDialog):
             "Drop a folder here, or choose one: it must hold one sub-folder of images per class."
         )
         self.folder_label.setWordWrap(True)
+        self.folder_label.setTextFormat(Qt.TextFormat.RichText)  # our bold; names escaped
         self.choose_button = QPushButton("Choose Folder…")
         self.choose_button.clicked.connect(self.choose_folder)
         row.addWidget(self.folder_label, 1)
@@ -129,8 +137,15 @@ class TeachDialog(QDialog):
         self.warning_label = QLabel()
         self.warning_label.setWordWrap(True)
         self.warning_label.setStyleSheet("color: #b35c00;")
-        self.warning_label.setVisible(False)
-        root.addWidget(self.warning_label)
+        plain(self.warning_label)
+        # A warning per class can make hundreds of lines: they scroll in a few lines' height.
+        self.warnings = QScrollArea()
+        self.warnings.setWidget(self.warning_label)
+        self.warnings.setWidgetResizable(True)
+        self.warnings.setFrameShape(QFrame.Shape.NoFrame)
+        self.warnings.setMaximumHeight(self.fontMetrics().lineSpacing() * WARNING_LINES + 8)
+        self.warnings.setVisible(False)
+        root.addWidget(self.warnings)
 
         options = QHBoxLayout()
         options.addWidget(QLabel("Start from:"))
@@ -168,6 +183,8 @@ class TeachDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
         self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        plain(self.status_label)
         run.addWidget(self.train_button)
         run.addWidget(self.cancel_button)
         run.addWidget(self.progress, 1)
@@ -183,7 +200,9 @@ class TeachDialog(QDialog):
         result.addWidget(self.accuracy_label, 0, 0, 1, 2)
         self.curve = AccuracyCurve()
         result.addWidget(self.curve, 1, 0)
-        self.confusion_table = QTableWidget(0, 0)
+        self.confusion_model = ConfusionModel(self)
+        self.confusion_table = QTableView()
+        self.confusion_table.setModel(self.confusion_model)
         self.confusion_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.confusion_table.setToolTip(
             "Held-out images: rows are the true class, columns the guess"
@@ -251,7 +270,7 @@ class TeachDialog(QDialog):
         self.folder = folder
         self._request += 1
         self.train_button.setEnabled(False)
-        self.folder_label.setText(f"<b>{Path(folder).name or folder}</b>: looking for classes…")
+        self.folder_label.setText(f"{_bold(Path(folder).name or folder)}: looking for classes…")
         self.scanRequested.emit(self._request, folder)
 
     def choose_backbone(self) -> None:
@@ -266,19 +285,23 @@ class TeachDialog(QDialog):
             return
         total = sum(c.count for c in scan.classes)
         self.folder_label.setText(
-            f"<b>{Path(scan.folder).name}</b>: {len(scan.classes)} classes, {total} images"
+            f"{_bold(Path(scan.folder).name)}: {len(scan.classes)} classes, {total} images"
         )
         self.classes_table.setRowCount(len(scan.classes))
         for row, found in enumerate(scan.classes):
-            self.classes_table.setItem(row, 0, QTableWidgetItem(found.name))
+            name = QTableWidgetItem(elide_middle(printable(found.name), NAME_LIMIT))
+            name.setToolTip(tip(found.name))
+            self.classes_table.setItem(row, 0, name)
             count = QTableWidgetItem(str(found.count))
             count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.classes_table.setItem(row, 1, count)
             strip = QTableWidgetItem()
             strip.setIcon(QIcon(QPixmap.fromImage(found.strip)))
             self.classes_table.setItem(row, 2, strip)
-        self.warning_label.setText("\n".join(f"⚠ {w}" for w in scan.warnings))
-        self.warning_label.setVisible(bool(scan.warnings))
+        self.warning_label.setText(
+            "\n".join(f"⚠ {elide_middle(printable(w), MESSAGE_LIMIT)}" for w in scan.warnings)
+        )
+        self.warnings.setVisible(bool(scan.warnings))
         self.train_button.setEnabled(self._training is None)
         self.scanShown.emit()
 
@@ -286,8 +309,8 @@ class TeachDialog(QDialog):
         if request_id != self._request:
             return
         self.classes_table.setRowCount(0)
-        self.warning_label.setVisible(False)
-        self.folder_label.setText(message)
+        self.warnings.setVisible(False)
+        self.folder_label.setText(_escaped(message))
         self.scanShown.emit()
 
     def class_rows(self) -> list[tuple[str, int, bool]]:
@@ -371,8 +394,9 @@ class TeachDialog(QDialog):
         self.wrong_list.clear()
         self.wrong_view.clear()
         for m, image in taught.wrong:
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(image)), Path(m.path).name)
-            item.setToolTip(f"{m.true_label}, predicted {m.predicted_label}")
+            name = elide_middle(printable(Path(m.path).name), NAME_LIMIT)
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(image)), name)
+            item.setToolTip(tip(f"{m.true_label}, predicted {m.predicted_label}"))
             self.wrong_list.addItem(item)
         self._show_result_widgets(True)
         skipped = f"; {len(r.skipped)} unreadable image(s) skipped" if r.skipped else ""
@@ -385,30 +409,11 @@ class TeachDialog(QDialog):
         self._finish("done")
 
     def _fill_confusion(self, r: Any) -> None:
-        n = len(r.class_names)
-        t = self.confusion_table
-        t.clear()
-        t.setRowCount(n)
-        t.setColumnCount(n)
-        t.setHorizontalHeaderLabels(list(r.class_names))
-        t.setVerticalHeaderLabels(list(r.class_names))
-        for i, row in enumerate(r.confusion):
-            total = sum(row) or 1
-            for j, value in enumerate(row):
-                item = QTableWidgetItem(str(value))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                share = value / total
-                base = QColor("#2e8b57") if i == j else QColor("#c0392b")
-                base.setAlphaF(0.15 + 0.6 * share if value else 0.0)
-                item.setBackground(base)
-                t.setItem(i, j, item)
+        self.confusion_model.set_matrix(r.class_names, r.confusion)
 
     def confusion(self) -> list[list[int]]:
         """The confusion matrix as shown."""
-        t = self.confusion_table
-        return [
-            [int(t.item(i, j).text()) for j in range(t.columnCount())] for i in range(t.rowCount())
-        ]
+        return [list(row) for row in self.confusion_model.matrix]
 
     def show_wrong(self, row: int) -> None:
         """Show one misclassified held-out image, larger, with what it was taken for."""
@@ -420,8 +425,10 @@ class TeachDialog(QDialog):
         )
         self.wrong_view.setPixmap(pixmap)
         self.wrong_view.setToolTip(
-            f"{m.path}\nis {m.true_label}, predicted {m.predicted_label} "
-            f"({m.probability * 100:.0f}%)"
+            tip(
+                f"{m.path}\nis {m.true_label}, predicted {m.predicted_label} "
+                f"({m.probability * 100:.0f}%)"
+            )
         )
         self.wrong_caption = f"{Path(m.path).name}: {m.true_label}, predicted {m.predicted_label}"
         self._say(self.wrong_caption)
@@ -460,7 +467,7 @@ class TeachDialog(QDialog):
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status_label.setStyleSheet("color: #c0392b;" if error else "")
-        self.status_label.setText(text)
+        set_text(self.status_label, text, MESSAGE_LIMIT)
 
     # ---- drops and closing -----------------------------------------------------------------
     def dragEnterEvent(self, event: Any) -> None:
@@ -500,3 +507,14 @@ def _dropped_folder(mime: Any) -> str | None:
     if len(urls) == 1 and Path(urls[0].toLocalFile()).is_dir():
         return urls[0].toLocalFile()
     return None
+
+
+def _bold(name: str) -> str:
+    """A folder name in bold, as rich text that cannot hold markup of its own."""
+    return f"<b>{_escaped(elide_middle(printable(name), NAME_LIMIT))}</b>"
+
+
+def _escaped(text: str) -> str:
+    return html.escape(
+        elide_middle(printable(text, keep_newlines=True), MESSAGE_LIMIT), quote=False
+    )

@@ -22,6 +22,7 @@ from gui.image_view import ImageView
 from gui.intake import PLACEHOLDER, Intake
 from gui.menus import Menus
 from gui.model_control import ModelControl
+from gui.plain_text import summary
 from gui.prediction_panel import PredictionPanel
 from gui.resources import APP_NAME
 from gui.results_area import ResultsArea
@@ -229,24 +230,29 @@ class MainWindow(QMainWindow):
         return stopped
 
     # ================================================================== what is shown
-    def open_sources(self, sources: list[Source], problems: list[str] | None = None) -> None:
-        """Show and classify these files, folders or image bytes, replacing what was shown."""
+    def open_sources(
+        self, sources: list[Source], problems: list[str] | None = None, queue: bool = False
+    ) -> None:
+        """Show and classify these files, folders or image bytes, replacing what was shown;
+        `queue`: a running folder keeps going and these join it, first in line."""
         if not self._started:  # before the workers run: opened as soon as they do
             self._start_images, self._start_problems = list(sources), list(problems or [])
             return
-        self.session.open(sources, problems or [])
+        self.session.open(sources, problems or [], queue=queue)
         self.notice.hide_text()
-        self.status_bar.say("Opening…")
+        if not self.session.running():
+            self.status_bar.say("Opening…")
 
     def _on_expanded(self, problems: list[str], replaced: bool) -> None:
         if problems:
-            self.show_notice(" ".join(problems))
-        if not replaced:  # nothing in the drop could be opened: what was shown stays
-            self.status_bar.show_ready(self.session.model)
+            self.show_notice(summary(problems))
+        if not replaced:  # nothing in the drop could be opened: what was shown (or runs) stays
+            if not self.session.running():
+                self.status_bar.show_ready(self.session.model)
             return
         self.table.show_items(self.session.items)
         self.exporter.update()
-        self.show_item(0)
+        self.show_item(self.session.first_new)
         if self.session.model is not None:
             self.session.classify_stale()
         else:
