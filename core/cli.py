@@ -153,8 +153,10 @@ def _run(args: argparse.Namespace) -> int:
             else Classifier(model, args.device, precision=args.precision, decode=args.decode)
         )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
-        print(f"resnet-classify: {exc}", file=sys.stderr)
+        print(f"resnet-classify: {escaped(str(exc))}", file=sys.stderr)
         return EXIT_MODEL
+    for note in model.notes:
+        print(f"resnet-classify: warning: {escaped(note)}", file=sys.stderr)
     if classifier is None:
         try:
             results = _cluster_results(args, model, paths)

@@ -72,6 +72,7 @@ class ModelInfo:
     device: str
     device_name: str
     labels: tuple[str, ...] = field(default=(), repr=False)
+    notes: tuple[str, ...] = ()  # what the user should know about the weights
 
 
 # ---- the CLI's record formats, shared with the window's export ---------------------------------

@@ -380,8 +380,11 @@ class TeachDialog(QDialog):
         self.trainingFinished.emit(outcome)
 
     def _on_trained(self, request_id: int, taught: Taught) -> None:
-        if not self._current(request_id):
-            return
+        if self._current(request_id):
+            self.show_result(taught)
+
+    def show_result(self, taught: Taught) -> None:
+        """Show a finished training: accuracy, curve, confusion matrix, mistakes; Use and Save."""
         self.taught = taught
         r = taught.result
         total = sum(r.val_counts)
