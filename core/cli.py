@@ -126,12 +126,12 @@ def _run(args: argparse.Namespace) -> int:
         try:
             record_file = _open_output(args.output, args.format)
         except ClassifierError as exc:
-            print(f"resnet-classify: {exc}", file=sys.stderr)
+            print(f"resnet-classify: {escaped(str(exc))}", file=sys.stderr)
             return exc.exit_code
         paths = record_file.remaining(paths)
         if not paths:
             print(
-                f"resnet-classify: every image already has a record in {args.output}.",
+                f"resnet-classify: every image already has a record in {escaped(args.output)}.",
                 file=sys.stderr,
             )
             return EXIT_SOME_FAILED if record_file.failed else EXIT_OK
@@ -237,11 +237,16 @@ def _save_explanation(
         explanation = explain(classifier, result.path, result.top.index)
         explanation.overlay(read_image(result.path)).save(out_dir / f"{stem}.png")
     except ClassifierError as exc:
-        print(f"resnet-classify: no heat map for {result.path}: {exc}", file=sys.stderr)
+        print(
+            f"resnet-classify: no heat map for {escaped(result.path)}: {escaped(str(exc))}",
+            file=sys.stderr,
+        )
         return False
     except OSError as exc:
         print(
-            f"resnet-classify: cannot save the heat map for {result.path}: {exc}", file=sys.stderr
+            f"resnet-classify: cannot save the heat map for {escaped(result.path)}: "
+            f"{escaped(str(exc))}",
+            file=sys.stderr,
         )
         return False
     return True
