@@ -124,8 +124,8 @@ def _inproc_local(inp, files: list[Path]) -> dict[str, float]:
 
 
 def _inproc_cluster(inp, files: list[Path], address: str, actors: int) -> dict[str, float]:
-    from core.cluster import ClusterRun
     from core.model import load_model
+    from core.scale.cluster import ClusterRun
 
     start = time.perf_counter()
     run = ClusterRun(files, load_model(str(inp.checkpoint)), address, actors=actors)
@@ -148,9 +148,9 @@ def _clocked(results, start: float) -> dict[str, float]:
 
 def _driver_rate(n: int = 20_000) -> float:
     """Records a second the driver rebuilds from workers' rows and writes to an --output file."""
-    from core.cluster import _result
-    from core.record_file import RecordFile
     from core.results import json_line
+    from core.scale.cluster import _result
+    from core.scale.record_file import RecordFile
 
     preds = json.dumps([[i, f"class {i}", 0.1] for i in range(5)])
     rows = [

@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-import core.images
+import core.decode.images
 from benchmarks.data import Inputs
 from benchmarks.pipelines import ModelAlone, NaiveLoop, plain_model, reference_transform
 from benchmarks.timing import interleaved, summary
+from core.decode.images import read_image
 from core.engine import Classifier
-from core.images import read_image
 from core.model import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,15 +213,15 @@ def compare(
 # ---- levers ------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _draft_setting(oversample: int | None) -> Iterator[None]:
-    saved = core.images.DRAFT_OVERSAMPLE, core.images.DRAFT_MIN_SIDE
+    saved = core.decode.images.DRAFT_OVERSAMPLE, core.decode.images.DRAFT_MIN_SIDE
     if oversample is None:
-        core.images.DRAFT_MIN_SIDE = 10**9
+        core.decode.images.DRAFT_MIN_SIDE = 10**9
     else:
-        core.images.DRAFT_OVERSAMPLE = oversample
+        core.decode.images.DRAFT_OVERSAMPLE = oversample
     try:
         yield
     finally:
-        core.images.DRAFT_OVERSAMPLE, core.images.DRAFT_MIN_SIDE = saved
+        core.decode.images.DRAFT_OVERSAMPLE, core.decode.images.DRAFT_MIN_SIDE = saved
 
 
 def lever_draft(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:

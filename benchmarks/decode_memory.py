@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, resource, sys
 from PIL import Image
-import core.images as images
+import core.decode.images as images
 from core.errors import ImageReadError
-from core.preprocess import Preprocess
+from core.decode.preprocess import Preprocess
 
 def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-import core.images
+import core.decode.images
 from benchmarks.cpu import _draft_setting
 from benchmarks.data import make_inputs
 from benchmarks.pipelines import NaiveLoop, plain_model
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     files = [
         f
         for f in inp.folder_files()
-        if f.suffix == ".jpg" and max(Image.open(f).size) > core.images.DRAFT_MIN_SIDE
+        if f.suffix == ".jpg" and max(Image.open(f).size) > core.decode.images.DRAFT_MIN_SIDE
     ] + [inp.large]
     naive = NaiveLoop(plain_model(inp.checkpoint))
     clf = Classifier(load_checkpoint(inp.checkpoint), "cpu")

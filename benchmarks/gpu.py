@@ -26,8 +26,8 @@ import torch
 from benchmarks.data import Inputs, make_inputs
 from benchmarks.pipelines import ModelAlone, NaiveLoop, plain_model
 from benchmarks.timing import interleaved, machine, summary
+from core.decode.gpu_pipeline import gpu_decode_unavailable
 from core.engine import Classifier
-from core.gpu_pipeline import gpu_decode_unavailable
 from core.model import load_checkpoint
 
 

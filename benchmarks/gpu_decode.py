@@ -1,4 +1,4 @@
-"""The GPU JPEG path (`core.gpu_pipeline`) on a folder of thousands of photos, side by side
+"""The GPU JPEG path (`core.decode.gpu_pipeline`) on a folder of thousands of photos, side by side
 with today's Pillow path and the naive loop, its agreement with the Pillow path, and where its
 time goes. Called by `python -m benchmarks.gpu`; on its own:
 
@@ -141,9 +141,9 @@ def throughput(
     """Images/s of each way through the folder, interleaved rounds, one warm-up each."""
     from benchmarks.gpu import cudnn_benchmark
     from benchmarks.pipelines import NaiveLoop, plain_model
-    from core import gpu_pipeline
+    from core.decode import gpu_pipeline
+    from core.decode.gpu_pipeline import classify_folder
     from core.engine import Classifier
-    from core.gpu_pipeline import classify_folder
     from core.model import load_checkpoint
 
     def make(**kw: Any) -> Classifier:
@@ -239,8 +239,8 @@ def agreement(checkpoint: Path, dev: str, files: list[Path], share: bool) -> dic
     """GPU path vs the fp32 Pillow path, image by image: top-1, the largest probability
     difference (any class), and the mean absolute difference of the network's input tensors.
     With `share` off, nvJPEG decodes every JPEG it can take (the most it can differ)."""
+    from core.decode.gpu_pipeline import GpuJpegPipeline, take
     from core.engine import Classifier
-    from core.gpu_pipeline import GpuJpegPipeline, take
     from core.model import load_checkpoint
 
     clf = Classifier(load_checkpoint(checkpoint), dev, decode="gpu")
@@ -314,7 +314,7 @@ def agreement(checkpoint: Path, dev: str, files: list[Path], share: bool) -> dic
 
 def _kind(path: Path, pipe: Any) -> str:
     """How a photo is stored, as far as decoding goes: route, sampling, draft, rotation."""
-    from core.gpu_pipeline import draft_factor, parse_jpeg_header
+    from core.decode.gpu_pipeline import draft_factor, parse_jpeg_header
 
     with open(path, "rb") as f:
         header = parse_jpeg_header(f.read())

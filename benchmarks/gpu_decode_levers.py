@@ -25,8 +25,8 @@ def _sync() -> None:
 def levers(checkpoint: Path, dev: str, files: list[Path]) -> dict[str, Any]:
     from torchvision.io import ImageReadMode, decode_jpeg
 
+    from core.decode.jpeg_header import as_one_by_one_sampling, parse_jpeg_header
     from core.engine import Classifier
-    from core.jpeg_header import as_one_by_one_sampling, parse_jpeg_header
     from core.model import load_checkpoint
 
     device = torch.device(dev)
@@ -137,9 +137,9 @@ def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: b
     """Each stage alone (synchronised), then all together: reading and header parsing, the
     Pillow path for the files nvJPEG cannot take, nvJPEG, preprocessing, the network; end to
     end with and without the readers taking JPEGs back from nvJPEG's queue."""
+    from core.decode.gpu_decode import BatchAssembly
+    from core.decode.gpu_pipeline import GpuJpegPipeline, classify_folder
     from core.engine import Classifier
-    from core.gpu_decode import BatchAssembly
-    from core.gpu_pipeline import GpuJpegPipeline, classify_folder
     from core.model import load_checkpoint
 
     clf = Classifier(
@@ -210,8 +210,8 @@ def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: b
 def single_24mp(checkpoint: Path, dev: str, large: Path, rounds: int) -> dict[str, Any]:
     """Batch 1 on the 24 MP JPEG: today's path and the GPU path, and the GPU path's stages."""
     from benchmarks.pipelines import NaiveLoop, plain_model
+    from core.decode.gpu_pipeline import GpuJpegPipeline, normalise_into, resize_crop_into
     from core.engine import Classifier
-    from core.gpu_pipeline import GpuJpegPipeline, normalise_into, resize_crop_into
     from core.model import load_checkpoint
 
     pillow = Classifier(load_checkpoint(checkpoint), dev, decode="cpu")

@@ -2,7 +2,7 @@
 
 In one process, on one device: classify N images with the engine (`Classifier.classify_many`,
 model loaded and warm), then teach a model on the same N images as class folders
-(`core.training.train`, from loading the backbone to the last epoch), as it is by default and
+(`core.teach.training.train`, from loading the backbone to the last epoch), as it is by default and
 with one augmented view per image (and, with --fine-tune, also training layer4). The variants take turns each round, so a
 load that comes and goes on a shared machine falls on all of them alike. Reports seconds and the
 ratio teach / classify.
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.timing import load_average, machine
     from core.engine import Classifier
     from core.model import load_checkpoint
-    from core.training import FEATURE_BATCH_CPU, FEATURE_BATCH_CUDA, TrainingOptions, train
+    from core.teach.training import FEATURE_BATCH_CPU, FEATURE_BATCH_CUDA, TrainingOptions, train
 
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)

@@ -196,6 +196,32 @@ def why_no_gpu(f: SystemFacts) -> str | None:
         else:
             mps = "This PyTorch was built without Apple's Metal GPU support (MPS)."
         return f"macOS has no CUDA, so NVIDIA GPUs cannot be used on a Mac. {mps}"
+    hidden = _visible_devices_sentence(f.visible_devices) if hides_all_gpus(f) else None
+    first = _first_reason(f)
+    if first is None:
+        return hidden or _no_usable_gpu(f)
+    return f"{first} Also, {hidden}" if hidden else first
+
+
+def hides_all_gpus(f: SystemFacts) -> bool:
+    """Whether CUDA_VISIBLE_DEVICES, as set, leaves CUDA no GPU to see: empty, or a first entry
+    that is neither an index nor a GPU-/MIG- id (CUDA stops reading at the first bad one)."""
+    if f.visible_devices is None:
+        return False
+    first = f.visible_devices.split(",")[0].strip()
+    return not re.fullmatch(r"\d+|(GPU|MIG)-[\w-]+", first)
+
+
+def _visible_devices_sentence(value: str | None) -> str:
+    return (
+        f"CUDA_VISIBLE_DEVICES is set to '{value}', which hides every GPU from "
+        "this program. Unset it, or set it to the GPU's number (for example 0), and start "
+        "again."
+    )
+
+
+def _first_reason(f: SystemFacts) -> str | None:
+    """The build, driver or version reason, if one applies; None when those look right."""
     if f.torch_cuda is None:
         driver = f" (although the NVIDIA driver {f.driver_version} is installed)"
         return (
@@ -216,12 +242,12 @@ def why_no_gpu(f: SystemFacts) -> str | None:
             f"CUDA {f.torch_cuda} this PyTorch was built with. Update the driver "
             "(nvidia.com/drivers), or install a PyTorch built for an older CUDA."
         )
-    if f.visible_devices is not None:
-        return (
-            f"CUDA_VISIBLE_DEVICES is set to '{f.visible_devices}', which hides every GPU from "
-            "this program. Unset it, or set it to the GPU's number (for example 0), and start "
-            "again."
-        )
+    return None
+
+
+def _no_usable_gpu(f: SystemFacts) -> str:
+    if f.visible_devices is not None:  # a list of GPUs this machine may not have
+        return _visible_devices_sentence(f.visible_devices)
     driver = f"the NVIDIA driver {f.driver_version}" if f.driver_version else "an NVIDIA driver"
     said = f" CUDA said: {f.cuda_error}" if f.cuda_error else ""
     return (

@@ -6,7 +6,7 @@ images on a small pool so the network never waits for Pillow.
 
 Speed without changing results (measured in `benchmarks/`): the network runs in channels-last
 memory layout under `torch.inference_mode()`, large JPEGs are decoded at reduced size
-(`core.images`), folders are batched, and on CUDA batches go through pinned memory with
+(`core.decode.images`), folders are batched, and on CUDA batches go through pinned memory with
 cuDNN's autotuner on. Lower precision (bf16 on CPU, fp16 on CUDA) is an opt-in
 (`precision=`); fp32 stays the default.
 """
@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.decode.images import DECODE_BUDGET, ImageSource, PixelBudget, read_image, source_name
 from core.devices import device_name, resolve_device
 from core.errors import ClassifierError, OutOfDeviceMemoryError
-from core.images import DECODE_BUDGET, ImageSource, PixelBudget, read_image, source_name
 from core.model import LoadedModel
 from core.results import ClassificationResult, ModelInfo, Prediction
 
@@ -220,7 +220,7 @@ class Classifier:
         on. Cancelling stops between batches.
         """
         if self._gpu_decoding():
-            from core.gpu_pipeline import classify_folder
+            from core.decode.gpu_pipeline import classify_folder
 
             should_stop = _cancel_check(cancel)
             yield from classify_folder(self, list(sources), top_k, batch_size, should_stop, workers)
@@ -238,7 +238,7 @@ class Classifier:
     ) -> Iterator[list[Prepared]]:
         """The sources decoded and preprocessed, in order, `batch_size` at a time.
 
-        What `classify_many` runs the network on; `core.training` extracts features from the
+        What `classify_many` runs the network on; `core.teach.training` extracts features from the
         same batches. Decoding runs ahead on a pool while the caller works on a batch; a bad
         image is a `Prepared` with `error`. Cancelling stops between batches.
         """
@@ -269,18 +269,18 @@ class Classifier:
                 for fut in pending:
                     fut.cancel()
 
-    # ---- JPEGs decoded on the GPU (core.gpu_pipeline) ------------------------------------
+    # ---- JPEGs decoded on the GPU (core.decode.gpu_pipeline) ------------------------------------
     def _gpu_decoding(self) -> bool:
         if self.device.type != "cuda" or self.decode == "cpu":
             return False
-        from core.gpu_pipeline import wants_gpu_decoding
+        from core.decode.gpu_pipeline import wants_gpu_decoding
 
         return wants_gpu_decoding(self)
 
     def _gpu_input(self, source: object) -> torch.Tensor | None:
         if isinstance(source, Image.Image) or not self._gpu_decoding():
             return None
-        from core.gpu_pipeline import prepare_on_gpu
+        from core.decode.gpu_pipeline import prepare_on_gpu
 
         return prepare_on_gpu(self, source)
 

@@ -20,11 +20,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from core.decode.images import ImageSource, read_image
+from core.decode.preprocess import Preprocess
 from core.devices import device_name, resolve_device
 from core.errors import ClassifierError, OutOfDeviceMemoryError
-from core.images import ImageSource, read_image
 from core.model import LoadedModel
-from core.preprocess import Preprocess
 
 if TYPE_CHECKING:
     from core.engine import Classifier

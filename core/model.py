@@ -21,8 +21,8 @@ from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
 from core import checkpoint_checks as checks
+from core.decode.preprocess import Preprocess
 from core.errors import CheckpointError, LabelsError
-from core.preprocess import Preprocess
 from core.weights import DEFAULT_VARIANT, ProgressCallback, ensure_weights, weights_enum
 
 log = logging.getLogger(__name__)

@@ -47,3 +47,11 @@ def elide_middle(text: str, limit: int = 60) -> str:
     if len(text) <= limit:
         return text
     return text[: limit // 2 - 1] + "…" + text[len(text) - limit // 2 :]
+
+
+def summary(sentences: list[str], shown_at_most: int = 3) -> list[str]:
+    """The first few sentences of a long list, and one saying how many more there are."""
+    if len(sentences) <= shown_at_most:
+        return sentences
+    rest = len(sentences) - shown_at_most
+    return [*sentences[:shown_at_most], f"… and {rest} more like these."]

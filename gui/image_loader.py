@@ -41,7 +41,7 @@ class ImageLoader(QObject):
     @reporting
     def expand(self, request_id: int, raw: Sequence[Source]) -> None:
         """Files as given, folders as their images in name order; problems in words."""
-        from core.images import expand_paths
+        from core.decode.images import expand_paths
 
         self._current = max(self._current, request_id)
         sources: list[Source] = []
@@ -114,7 +114,7 @@ def decode_for_display(source: Source, max_side: int) -> QImage:
     `read_image` the model uses, for whatever Qt cannot read. Only regular files are opened
     (a FIFO would block the loader for good), within the decoders' shared pixel budget.
     """
-    from core.images import DECODE_BUDGET, check_regular_file, decode_cost_of, read_image
+    from core.decode.images import DECODE_BUDGET, check_regular_file, decode_cost_of, read_image
 
     if not isinstance(source, bytes):
         check_regular_file(source)

@@ -55,11 +55,3 @@ def set_text(
 
 def _wrappable(text: str) -> str:
     return _RUN.sub(lambda m: m.group() + "\u200b", text)
-
-
-def summary(sentences: list[str], shown_at_most: int = 3) -> str:
-    """A few sentences of a long list, then how many more: 80,000 missing files make one line."""
-    if len(sentences) <= shown_at_most:
-        return " ".join(sentences)
-    rest = len(sentences) - shown_at_most
-    return " ".join(sentences[:shown_at_most]) + f" … and {rest} more like these."

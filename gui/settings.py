@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 DEVICE = "model/device"
 WEIGHTS = "model/weights"
 LABELS = "model/labels"
 GEOMETRY = "window/geometry"
 LAST_FOLDER = "window/lastFolder"
+UNSURE = "library/unsureThreshold"
 
 
 class Settings:
@@ -67,6 +69,19 @@ class Settings:
         self._set(WEIGHTS, value)
 
     @property
+    def unsure_threshold(self) -> float:
+        """Under this top-1 confidence a photo is unsure (0-1; default 0.5)."""
+        try:
+            value = float(self._get(UNSURE))
+        except (TypeError, ValueError):
+            return 0.5
+        return value if 0.0 <= value <= 1.0 else 0.5
+
+    @unsure_threshold.setter
+    def unsure_threshold(self, value: float) -> None:
+        self._set(UNSURE, float(value))
+
+    @property
     def labels(self) -> str | None:
         return self._text(LABELS)
 
@@ -85,7 +100,8 @@ class Settings:
 
     @property
     def last_folder(self) -> str:
-        return self._text(LAST_FOLDER) or ""
+        """Where file dialogs start: the last folder used, else the user's Pictures."""
+        return self._text(LAST_FOLDER) or pictures_folder()
 
     @last_folder.setter
     def last_folder(self, value: str) -> None:
@@ -94,3 +110,10 @@ class Settings:
     def sync(self) -> None:
         if self._store is not None:
             self._store.sync()
+
+
+def pictures_folder() -> str:
+    """The user's Pictures folder where there is one, else their home: never the working
+    directory (a source checkout, when started with `make run`)."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return pictures if pictures and Path(pictures).is_dir() else str(Path.home())

@@ -54,8 +54,11 @@ class StatusBar(QStatusBar):
         self.progress.setVisible(False)
         self.device = QLabel()
         self.device.setObjectName("device")
-        plain(self.text, self.device)
+        self.share = QLabel()  # the share of unsure photos after a folder (gui/unsure.py)
+        self.share.setObjectName("unsureShare")
+        plain(self.text, self.device, self.share)
         self.addWidget(self.text, 1)
+        self.addPermanentWidget(self.share)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.device)
         self._session: Session | None = None
@@ -74,8 +77,8 @@ class StatusBar(QStatusBar):
         set_text(self.text, text.replace("\n", " "), MESSAGE_LIMIT)
 
     def show_ready(self, model: ModelInfo | None) -> None:
-        """ "Ready: " and the weights, and the device, once a model is loaded."""
-        if model is None:
+        """ "Ready: " and the weights, and the device, once a model is loaded (and no run goes)."""
+        if model is None or (self._session is not None and self._session.running()):
             return
         extra = f" ({model.num_classes} classes)" if model.num_classes != 1000 else ""
         self.say(f"Ready: {model.source}{extra}")
@@ -94,6 +97,9 @@ class StatusBar(QStatusBar):
         self.progress.setToolTip(text)
         self.say(text)
         return text
+
+    def set_share(self, text: str) -> None:
+        self.share.setText(text)
 
     def show_device(self, name: str | None) -> None:
         """The device the model runs on (None: no model yet)."""

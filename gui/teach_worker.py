@@ -1,5 +1,5 @@
 """The Teach dialog's background: scans the folder, makes thumbnails, runs
-`core.training.train` and writes checkpoints, on its own QThread.
+`core.teach.training.train` and writes checkpoints, on its own QThread.
 
 It answers by queued signals with plain data and request ids; it never touches a widget and no
 tensor leaves its thread (the dialog gets the result without its weights, and the path of the
@@ -9,7 +9,6 @@ checkpoint saved).
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from core.imports import collector_paused
 from gui.image_loader import decode_for_display
 from gui.imports import plain_imports
 from gui.reporting import reporting
+from gui.teach_naming import free_path
 
 THUMBS_PER_CLASS = 5
 THUMB_SIDE = 48
@@ -41,8 +41,9 @@ class FoundClass:
 @dataclasses.dataclass(frozen=True)
 class Scan:
     folder: str
-    classes: tuple[FoundClass, ...]
+    classes: tuple[FoundClass, ...]  # counts without the files that cannot be read
     warnings: tuple[str, ...]
+    unreadable: tuple[str, ...] = ()  # "cat/IMG_1.jpg: not an image…", left out of training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,7 @@ class TrainRequest:
     fine_tune: bool
     augment: bool
     out_dir: str
+    name: str = ""  # the checkpoint's file name, without .pth (default: the folder's name)
     cancel: threading.Event = dataclasses.field(default_factory=threading.Event, compare=False)
 
 
@@ -62,7 +64,7 @@ class Taught:
     """A finished training: the result without its weights, where they were saved, and the
     held-out images it got wrong as pictures."""
 
-    result: Any  # core.training.TrainingResult, state_dict emptied
+    result: Any  # core.teach.training.TrainingResult, state_dict emptied
     path: str
     wrong: tuple[tuple[Any, QImage], ...]  # (Misclassified, picture)
 
@@ -72,7 +74,7 @@ class TeachWorker(QObject):
 
     scanned = Signal(int, object)  # request id, Scan
     scanFailed = Signal(int, str)
-    progressed = Signal(int, object)  # request id, core.training.Progress
+    progressed = Signal(int, object)  # request id, core.teach.training.Progress
     trained = Signal(int, object)  # request id, Taught
     trainFailed = Signal(int, str)
     cancelled = Signal(int)
@@ -84,29 +86,36 @@ class TeachWorker(QObject):
     @reporting
     def scan(self, request_id: int, folder: str) -> None:
         with plain_imports(), collector_paused():
-            from core.training import scan_folder
+            from core.teach.probe import unreadable_images
+            from core.teach.training import scan_folder
         try:
             found = scan_folder(folder)
         except ClassifierError as exc:
             self.scanFailed.emit(request_id, exc.message)
             return
+        bad = unreadable_images(p for c in found.classes for p in c.images)
         classes = []
         for c in found.classes:
             thumbs = []
-            for path in c.images[:THUMBS_PER_CLASS]:
+            for path in (p for p in c.images if p not in bad):
+                if len(thumbs) == THUMBS_PER_CLASS:
+                    break
                 try:
                     thumbs.append(decode_for_display(str(path), THUMB_SIDE))
                 except ClassifierError:
                     continue
-            classes.append(FoundClass(c.name, c.count, _strip(thumbs)))
-        self.scanned.emit(request_id, Scan(folder, tuple(classes), tuple(found.warnings())))
+            count = sum(p not in bad for p in c.images)
+            classes.append(FoundClass(c.name, count, _strip(thumbs)))
+        named = tuple(f"{p.relative_to(found.root)}: {why}" for p, why in bad.items())
+        scan = Scan(folder, tuple(classes), tuple(found.warnings()), named)
+        self.scanned.emit(request_id, scan)
 
     @Slot(object)
     @reporting
     def train(self, request: TrainRequest) -> None:
         with plain_imports(), collector_paused():
             from core.errors import Cancelled
-            from core.training import TrainingOptions, save_checkpoint, train
+            from core.teach.training import TrainingOptions, save_checkpoint, train
 
         rid = request.request_id
         options = TrainingOptions(
@@ -122,9 +131,8 @@ class TeachWorker(QObject):
                 progress=lambda p: self.progressed.emit(rid, p),
                 cancel=request.cancel,
             )
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            name = f"{Path(request.folder).name or 'model'}-{stamp}.pth"
-            path = save_checkpoint(result, Path(request.out_dir) / name)
+            name = request.name or Path(request.folder).name or "taught-model"
+            path = save_checkpoint(result, free_path(request.out_dir, name))
         except Cancelled:
             self.cancelled.emit(rid)
             return

@@ -102,10 +102,13 @@ class ClassifierWorker(QObject):
             )
             classifier = Classifier(model, device)
         except ClassifierError as exc:
+            missing = exc if isinstance(exc, WeightsUnavailableError) else None
             failure = ModelFailure(
                 exc.message,
-                offline=isinstance(exc, WeightsUnavailableError),
+                offline=missing is not None,
                 cancelled=request.cancel.is_set(),
+                file_name=missing.file_name if missing else None,
+                folder=missing.folder if missing else None,
             )
             self.modelFailed.emit(request.request_id, failure)
             return
@@ -138,7 +141,7 @@ class ClassifierWorker(QObject):
             return
         if self._classifier is None:
             for i, source in enumerate(request.sources):
-                error = "No model is loaded: choose File > Load Weights…"
+                error = "No model is loaded: choose Model > Load Weights…"
                 self.resultReady.emit(request.request_id, i, _failed(source, error))
             self.classifyFinished.emit(request.request_id, False)
             return
@@ -228,8 +231,8 @@ class ClassifierWorker(QObject):
         if self._classifier is None:
             self.explainFailed.emit(request.request_id, "No model is loaded.")
             return
+        from core.decode.images import read_image
         from core.explain import explain
-        from core.images import read_image
 
         try:
             explanation = explain(self._classifier, request.source, request.class_index)
@@ -302,7 +305,7 @@ class _ThrottledProgress:
 
 
 def _failed(source: Source, error: str) -> ClassificationResult:
-    from core.images import source_name  # the engine's naming; imported late, as Pillow is
+    from core.decode.images import source_name  # the engine's naming; imported late, as Pillow is
 
     return ClassificationResult(path=source_name(source), error=error)
 

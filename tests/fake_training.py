@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.taught_model import EpochStats, Misclassified, TrainingOptions, TrainingResult
+from core.teach.taught_model import EpochStats, Misclassified, TrainingOptions, TrainingResult
 
 
 def fake_result(

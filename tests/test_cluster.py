@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
+from core.cli.classify import main
 from core.results import ClassificationResult
 
 if importlib.util.find_spec("ray") is None:
@@ -67,8 +67,8 @@ def album(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> 
 @pytest.fixture(scope="module")
 def local_records(album: Path, checkpoint: Path) -> dict[str, ClassificationResult]:
     """What a run on this machine gives for the album, by path."""
+    from core.decode.images import expand_paths
     from core.engine import Classifier
-    from core.images import expand_paths
     from core.model import load_model
 
     classifier = Classifier(load_model(str(checkpoint)), "cpu")
@@ -201,8 +201,8 @@ def test_a_node_lost_mid_run_does_not_lose_the_run(
     """Two actors, one per node; the worker node goes away after its first record."""
     from ray.data import DataContext
 
-    from core.cluster import ClusterRun
     from core.model import load_model
+    from core.scale.cluster import ClusterRun
 
     # both actors up before the first batch is handed out, so that the worker node has work
     monkeypatch.setattr(DataContext.get_current(), "wait_for_min_actors_s", 300)

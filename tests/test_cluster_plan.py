@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.cluster import ClusterPlan, _result, plan_resources
 from core.errors import DeviceUnavailableError
+from core.scale.cluster import ClusterPlan, _result, plan_resources
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_without_ray_cluster_says_how_to_install_it(tmp_path: Path):
     code = (
         "import sys; sys.modules['ray'] = None\n"  # as if Ray were not installed
-        "from core.cli import main\n"
+        "from core.cli.classify import main\n"
         f"sys.exit(main(['--cluster', 'auto', {str(tmp_path)!r}]))\n"
     )
     out = subprocess.run(

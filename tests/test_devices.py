@@ -69,6 +69,27 @@ def test_cuda_visible_devices_hiding_the_gpus(value: str):
     assert f"CUDA_VISIBLE_DEVICES is set to '{value}'" in reason and "Unset it" in reason
 
 
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"driver_version": None, "driver_cuda": None},
+        {"torch_version": "2.11.0+cpu", "torch_cuda": None},
+        {"driver_version": "470.57.02", "driver_cuda": "11.4"},
+    ],
+    ids=["no driver", "cpu-only torch", "old driver"],
+)
+def test_an_empty_cuda_visible_devices_is_named_even_when_something_else_is_wrong(broken):
+    facts = replace(NOT_STARTING, visible_devices="", **broken)
+    reason = why_no_gpu(facts)
+    assert "CUDA_VISIBLE_DEVICES is set to ''" in reason and "Unset it" in reason
+    assert why_no_gpu(replace(facts, visible_devices=None)) in reason  # the other reason stays
+
+
+def test_a_cuda_visible_devices_that_names_a_gpu_is_not_blamed_when_there_is_no_driver():
+    facts = replace(NOT_STARTING, driver_version=None, driver_cuda=None, visible_devices="0")
+    assert "CUDA_VISIBLE_DEVICES" not in why_no_gpu(facts)
+
+
 def test_on_a_mac_whether_apples_mps_is_there():
     mac = replace(NOT_STARTING, platform="darwin", torch_cuda=None, driver_version=None)
     assert "MPS) is present" in why_no_gpu(replace(mac, mps_built=True, mps_available=True))
@@ -105,6 +126,7 @@ def test_this_machine_lists_the_cpu_first_and_says_why_there_is_no_gpu(monkeypat
         assert report.gpu_missing is None and report.devices[1].compute_capability
     else:
         assert report.gpu_missing and "No GPU can be used" in report.to_text()
+        assert "CUDA_VISIBLE_DEVICES is set to ''" in report.gpu_missing
     assert report.to_dict()["devices"][0]["id"] == "cpu"
 
 

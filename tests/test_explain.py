@@ -13,10 +13,10 @@ import torchvision
 from PIL import Image
 from skimage import data
 
+from core.decode.preprocess import Preprocess
 from core.engine import Classifier
 from core.explain import crop_box, explain, jet
 from core.model import LoadedModel, load_checkpoint
-from core.preprocess import Preprocess
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -160,7 +160,7 @@ def test_jet_runs_blue_to_red() -> None:
 
 
 def test_cli_saves_an_overlay_named_after_each_image(checkpoint, tmp_path, capsys) -> None:
-    from core.cli import main
+    from core.cli.classify import main
 
     photo = tmp_path / "chelsea.jpg"
     Image.fromarray(data.chelsea()).save(photo, quality=90)  # 451 x 300

@@ -19,10 +19,10 @@ import torchvision
 from PIL import Image
 from torchvision import transforms as T
 
+from core.decode.images import read_image
+from core.decode.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from core.engine import Classifier
-from core.images import read_image
 from core.model import load_checkpoint
-from core.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 # float noise: the reference computes (x/255 - mean)/std, we compute (x - 255 mean)/(255 std),
 # and oneDNN picks other kernels for channels-last and for other batch sizes.

@@ -15,9 +15,8 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from core import gpu_pipeline
-from core.engine import Classifier
-from core.gpu_pipeline import (
+from core.decode import gpu_pipeline
+from core.decode.gpu_pipeline import (
     GpuJpegPipeline,
     classify_folder,
     draft_factor,
@@ -27,9 +26,10 @@ from core.gpu_pipeline import (
     resize_crop_into,
     wants_gpu_decoding,
 )
-from core.jpeg_header import as_one_by_one_sampling
+from core.decode.jpeg_header import as_one_by_one_sampling
+from core.decode.preprocess import Preprocess
+from core.engine import Classifier
 from core.model import load_checkpoint
-from core.preprocess import Preprocess
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -136,7 +136,7 @@ def test_resize_and_crop_match_the_pillow_path(
     the GPU path follows with block means: still within float noise of the input."""
     from torchvision.io import decode_jpeg
 
-    from core.images import read_image
+    from core.decode.images import read_image
 
     pre = Preprocess()
     with Image.open(photos["coffee"]) as img:
@@ -368,7 +368,7 @@ def test_on_cuda_a_folder_agrees_with_the_pillow_path(
 def test_on_cuda_the_preprocessed_tensor_is_pillows_within_float_noise(
     on_cuda: Classifier, classifier: Classifier, mixed_folder: list[Path]
 ):
-    from core.gpu_pipeline import prepare_on_gpu
+    from core.decode.gpu_pipeline import prepare_on_gpu
 
     for path in (mixed_folder[0], mixed_folder[2], mixed_folder[-1]):
         gpu = prepare_on_gpu(on_cuda, path)

@@ -20,9 +20,9 @@ import pytest
 from hostile_corpus import costly_bombs, peak_memory
 from PIL import Image
 
+from core.decode.images import expand_paths, read_image
+from core.decode.preprocess import Preprocess
 from core.errors import ImageReadError
-from core.images import expand_paths, read_image
-from core.preprocess import Preprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +81,7 @@ def test_unreadable_photo_says_permission_denied_not_damaged(tmp_path: Path, pho
     code = (
         "import sys\n"
         "from core.errors import ImageReadError\n"
-        "from core.images import read_image\n"
+        "from core.decode.images import read_image\n"
         "try:\n    read_image(sys.argv[1])\nexcept ImageReadError as e:\n    print(e.message)\n"
     )
     # Tests run as root: dropping every capability makes the file's mode count.
@@ -227,8 +227,8 @@ def test_classifying_a_thin_picture_gives_one_error_record(tmp_path: Path, check
 
 # ---- memory: a pixel budget shared by the decoders --------------------------------------------
 def test_decoders_never_hold_more_decoded_pixels_than_the_budget(tmp_path: Path, checkpoint):
+    from core.decode.images import PixelBudget
     from core.engine import Classifier
-    from core.images import PixelBudget
     from core.model import load_checkpoint
 
     paths = []
@@ -245,7 +245,7 @@ def test_decoders_never_hold_more_decoded_pixels_than_the_budget(tmp_path: Path,
 
 
 def test_an_image_larger_than_the_whole_budget_decodes_alone():
-    from core.images import PixelBudget
+    from core.decode.images import PixelBudget
 
     budget = PixelBudget(100)
     with budget.claim() as claim:
@@ -261,9 +261,9 @@ def test_a_picture_whose_decode_would_not_fit_is_refused_from_its_header(
     # A few KB on disk; libwebp's canvases and Pillow's copies hold 16 bytes a pixel to decode it.
     path = tmp_path / "canvas.webp"
     Image.new("L", (3000, 3000), 0).save(path, lossless=True)
-    import core.images
+    import core.decode.images
 
-    monkeypatch.setattr(core.images, "MAX_DECODE_BYTES", 100 * 2**20)
+    monkeypatch.setattr(core.decode.images, "MAX_DECODE_BYTES", 100 * 2**20)
     monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded anyway"))
     with pytest.raises(ImageReadError) as refused:
         read_image(path, min_side=256)
@@ -290,7 +290,7 @@ def test_near_limit_bombs_cost_the_cli_no_more_than_its_decode_budget(
     # Small files, each under Pillow's pixel limit, whose decoding holds far more than their
     # pictures (the float TIFF alone held 4 GB before the fix). Peak memory is compared with
     # the same CLI over as many small photos, on the same machine.
-    from core.images import DECODE_BUDGET_BYTES
+    from core.decode.images import DECODE_BUDGET_BYTES
 
     bombs = costly_bombs(tmp_path / "bombs")
     small = tmp_path / "small"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.decode.images import expand_paths, read_image
 from core.errors import ImageReadError
-from core.images import expand_paths, read_image
 
 
 def _save(img: Image.Image, path: Path, **kwargs) -> Path:

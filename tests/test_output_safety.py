@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import format_table
+from core.cli.classify import format_table
 from core.errors import OutputFileError
 from core.export import write_results
-from core.record_file import RecordFile, csv_text
+from core.scale.record_file import RecordFile, csv_text
 from core.results import ClassificationResult, Prediction, csv_rows, json_line
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,7 +218,7 @@ def test_resuming_from_a_big_file_reads_it_a_line_at_a_time(tmp_path: Path):
             f.write(json_line(ClassificationResult(f"/photos/{i:07d}.jpg", preds)))
     size_mb = path.stat().st_size / 2**20
     probe = (
-        "import resource, sys; from core.record_file import RecordFile;"
+        "import resource, sys; from core.scale.record_file import RecordFile;"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
         "out = RecordFile.open(sys.argv[1]); assert out.recorded == 100_000;"
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"

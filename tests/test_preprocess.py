@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from torchvision import transforms as T
 
-from core.preprocess import BOXED_RESIZE_MIN_SIDE, Preprocess
+from core.decode.preprocess import BOXED_RESIZE_MIN_SIDE, Preprocess
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import OutputFileError
-from core.record_file import RecordFile, csv_text
 from core.results import ClassificationResult, Prediction, csv_rows, json_line
+from core.scale.record_file import RecordFile, csv_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +64,7 @@ def test_a_local_run_killed_midway_finishes_on_the_rerun(
 
 
 def test_csv_and_table_files_resume_in_their_own_format(tmp_path: Path):
-    from core.cli import format_table
+    from core.cli.classify import format_table
 
     for fmt, render in [
         ("csv", lambda r: csv_text(csv_rows(r))),

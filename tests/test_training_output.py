@@ -15,9 +15,9 @@ from fake_training import fake_result
 from PIL import Image
 from test_training import make_class_folders
 
-from core.class_folders import scan_folder
-from core.taught_model import CheckpointSaveError, save_checkpoint
-from core.train_cli import format_summary
+from core.teach.class_folders import scan_folder
+from core.teach.taught_model import CheckpointSaveError, save_checkpoint
+from core.cli.train import format_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_train(*args: str, encoding: str = "utf-8", umask: int = 0o022):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": encoding}
     return subprocess.run(
-        [sys.executable, "-m", "core.train_cli", *args],
+        [sys.executable, "-m", "core.cli.train", *args],
         capture_output=True,
         text=True,
         errors="replace",

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
-from core.cli import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from core.cli.classify import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from core.cli.help import TRAIN_EPILOG, model_error_lines
 from core.errors import Cancelled, ClassifierError, ModelLoadError
 from core.printable import printable as escaped
 
 if TYPE_CHECKING:
-    from core.training import Progress, TrainingResult
+    from core.teach.training import Progress, TrainingResult
 
 EXIT_INTERRUPTED = 130
 CLASSES_LISTED = 20  # classes named in the first line; more are counted
@@ -35,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Teach ResNet50 your own classes: DATA_DIR holds one sub-folder of images "
         "per class (at least two). Saves a checkpoint that resnet-classify --weights and the "
         "window load with the folder names as labels.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", metavar="DATA_DIR", help="folder with one sub-folder per class")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="checkpoint to write")
@@ -65,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="augmented views (random crop, flip) per image; each costs about one more "
         "pass over the images (default: %(default)s)",
+    )
+    p.add_argument(
+        "--from-corrections",
+        action="store_true",
+        help="DATA_DIR is a folder of photos: teach from its corrections (resnet-classify "
+        "--correct, or the window) plus the examples --backbone was taught from",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same model (default: 0)")
@@ -105,8 +114,12 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
-        from core.training import TrainingOptions, save_checkpoint, scan_folder, train
+        from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
 
+    if args.from_corrections:
+        from core.cli.reteach import run_reteach
+
+        return run_reteach(args, cancel, format_summary)
     try:
         folders = scan_folder(args.data)
     except ClassifierError as exc:
@@ -142,7 +155,8 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     except ClassifierError as exc:
         if bar:
             bar.clear()
-        _say(f"resnet-train: {exc}")
+        for line in model_error_lines("resnet-train", exc, "--backbone"):
+            _say(line)
         if isinstance(exc, ModelLoadError):
             return EXIT_MODEL
         return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_SOME_FAILED
@@ -166,6 +180,10 @@ def format_summary(result: TrainingResult) -> str:
         f"{result.seconds:.1f} s on {result.device}",
         "",
     ]
+    if result.held_out:
+        lines += ["If a top-1 under a threshold is unsure (--min-confidence), held out:"]
+        lines += [f"  {line}" for line in result.thresholds_text().splitlines()]
+        lines.append("")
     width = max(12, *(len(n) for n in names))
     lines.append(f"  {'class':<{width}}  {'train':>6}  {'val':>5}  {'val accuracy':>12}")
     for i, name in enumerate(names):

@@ -4,10 +4,10 @@ On a GPU the Pillow path is decode-bound: 15 decoding threads feed 376 images/s 
 takes over 5,000 (`benchmarks/results/gpu.md`). Here nvJPEG decodes most JPEGs and Pillow's
 threads decode the rest, and neither waits for the other (`benchmarks/results/gpu_decode.md`):
 
-- reader threads read each file and parse its header (`core.jpeg_header`). What nvJPEG cannot
+- reader threads read each file and parse its header (`core.decode.jpeg_header`). What nvJPEG cannot
   take (other formats, CMYK, progressive...) goes through the engine's Pillow path on that
   thread, so its result, or its error record, is the CPU path's;
-- one decoder thread hands nvJPEG the queued JPEGs, many per call (`core.gpu_decode`: the call
+- one decoder thread hands nvJPEG the queued JPEGs, many per call (`core.decode.gpu_decode`: the call
   blocks and holds a global lock, so a second caller would only wait);
 - while nvJPEG is busy and the readers are a window ahead, they take JPEGs back from the end of
   its queue, largest first (Pillow decodes those at 1/2 to 1/8 scale), and decode them with
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
-from core.gpu_decode import (
+from core.decode.gpu_decode import (
     BatchAssembly,
     GpuBatch,
     NvJpeg,
@@ -43,9 +43,9 @@ from core.gpu_decode import (
     orient,
     resize_crop_into,
 )
-from core.images import size_is_refused, source_name
-from core.jpeg_header import JpegHeader, as_one_by_one_sampling, parse_jpeg_header
-from core.preprocess import Preprocess
+from core.decode.images import size_is_refused, source_name
+from core.decode.jpeg_header import JpegHeader, as_one_by_one_sampling, parse_jpeg_header
+from core.decode.preprocess import Preprocess
 from core.results import ClassificationResult
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 `torchvision.io.decode_jpeg(list, device="cuda")` sends the baseline JPEGs of a list to the
 GPU's hardware decoders in one batched call (NVJPG engines on A100/H100; other GPUs decode on
 their cores) and the rest one by one with the Huffman pass on the CPU. The call holds a global
-lock and waits for its stream, so one thread calls it (`core.gpu_pipeline` schedules around it).
+lock and waits for its stream, so one thread calls it (`core.decode.gpu_pipeline` schedules around it).
 
 The tensor steps (`orient`, `resize_crop_into`, `normalise_into`) are plain torch and run on any
 device: the tests check them on the CPU against Pillow.
@@ -20,8 +20,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from core.jpeg_header import as_one_by_one_sampling
-from core.preprocess import Preprocess
+from core.decode.jpeg_header import as_one_by_one_sampling
+from core.decode.preprocess import Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,9 @@ def orient(img: torch.Tensor, orientation: int) -> torch.Tensor:
 
 
 def draft_factor(size: tuple[int, int], pre: Preprocess) -> int:
-    """The 1/k scale Pillow's `draft` decodes this JPEG at on the Pillow path (`core.images`):
+    """The 1/k scale Pillow's `draft` decodes this JPEG at on the Pillow path (`core.decode.images`):
     the largest of 8, 4, 2 that keeps the image at least `DRAFT_OVERSAMPLE` times the resize."""
-    from core.images import DRAFT_MIN_SIDE, DRAFT_OVERSAMPLE
+    from core.decode.images import DRAFT_MIN_SIDE, DRAFT_OVERSAMPLE
 
     w, h = size
     if max(w, h) <= DRAFT_MIN_SIDE:

@@ -21,7 +21,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # Images up to this size (longest side) get exactly the reference's pixels; larger ones are
-# resampled only where the crop is (see `Preprocess.resize_crop`), like `core.images`' draft.
+# resampled only where the crop is (see `Preprocess.resize_crop`), like `core.decode.images`' draft.
 BOXED_RESIZE_MIN_SIDE = 1024
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from core import __version__
+from core.cli import library as library_cli
+from core.cli.help import CLASSIFY_EPILOG, failure_summary, model_error_lines
 from core.errors import ClassifierError, ClusterError
 from core.printable import printable as escaped
 from core.results import ClassificationResult, json_line, record_writer
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
     from core.engine import Classifier
     from core.model import LoadedModel
-    from core.record_file import RecordFile
+    from core.scale.record_file import RecordFile
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="resnet-classify",
         description="Classify images with ResNet50 and print their top predictions.",
+        epilog=CLASSIFY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument(
@@ -67,11 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["fp32", "bf16", "fp16"],
         default="fp32",
         help="fp32 (default) gives the reference probabilities; bf16 (CPUs with bf16 support) "
-        "or fp16 (CUDA) is faster, with the same top-1 almost always (README: Benchmarks)",
+        "or fp16 (CUDA) is faster, with the same top-1 almost always (README: How fast it is)",
     )
     _add_device_options(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help=argparse.SUPPRESS)
     _add_scale_out_arguments(p)
+    library_cli.add_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -80,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if _asks_for_devices(sys.argv[1:] if argv is None else argv):
         return _print_devices()
+    if (journal := library_cli.asks_for_undo(sys.argv[1:] if argv is None else argv)) is not None:
+        return library_cli.run_undo(journal)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.top < 1:
@@ -87,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
     _check_scale_out_arguments(parser, args)
+    library_cli.check(parser, args)
+    if (code := library_cli.run_corrections(args)) is not None:
+        return code
     if args.explain is not None:
         try:
             Path(args.explain).mkdir(parents=True, exist_ok=True)
@@ -113,8 +123,8 @@ def _run(args: argparse.Namespace) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
+        from core.decode.images import expand_paths
         from core.engine import Classifier
-        from core.images import expand_paths
         from core.model import load_model
 
     paths = expand_paths(args.paths, recursive=args.recursive)
@@ -153,7 +163,8 @@ def _run(args: argparse.Namespace) -> int:
             else Classifier(model, args.device, precision=args.precision, decode=args.decode)
         )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
-        print(f"resnet-classify: {escaped(str(exc))}", file=sys.stderr)
+        lines = model_error_lines("resnet-classify", exc, "--weights")
+        print(*(escaped(line) for line in lines), sep="\n", file=sys.stderr)
         return EXIT_MODEL
     for note in model.notes:
         print(f"resnet-classify: warning: {escaped(note)}", file=sys.stderr)
@@ -166,10 +177,15 @@ def _run(args: argparse.Namespace) -> int:
     else:
         results = classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size)
 
+    library = library_cli.LibraryRun(args)
+    results = library.observe(results)
     writer = _record_writer(record_file, fmt) if record_file else _writer(fmt, sys.stdout, args.top)
+    if library.prints_plan and not record_file:
+        writer = lambda _result: None  # noqa: E731 - the plan is printed in their place
     progress = _Progress(len(paths)) if interactive and len(paths) > 1 else None
     failed = record_file.failed if record_file else 0
     saved: set[str] = set()
+    classified = unreadable = 0
     for result in results:
         if progress:
             progress.clear()
@@ -178,14 +194,19 @@ def _run(args: argparse.Namespace) -> int:
         if args.explain is not None and result.ok and classifier is not None:
             failed += not _save_explanation(classifier, result, Path(args.explain), saved)
         failed += not result.ok
+        classified += 1
+        unreadable += not result.ok
         if progress:
             progress.advance()
     if progress:
         progress.clear()
+    failed += library.finish()
+    if unreadable:
+        print(f"resnet-classify: {failure_summary(unreadable, classified, fmt)}", file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-# ---- devices: the doctor and where JPEGs are decoded (core.devices, core.gpu_pipeline) ----------
+# ---- devices: the doctor and where JPEGs are decoded (core.devices, core.decode.gpu_pipeline) ----------
 def _add_device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--devices",
@@ -224,8 +245,8 @@ def _save_explanation(
     The map is made from the same decode the prediction used, drawn over the full-size image.
     Two images of one name get NAME.png, NAME-2.png... False (and a message) on failure.
     """
+    from core.decode.images import read_image
     from core.explain import explain
-    from core.images import read_image
 
     name = stem = Path(result.path).stem
     n = 1
@@ -259,7 +280,8 @@ def _writer(fmt: str, out: TextIO, top_k: int):
         out.reconfigure(errors="backslashreplace")
     if fmt in ("json", "csv"):
         return record_writer(out, fmt)
-    return lambda r: out.write(format_table(r))
+    # A file that failed goes to stderr: stdout keeps the predictions only.
+    return lambda r: (out if r.ok else sys.stderr).write(format_table(r))
 
 
 def format_table(result: ClassificationResult) -> str:
@@ -358,7 +380,7 @@ def _check_scale_out_arguments(parser: argparse.ArgumentParser, args: argparse.N
         return
     if args.explain is not None:
         parser.error("--explain runs on this machine only; leave it out with --cluster")
-    from core.cluster import RAY_MISSING, ray_installed
+    from core.scale.cluster import RAY_MISSING, ray_installed
 
     if not ray_installed():
         parser.exit(ClusterError.exit_code, f"resnet-classify: {RAY_MISSING}\n")
@@ -370,7 +392,7 @@ def _check_scale_out_arguments(parser: argparse.ArgumentParser, args: argparse.N
 
 def _join_cluster(args: argparse.Namespace) -> int | None:
     """Connect before the model loads, so that a wrong address fails at once; the exit code."""
-    from core.cluster import connect
+    from core.scale.cluster import connect
 
     try:
         connect(args.cluster, verbose=args.verbose)
@@ -381,15 +403,15 @@ def _join_cluster(args: argparse.Namespace) -> int | None:
 
 
 def _open_output(path: str, fmt: str | None) -> RecordFile:
-    from core.record_file import RecordFile
+    from core.scale.record_file import RecordFile
 
     return RecordFile.open(path, fmt)
 
 
 def _record_writer(record_file: RecordFile, fmt: str) -> Callable[[ClassificationResult], None]:
     """Each record rendered as on stdout, then written to the file whole and flushed."""
-    from core.record_file import csv_text
     from core.results import csv_rows
+    from core.scale.record_file import csv_text
 
     if fmt == "json":
         return lambda r: record_file.write(json_line(r))
@@ -401,7 +423,7 @@ def _record_writer(record_file: RecordFile, fmt: str) -> Callable[[Classificatio
 def _cluster_results(
     args: argparse.Namespace, model: LoadedModel, paths: list[Path]
 ) -> Iterable[ClassificationResult]:
-    from core.cluster import ClusterRun
+    from core.scale.cluster import ClusterRun
 
     run = ClusterRun(
         paths,

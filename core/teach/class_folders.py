@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.decode.images import is_image_path
 from core.errors import ClassifierError
-from core.images import is_image_path
 
 # A class below this many images gets a warning; so does a largest/smallest ratio above the next.
 FEW_IMAGES = 10

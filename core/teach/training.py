@@ -14,8 +14,8 @@ checkpoint is a plain `resnet50(num_classes=N)` state dict: torchvision loads it
 `resnet-classify --weights` and the window read its `class_names` as labels.
 
 This module runs a teaching from start to end and computes the features; the folder is listed
-by `core.class_folders`, the head trained by `core.head_training`, and the options, progress and
-result are the values of `core.taught_model` (all importable from here, as before).
+by `core.teach.class_folders`, the head trained by `core.teach.head_training`, and the options, progress and
+result are the values of `core.teach.taught_model` (all importable from here, as before).
 """
 
 from __future__ import annotations
@@ -26,24 +26,25 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.class_folders import (
+from core.decode.preprocess import Preprocess
+from core.engine import Classifier, _is_out_of_memory
+from core.errors import Cancelled, OutOfDeviceMemoryError
+from core.model import LoadedModel, load_checkpoint, load_imagenet
+from core.teach.class_folders import (
     ClassFolder,
     ClassFolders,
     TrainingDataError,
     quoted_names,
     scan_folder,
 )
-from core.engine import Classifier, _is_out_of_memory
-from core.errors import Cancelled, OutOfDeviceMemoryError
-from core.head_training import Features, HeadTrainer, head_input, stratified_split, trunk
-from core.model import LoadedModel, load_checkpoint, load_imagenet
-from core.preprocess import Preprocess
-from core.taught_model import (
+from core.teach.head_training import Features, HeadTrainer, head_input, stratified_split, trunk
+from core.teach.taught_model import (
     CHECKPOINT_FORMAT,
     CheckpointSaveError,
     EpochStats,
@@ -185,7 +186,7 @@ def _extract(
     if stopped():
         raise Cancelled("Training cancelled.")
     for path, reason in skipped:
-        log.warning("skipped %s: %s", path, reason)
+        log.info("skipped %s: %s", path, reason)  # the summary lists them
     counts = [0] * len(folders.classes)
     for label in labels:
         counts[label] += 1
@@ -302,6 +303,12 @@ def _summarise(
         seconds_training=seconds[2],
         options=opts,
         state_dict=state,
+        held_out=tuple(
+            (float(p), bool(ok))
+            for p, ok in zip(probs.max(1).values.tolist(), (pred == y).tolist(), strict=True)
+        ),
+        held_out_paths=tuple(str(p) for p in val_paths),
+        data_folder=str(Path(folders.root).resolve()),
     )
 
 

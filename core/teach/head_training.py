@@ -17,7 +17,7 @@ from torch import nn
 
 from core.engine import _is_out_of_memory
 from core.errors import Cancelled, OutOfDeviceMemoryError
-from core.taught_model import EpochStats, TrainingOptions
+from core.teach.taught_model import EpochStats, TrainingOptions
 
 FEATURE_DIM = 2048
 
