@@ -209,6 +209,7 @@ class TeachDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
         self.accuracy_label.setFont(font)
+        self.accuracy_label.setWordWrap(True)  # the unsure-threshold line is long
         result.addWidget(self.accuracy_label, 0, 0, 1, 2)
         self.curve = AccuracyCurve()
         result.addWidget(self.curve, 1, 0)
@@ -475,6 +476,12 @@ class TeachDialog(QDialog):
 
     def _fill_confusion(self, r: Any) -> None:
         self.confusion_model.set_matrix(r.class_names, r.confusion)
+        # As big as its cells when they are few; many scroll, and never widen the dialog.
+        few = len(r.class_names) <= MATRIX_ROWS
+        policy = QTableView.SizeAdjustPolicy
+        self.confusion_table.setSizeAdjustPolicy(
+            policy.AdjustToContents if few else policy.AdjustIgnored
+        )
 
     def confusion(self) -> list[list[int]]:
         """The confusion matrix as shown."""

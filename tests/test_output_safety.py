@@ -22,8 +22,8 @@ import pytest
 from core.cli.classify import format_table
 from core.errors import OutputFileError
 from core.export import write_results
-from core.scale.record_file import RecordFile, csv_text
 from core.results import ClassificationResult, Prediction, csv_rows, json_line
+from core.scale.record_file import RecordFile, csv_text
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMULAS = ('=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tx", "\rx")

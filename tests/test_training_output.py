@@ -15,9 +15,9 @@ from fake_training import fake_result
 from PIL import Image
 from test_training import make_class_folders
 
+from core.cli.train import format_summary
 from core.teach.class_folders import scan_folder
 from core.teach.taught_model import CheckpointSaveError, save_checkpoint
-from core.cli.train import format_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
