@@ -424,6 +424,10 @@ class TeachDialog(QDialog):
                 f"Epoch {p.done} of at most {p.total}: validation accuracy "
                 f"{p.epoch.val_accuracy * 100:.1f}%"
             )
+        elif p.stage == "refitting":
+            self.progress.setRange(0, p.total)
+            self.progress.setValue(p.done)
+            self._say(f"Learning from every image, held-out ones too: epoch {p.done} of {p.total}")
 
     def _finish(self, outcome: str) -> None:
         self._training = None
@@ -465,9 +469,15 @@ class TeachDialog(QDialog):
             names = ", ".join(Path(path).name for path, _ in r.skipped[:5])
             more = f" and {len(r.skipped) - 5} more" if len(r.skipped) > 5 else ""
             skipped = f" Left out, could not be read: {names}{more}."
+        refit = (
+            f", then learned from all {sum(r.train_counts) + total} images for "
+            f"{r.refit_epochs} epochs"
+            if r.refit_epochs
+            else ""
+        )
         self._say(
             f"Trained in {r.seconds:.1f} s on {device_words(r.device)}, best epoch "
-            f"{r.best_epoch} of {len(r.history)}. Kept as {Path(taught.path).name} in "
+            f"{r.best_epoch} of {len(r.history)}{refit}. Kept as {Path(taught.path).name} in "
             f"{Path(taught.path).parent}.{skipped}"
         )
         self.use_button.setEnabled(True)
