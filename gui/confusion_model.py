@@ -11,11 +11,13 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from core.printable import elide_middle, printable
 from gui.plain_text import tip
 
 HEADER_LIMIT = 40  # characters of a class name in a header
+MATRIX_ROWS = 10  # the view is as tall as this many rows at most; more scroll
 RIGHT, WRONG = QColor("#2e8b57"), QColor("#c0392b")
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -67,3 +69,32 @@ class ConfusionModel(QAbstractTableModel):
             color.setAlphaF(0.15 + 0.6 * value / self._totals[i])
             return color
         return None
+
+
+class ConfusionView(QTableView):
+    """The matrix on screen: as big as its cells when there are few; many scroll, and never
+    make the dialog taller or wider than the screen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setModel(ConfusionModel(self))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setToolTip("Held-out images: rows are the true class, columns the guess")
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.setSizeAdjustPolicy(QTableView.SizeAdjustPolicy.AdjustToContents)
+        self.setMaximumHeight(self.verticalHeader().defaultSectionSize() * (MATRIX_ROWS + 1) + 4)
+
+    def set_matrix(self, names: Sequence[str], matrix: Sequence[Sequence[int]]) -> None:
+        self.confusion.set_matrix(names, matrix)
+        policy = QTableView.SizeAdjustPolicy
+        few = len(names) <= MATRIX_ROWS
+        self.setSizeAdjustPolicy(policy.AdjustToContents if few else policy.AdjustIgnored)
+
+    def matrix(self) -> tuple[tuple[int, ...], ...]:
+        return self.confusion.matrix
+
+    @property
+    def confusion(self) -> ConfusionModel:
+        model = self.model()
+        assert isinstance(model, ConfusionModel)
+        return model

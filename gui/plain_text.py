@@ -21,7 +21,8 @@ from core.printable import elide_middle, printable
 NAME_LIMIT = 120  # characters of a name shown in a label
 MESSAGE_LIMIT = 1200  # characters of a sentence (a notice, an error) shown in a label
 TIP_LIMIT = 2000  # characters in a tooltip
-_RUN = re.compile(r"\S{40}")  # a run this long gets a place where it may wrap
+# A run this long with no place to break (a space, "/" or "-") gets one, an invisible space.
+_RUN = re.compile(r"[^\s/-]{60}")
 
 
 def plain(*widgets: QLabel | QMessageBox) -> None:
@@ -55,3 +56,13 @@ def set_text(
 
 def _wrappable(text: str) -> str:
     return _RUN.sub(lambda m: m.group() + "\u200b", text)
+
+
+def escaped_html(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` for a rich-text label of ours: printable, elided and HTML-escaped."""
+    return html.escape(elide_middle(printable(text, keep_newlines=True), limit), quote=False)
+
+
+def bold_name(name: str) -> str:
+    """A folder or file name in bold, as rich text that cannot hold markup of its own."""
+    return f"<b>{escaped_html(name, NAME_LIMIT)}</b>"

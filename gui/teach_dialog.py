@@ -8,7 +8,6 @@ with plain data and request ids.
 
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
-    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -42,8 +40,8 @@ from PySide6.QtWidgets import (
 from core.printable import elide_middle, printable
 from gui import teach_naming
 from gui.accuracy_curve import AccuracyCurve
-from gui.confusion_model import ConfusionModel
-from gui.plain_text import MESSAGE_LIMIT, NAME_LIMIT, plain, set_text, tip
+from gui.confusion_model import ConfusionView
+from gui.plain_text import MESSAGE_LIMIT, NAME_LIMIT, bold_name, escaped_html, plain, set_text, tip
 from gui.settings import pictures_folder
 from gui.teach_worker import THUMB_SIDE, THUMBS_PER_CLASS, Scan, Taught, TeachWorker, TrainRequest
 
@@ -51,7 +49,6 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.safetensors);;All files (*)"
 WARNING_LINES = 5  # the folder's warnings show in this many lines, and scroll
-MATRIX_ROWS = 10  # the confusion matrix is as tall as this many rows at most, and scrolls
 
 
 # ---- the dialog ------------------------------------------------------------------------------
@@ -213,20 +210,10 @@ class TeachDialog(QDialog):
         result.addWidget(self.accuracy_label, 0, 0, 1, 2)
         self.curve = AccuracyCurve()
         result.addWidget(self.curve, 1, 0)
-        self.confusion_model = ConfusionModel(self)
-        self.confusion_table = QTableView()
-        self.confusion_table.setModel(self.confusion_model)
-        self.confusion_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.confusion_table.setToolTip(
-            "Held-out images: rows are the true class, columns the guess"
-        )
-        self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.confusion_table = ConfusionView()
         confusion_box = QVBoxLayout()
         self.confusion_title = QLabel("Confusion matrix (rows: true class, columns: predicted)")
         confusion_box.addWidget(self.confusion_title)
-        self.confusion_table.setSizeAdjustPolicy(QTableView.SizeAdjustPolicy.AdjustToContents)
-        rows = self.confusion_table.verticalHeader().defaultSectionSize()
-        self.confusion_table.setMaximumHeight(rows * (MATRIX_ROWS + 1) + 4)  # more rows scroll
         confusion_box.addWidget(self.confusion_table)
         confusion_box.addStretch(1)  # the matrix is as tall as its rows; the rest stays free
         result.addLayout(confusion_box, 1, 1)
@@ -287,7 +274,7 @@ class TeachDialog(QDialog):
         self._request += 1
         self._clear_result()
         self.train_button.setEnabled(False)
-        self.folder_label.setText(f"{_bold(Path(folder).name or folder)}: looking for classes…")
+        self.folder_label.setText(f"{bold_name(Path(folder).name or folder)}: looking for classes…")
         self.scanRequested.emit(self._request, folder)
 
     def choose_backbone(self) -> None:
@@ -312,7 +299,7 @@ class TeachDialog(QDialog):
         self.curve.clear(self.epochs_spin.value())
         self.wrong_list.clear()
         self.wrong_view.clear()
-        self.confusion_model.set_matrix((), ())
+        self.confusion_table.set_matrix((), ())
         self.accuracy_label.clear()
         self._show_result_widgets(False)
         self.use_button.setEnabled(False)
@@ -327,7 +314,7 @@ class TeachDialog(QDialog):
             return
         total = sum(c.count for c in scan.classes)
         self.folder_label.setText(
-            f"{_bold(Path(scan.folder).name)}: {len(scan.classes)} classes, {total} images"
+            f"{bold_name(Path(scan.folder).name)}: {len(scan.classes)} classes, {total} images"
         )
         self.classes_table.setRowCount(len(scan.classes))
         for row, found in enumerate(scan.classes):
@@ -361,7 +348,7 @@ class TeachDialog(QDialog):
             return
         self.classes_table.setRowCount(0)
         self.warnings.setVisible(False)
-        self.folder_label.setText(_escaped(message))
+        self.folder_label.setText(escaped_html(message))
         self.scanShown.emit()
 
     def class_rows(self) -> list[tuple[str, int, bool]]:
@@ -485,17 +472,11 @@ class TeachDialog(QDialog):
         self._finish("done")
 
     def _fill_confusion(self, r: Any) -> None:
-        self.confusion_model.set_matrix(r.class_names, r.confusion)
-        # As big as its cells when they are few; many scroll, and never widen the dialog.
-        few = len(r.class_names) <= MATRIX_ROWS
-        policy = QTableView.SizeAdjustPolicy
-        self.confusion_table.setSizeAdjustPolicy(
-            policy.AdjustToContents if few else policy.AdjustIgnored
-        )
+        self.confusion_table.set_matrix(r.class_names, r.confusion)
 
     def confusion(self) -> list[list[int]]:
         """The confusion matrix as shown."""
-        return [list(row) for row in self.confusion_model.matrix]
+        return [list(row) for row in self.confusion_table.matrix()]
 
     def show_wrong(self, row: int) -> None:
         """Show one misclassified held-out image, larger, with what it was taken for."""
@@ -598,14 +579,3 @@ def _dropped_folder(mime: Any) -> str | None:
     if len(urls) == 1 and Path(urls[0].toLocalFile()).is_dir():
         return urls[0].toLocalFile()
     return None
-
-
-def _bold(name: str) -> str:
-    """A folder name in bold, as rich text that cannot hold markup of its own."""
-    return f"<b>{_escaped(elide_middle(printable(name), NAME_LIMIT))}</b>"
-
-
-def _escaped(text: str) -> str:
-    return html.escape(
-        elide_middle(printable(text, keep_newlines=True), MESSAGE_LIMIT), quote=False
-    )
