@@ -1,9 +1,178 @@
 """Qt-free image classification engine: images in, ResNet50 predictions out.
 
-Importing this package is cheap (no torch): the window imports result types on the UI thread
-and leaves torch to its worker thread.
+The public API: what the window, the CLIs, Ray workers and benchmarks import, all from here
+(`from core import Classifier`). Importing this package is cheap (no torch): each name is
+imported from its module when first used, so the window can take the result types on its UI
+thread and leave torch to its worker thread.
+
+    model = load_model(weights_file)              # LoadedModel: module, labels, preprocessing
+    clf = Classifier(model, "auto")               # decoder: GpuJpegDecoder (Pillow off CUDA)
+    for result in clf.classify_many(paths): ...   # ClassificationResult, in order
+
+Subsystems: `core.decode` (images in, prepared batches out), `core.teach` (new classes),
+`core.scale` (Ray cluster, record file), `core.cli` (the command lines).
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import Any
+
+# name -> the module that defines it
+_EXPORTS = {
+    # values that cross the engine's boundary (no torch)
+    "ClassificationResult": "core.results",
+    "DeviceInfo": "core.results",
+    "ModelInfo": "core.results",
+    "Prediction": "core.results",
+    "CSV_HEADER": "core.results",
+    "csv_rows": "core.results",
+    "json_line": "core.results",
+    "printable": "core.results",
+    # errors a user can cause
+    "Cancelled": "core.errors",
+    "CheckpointError": "core.errors",
+    "ClassifierError": "core.errors",
+    "ClusterError": "core.errors",
+    "DeviceUnavailableError": "core.errors",
+    "ExitCode": "core.errors",
+    "ExportError": "core.errors",
+    "ImageReadError": "core.errors",
+    "LabelsError": "core.errors",
+    "ModelLoadError": "core.errors",
+    "OutOfDeviceMemoryError": "core.errors",
+    "OutputFileError": "core.errors",
+    "WeightsUnavailableError": "core.errors",
+    # the model and the engine
+    "LoadedModel": "core.model",
+    "IMAGENET_LABELS": "core.model",
+    "load_checkpoint": "core.model",
+    "load_imagenet": "core.model",
+    "load_model": "core.model",
+    "read_labels": "core.model",
+    "Classifier": "core.engine",
+    "PRECISIONS": "core.engine",
+    "explain": "core.explain",
+    "Explanation": "core.explain",
+    "write_results": "core.export",
+    "collector_paused": "core.imports",
+    # devices
+    "DeviceReport": "core.devices",
+    "available_devices": "core.devices",
+    "device_report": "core.devices",
+    "resolve_device": "core.devices",
+    # decoding
+    "apply_image_settings": "core.decode.settings",
+    "Decoder": "core.decode.decoder",
+    "Prepared": "core.decode.batch",
+    "PreparedBatch": "core.decode.batch",
+    "PillowDecoder": "core.decode.pillow",
+    "GpuJpegDecoder": "core.decode.gpu",
+    "DECODE_CHOICES": "core.decode.gpu",
+    "decoder_for": "core.decode.gpu",
+    "Preprocess": "core.decode.preprocess",
+    "read_image": "core.decode.images",
+    "decode_cost_of": "core.decode.images",
+    "DECODE_BUDGET": "core.decode.budget",
+    "DECODE_BUDGET_BYTES": "core.decode.budget",
+    "PixelBudget": "core.decode.budget",
+    "ImageSource": "core.decode.files",
+    "check_regular_file": "core.decode.files",
+    "expand_paths": "core.decode.files",
+    "source_name": "core.decode.files",
+    # teaching new classes
+    "Progress": "core.teach.training",
+    "TrainingOptions": "core.teach.training",
+    "TrainingResult": "core.teach.training",
+    "save_checkpoint": "core.teach.training",
+    "scan_folder": "core.teach.training",
+    "train": "core.teach.training",
+    # many images
+    "ClusterRun": "core.scale.cluster",
+    "RecordFile": "core.scale.record_file",
+}
+
+__all__ = [
+    "CSV_HEADER",
+    "DECODE_BUDGET",
+    "DECODE_BUDGET_BYTES",
+    "DECODE_CHOICES",
+    "IMAGENET_LABELS",
+    "PRECISIONS",
+    "Cancelled",
+    "CheckpointError",
+    "ClassificationResult",
+    "Classifier",
+    "ClassifierError",
+    "ClusterError",
+    "ClusterRun",
+    "Decoder",
+    "DeviceInfo",
+    "DeviceReport",
+    "DeviceUnavailableError",
+    "ExitCode",
+    "Explanation",
+    "ExportError",
+    "GpuJpegDecoder",
+    "ImageReadError",
+    "ImageSource",
+    "LabelsError",
+    "LoadedModel",
+    "ModelInfo",
+    "ModelLoadError",
+    "OutOfDeviceMemoryError",
+    "OutputFileError",
+    "PillowDecoder",
+    "PixelBudget",
+    "Prediction",
+    "Prepared",
+    "PreparedBatch",
+    "Preprocess",
+    "Progress",
+    "RecordFile",
+    "TrainingOptions",
+    "TrainingResult",
+    "WeightsUnavailableError",
+    "__version__",
+    "apply_image_settings",
+    "available_devices",
+    "check_regular_file",
+    "collector_paused",
+    "csv_rows",
+    "decode_cost_of",
+    "decoder_for",
+    "device_report",
+    "expand_paths",
+    "explain",
+    "json_line",
+    "load_checkpoint",
+    "load_imagenet",
+    "load_model",
+    "printable",
+    "read_image",
+    "read_labels",
+    "resolve_device",
+    "save_checkpoint",
+    "scan_folder",
+    "source_name",
+    "train",
+    "write_results",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562)."""
+    if name == "__version__":
+        from core.version import version
+
+        value: Any = version()
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module 'core' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -16,7 +16,7 @@ from gui.prediction_panel import heat_text, meta_text
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QImage
 
-    from core.results import ClassificationResult
+    from core import ClassificationResult
     from gui.image_view import ImageView
     from gui.prediction_panel import PredictionPanel
     from gui.session import Session

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from PySide6.QtGui import QImage
 
-    from core.results import ClassificationResult, DeviceInfo, ModelInfo
+    from core import ClassificationResult, DeviceInfo, ModelInfo
     from gui.drops import Source
     from gui.messages import HeatMap, ModelFailure
     from gui.worker import Background

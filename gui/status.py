@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QStatusBar
 
 if TYPE_CHECKING:
-    from core.results import ClassificationResult, ModelInfo
+    from core import ClassificationResult, ModelInfo
     from gui.session import Session
 
 NOTICE_STYLE = (

@@ -9,23 +9,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from core import __version__
-from core.errors import ClassifierError, ClusterError
-from core.results import ClassificationResult, json_line, printable, record_writer
+from core.cli.output import Progress, download_progress, record_file_writer, writer_for
+from core.errors import ClassifierError, ClusterError, ExitCode
+from core.results import ClassificationResult
+from core.version import version
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from core.engine import Classifier
     from core.model import LoadedModel
     from core.scale.record_file import RecordFile
-
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help=argparse.SUPPRESS)
     _add_scale_out_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return p
 
 
@@ -103,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -111,14 +109,17 @@ def _run(args: argparse.Namespace) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
-        from core.decode.images import expand_paths
+        from core.decode.files import expand_paths
+        from core.decode.gpu import decoder_for
+        from core.decode.settings import apply_image_settings
         from core.engine import Classifier
         from core.model import load_model
 
+    apply_image_settings()
     paths = expand_paths(args.paths, recursive=args.recursive)
     if not paths:
         print("resnet-classify: no images found in the given folders.", file=sys.stderr)
-        return EXIT_SOME_FAILED
+        return ExitCode.SOME_FAILED
     record_file = None
     if args.output is not None:
         try:
@@ -132,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"resnet-classify: every image already has a record in {args.output}.",
                 file=sys.stderr,
             )
-            return EXIT_SOME_FAILED if record_file.failed else EXIT_OK
+            return ExitCode.SOME_FAILED if record_file.failed else ExitCode.OK
     if args.cluster and (code := _join_cluster(args)) is not None:
         return code
     fmt = record_file.format if record_file else None
@@ -143,16 +144,18 @@ def _run(args: argparse.Namespace) -> int:
             args.weights,
             args.labels,
             variant=args.variant,
-            progress=_download_progress if interactive else None,
+            progress=download_progress if interactive else None,
         )
         classifier = (
             None
             if args.cluster
-            else Classifier(model, args.device, precision=args.precision, decode=args.decode)
+            else Classifier(
+                model, args.device, precision=args.precision, decoder=decoder_for(args.decode)
+            )
         )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
         print(f"resnet-classify: {exc}", file=sys.stderr)
-        return EXIT_MODEL
+        return ExitCode.MODEL
     if classifier is None:
         try:
             results = _cluster_results(args, model, paths)
@@ -162,8 +165,8 @@ def _run(args: argparse.Namespace) -> int:
     else:
         results = classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size)
 
-    writer = _record_writer(record_file, fmt) if record_file else _writer(fmt, sys.stdout, args.top)
-    progress = _Progress(len(paths)) if interactive and len(paths) > 1 else None
+    writer = record_file_writer(record_file, fmt) if record_file else writer_for(fmt, sys.stdout)
+    progress = Progress(len(paths)) if interactive and len(paths) > 1 else None
     failed = record_file.failed if record_file else 0
     saved: set[str] = set()
     for result in results:
@@ -178,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
             progress.advance()
     if progress:
         progress.clear()
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    return ExitCode.SOME_FAILED if failed else ExitCode.OK
 
 
 # ---- devices: the doctor and where JPEGs are decoded (core.devices, core.decode.gpu_pipeline) ----------
@@ -209,7 +212,7 @@ def _print_devices() -> int:
         from core.devices import device_report
 
     sys.stdout.write(device_report().to_text())
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _save_explanation(
@@ -241,69 +244,6 @@ def _save_explanation(
         )
         return False
     return True
-
-
-def _writer(fmt: str, out: TextIO, top_k: int):
-    # Whatever the stream's encoding, a character it lacks is written escaped, never raised:
-    # one odd name must not stop the run (JSON escapes on its own, see `record_writer`).
-    if hasattr(out, "reconfigure"):
-        out.reconfigure(errors="backslashreplace")
-    if fmt in ("json", "csv"):
-        return record_writer(out, fmt)
-    return lambda r: out.write(format_table(r))
-
-
-def format_table(result: ClassificationResult) -> str:
-    """A readable block per image: path, then aligned rank, percentage, bar and label."""
-    lines = [printable(result.path)]
-    if result.error is not None:
-        lines.append(f"  error: {printable(result.error)}")
-    else:
-        for p in result.predictions:
-            bar = "#" * round(p.probability * 20)
-            lines.append(
-                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {printable(p.label)} ({p.index})"
-            )
-    return "\n".join(lines) + "\n\n"
-
-
-class _Progress:
-    """A one-line progress bar on stderr, redrawn in place."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.start = time.perf_counter()
-        self.draw()
-
-    def advance(self) -> None:
-        self.done += 1
-        self.draw()
-
-    def draw(self) -> None:
-        width = 30
-        filled = round(width * self.done / self.total)
-        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {rate:.1f} img/s"
-        )
-        sys.stderr.flush()
-
-    def clear(self) -> None:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
-
-
-def _download_progress(done: int, total: int) -> None:
-    mb = 1024 * 1024
-    if total:
-        text = f"Downloading ResNet50 weights: {done * 100 // total:3d}% ({done / mb:.1f}/{total / mb:.1f} MB)"
-    else:
-        text = f"Downloading ResNet50 weights: {done / mb:.1f} MB"
-    sys.stderr.write("\r" + text)
-    if total and done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 # ---- scale-out: --cluster (Ray) and --output (resumable record file) -------------------------
@@ -371,18 +311,6 @@ def _open_output(path: str, fmt: str | None) -> RecordFile:
     from core.scale.record_file import RecordFile
 
     return RecordFile.open(path, fmt)
-
-
-def _record_writer(record_file: RecordFile, fmt: str) -> Callable[[ClassificationResult], None]:
-    """Each record rendered as on stdout, then written to the file whole and flushed."""
-    from core.results import csv_rows
-    from core.scale.record_file import csv_text
-
-    if fmt == "json":
-        return lambda r: record_file.write(json_line(r))
-    if fmt == "csv":
-        return lambda r: record_file.write(csv_text(csv_rows(r)))
-    return lambda r: record_file.write(format_table(r))
 
 
 def _cluster_results(

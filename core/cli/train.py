@@ -16,14 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from core import __version__
-from core.cli.classify import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
-from core.errors import Cancelled, ClassifierError, ModelLoadError
+from core.errors import Cancelled, ClassifierError, ExitCode, ModelLoadError
+from core.version import version
 
 if TYPE_CHECKING:
     from core.teach.training import Progress, TrainingResult
-
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same model (default: 0)")
     p.add_argument("--verbose", "-v", action="store_true", help="log what training does")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return p
 
 
@@ -95,20 +92,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         cancel.set()
         print("\nInterrupted.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
 
 
 def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
+        from core.decode.settings import apply_image_settings
         from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
+
+    apply_image_settings()
 
     try:
         folders = scan_folder(args.data)
     except ClassifierError as exc:
         print(f"resnet-train: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     print(
         f"{len(folders.classes)} classes, {folders.total} images: "
         + ", ".join(f"{c.name} ({c.count})" for c in folders.classes),
@@ -134,19 +134,19 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
         if bar:
             bar.clear()
         print("Cancelled.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except ClassifierError as exc:
         if bar:
             bar.clear()
         print(f"resnet-train: {exc}", file=sys.stderr)
         if isinstance(exc, ModelLoadError):
-            return EXIT_MODEL
-        return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_SOME_FAILED
+            return ExitCode.MODEL
+        return ExitCode.USAGE if exc.exit_code == ExitCode.USAGE else ExitCode.SOME_FAILED
     sys.stdout.write(format_summary(result))
     print(
         f"Saved {path}. Classify with: resnet-classify --weights {path} PHOTO...", file=sys.stderr
     )
-    return EXIT_SOME_FAILED if result.skipped else EXIT_OK
+    return ExitCode.SOME_FAILED if result.skipped else ExitCode.OK
 
 
 def format_summary(result: TrainingResult) -> str:

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.engine import _is_out_of_memory
 from core.errors import Cancelled, OutOfDeviceMemoryError
+from core.gpu_memory import is_out_of_memory
 from core.teach.taught_model import EpochStats, TrainingOptions
 
 FEATURE_DIM = 2048
@@ -152,7 +152,7 @@ class HeadTrainer:
             train_loss, train_acc = self._evaluate(self.clean_train_x, self.clean_train_y)
             val_loss, val_acc = self._evaluate(self.val_x, self.val_y)
         except RuntimeError as exc:
-            if not _is_out_of_memory(exc):
+            if not is_out_of_memory(exc):
                 raise
             raise OutOfDeviceMemoryError(
                 "The GPU ran out of memory while training. Train without fine-tuning, close "

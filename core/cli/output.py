@@ -1,0 +1,88 @@
+"""How `resnet-classify` writes: records as table, JSON or CSV, and its progress on stderr."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
+
+from core.results import ClassificationResult, csv_rows, json_line, printable, record_writer
+
+if TYPE_CHECKING:
+    from core.scale.record_file import RecordFile
+
+
+def writer_for(fmt: str, out: TextIO) -> Callable[[ClassificationResult], object]:
+    """What writes each record to `out` in `fmt`: json, csv or table."""
+    # Whatever the stream's encoding, a character it lacks is written escaped, never raised:
+    # one odd name must not stop the run (JSON escapes on its own, see `record_writer`).
+    if hasattr(out, "reconfigure"):
+        out.reconfigure(errors="backslashreplace")
+    if fmt in ("json", "csv"):
+        return record_writer(out, fmt)
+    return lambda r: out.write(format_table(r))
+
+
+def format_table(result: ClassificationResult) -> str:
+    """A readable block per image: path, then aligned rank, percentage, bar and label."""
+    lines = [printable(result.path)]
+    if result.error is not None:
+        lines.append(f"  error: {printable(result.error)}")
+    else:
+        for p in result.predictions:
+            bar = "#" * round(p.probability * 20)
+            lines.append(
+                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {printable(p.label)} ({p.index})"
+            )
+    return "\n".join(lines) + "\n\n"
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn in place."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.start = time.perf_counter()
+        self.draw()
+
+    def advance(self) -> None:
+        self.done += 1
+        self.draw()
+
+    def draw(self) -> None:
+        width = 30
+        filled = round(width * self.done / self.total)
+        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {rate:.1f} img/s"
+        )
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+def download_progress(done: int, total: int) -> None:
+    mb = 1024 * 1024
+    if total:
+        text = f"Downloading ResNet50 weights: {done * 100 // total:3d}% ({done / mb:.1f}/{total / mb:.1f} MB)"
+    else:
+        text = f"Downloading ResNet50 weights: {done / mb:.1f} MB"
+    sys.stderr.write("\r" + text)
+    if total and done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def record_file_writer(record_file: RecordFile, fmt: str) -> Callable[[ClassificationResult], None]:
+    """Each record rendered as on stdout, then written to the file whole and flushed."""
+    from core.scale.record_file import csv_text
+
+    if fmt == "json":
+        return lambda r: record_file.write(json_line(r))
+    if fmt == "csv":
+        return lambda r: record_file.write(csv_text(csv_rows(r)))
+    return lambda r: record_file.write(format_table(r))
