@@ -68,11 +68,12 @@ def read_image(
     claim: PixelClaim | None = None,
     max_pixels: int | None = None,
     too_large: str = "too large to open safely",
+    oversample: int | None = DRAFT_OVERSAMPLE,
 ) -> Image.Image:
     """Open `source` (a path or encoded bytes) as RGB.
 
     With `min_side` (the model's resize), a JPEG may be decoded at reduced size, never below
-    `DRAFT_OVERSAMPLE * min_side` on its short side, and a picture longer than `MAX_ASPECT`
+    `oversample * min_side` on its short side (None: never reduced), and a picture longer than `MAX_ASPECT`
     times its width is refused. With `claim`, the decode first waits for its pixels to fit in
     the claim's budget. With `max_pixels`, a larger image (after any draft) is refused with
     `too_large` before it is decoded.
@@ -88,7 +89,7 @@ def read_image(
         with fp:
             img, rgb = Image.open(fp), None
             try:
-                rgb = _decode(img, name, min_side, claim, max_pixels, too_large)
+                rgb = _decode(img, name, min_side, claim, max_pixels, too_large, oversample)
             finally:
                 if rgb is not img:  # let the decoder's buffers go now, not at garbage collection
                     img.close()
@@ -130,6 +131,7 @@ def _decode(
     claim: PixelClaim | None,
     max_pixels: int | None,
     too_large: str,
+    oversample: int | None = DRAFT_OVERSAMPLE,
 ) -> Image.Image:
     """`img`, opened but not decoded, as RGB: refused from its header if it would cost too
     much, and decoded once its cost fits in `claim`'s budget."""
@@ -137,8 +139,8 @@ def _decode(
     full_size = img.size
     if min_side:
         _check_aspect(img.size, name)
-        if img.format in ("JPEG", "MPO"):
-            _draft(img, min_side * DRAFT_OVERSAMPLE)
+        if img.format in ("JPEG", "MPO") and oversample:
+            _draft(img, min_side * oversample)
     if max_pixels is not None and img.width * img.height > max_pixels:
         raise ImageReadError(f"{name}: {too_large} ({img.width:,} x {img.height:,} pixels).")
     cost = decode_cost(img, full_size)

@@ -21,7 +21,7 @@ from PIL import Image
 from core.decode.batch import Prepared, PreparedBatch, StopCheck
 from core.decode.budget import DECODE_BUDGET, PixelBudget
 from core.decode.files import ImageSource, source_name
-from core.decode.images import read_image
+from core.decode.images import DRAFT_OVERSAMPLE, read_image
 from core.decode.preprocess import Preprocess
 from core.errors import ClassifierError
 
@@ -32,17 +32,20 @@ class PillowDecoder:
     """Decodes with Pillow on `workers` threads (default: fitted to the machine and the device),
     each decode waiting for its pixels to fit in `pixel_budget` (default: the process-wide one).
     `prefetch` images are decoded ahead of the network (default: enough to keep every thread
-    busy)."""
+    busy). Large JPEGs are decoded at reduced size down to `draft_oversample` times the model's
+    resize (None: always in full; `benchmarks/` measures the choice)."""
 
     def __init__(
         self,
         pixel_budget: PixelBudget | None = None,
         workers: int | None = None,
         prefetch: int | None = None,
+        draft_oversample: int | None = DRAFT_OVERSAMPLE,
     ) -> None:
         self.pixel_budget = pixel_budget or DECODE_BUDGET
         self.workers = workers
         self.prefetch = prefetch
+        self.draft_oversample = draft_oversample
         self._staging: torch.Tensor | None = None
 
     @property
@@ -52,7 +55,7 @@ class PillowDecoder:
     # ---- one image --------------------------------------------------------------------
     def read(self, source: ImageSource, pre: Preprocess) -> Image.Image:
         """The picture the network sees, decoded (RGB, upright, maybe reduced) before resizing."""
-        return read_image(source, pre.resize_size)
+        return read_image(source, pre.resize_size, oversample=self.draft_oversample)
 
     def prepare(self, source: ImageSource | Image.Image, pre: Preprocess) -> torch.Tensor:
         """One image as a 3xHxW tensor (raises `ImageReadError`)."""
@@ -71,7 +74,10 @@ class PillowDecoder:
         try:
             # the decoded picture is held, and counted in the budget, only until it is a tensor
             with self.pixel_budget.claim() as claim:
-                tensor = pre(read_image(source, pre.resize_size, claim=claim))
+                img = read_image(
+                    source, pre.resize_size, claim=claim, oversample=self.draft_oversample
+                )
+                tensor = pre(img)
             return Prepared(name, tensor, None, time.perf_counter() - start)
         except ClassifierError as exc:
             return Prepared(name, None, exc.message, time.perf_counter() - start)

@@ -227,7 +227,7 @@ class ClusterRun:
                         continue
                     seen.add(row["id"])
                     self.per_node[row["node"]] += 1
-                    yield _result(row)
+                    yield result_from_row(row)
         except ray.exceptions.RayError as exc:
             raise ClusterError(f"The cluster run failed: {first_line(exc)}") from None
         finally:
@@ -302,7 +302,7 @@ def _manifest_row(index: int, path: str) -> dict[str, Any]:
     return {"id": index, "path": path, "file": os.path.abspath(path)}
 
 
-def _result(row: Mapping[str, Any]) -> ClassificationResult:
+def result_from_row(row: Mapping[str, Any]) -> ClassificationResult:
     """A worker's row back to the record a local run would give."""
     preds = tuple(
         Prediction(rank=r, index=i, label=label, probability=p)

@@ -14,8 +14,8 @@ import pytest
 from dnd import MODEL_TIMEOUT_MS, RESULT_TIMEOUT_MS, drop, file_urls
 from hostile_corpus import costly_bombs, mutants, peak_memory
 from PIL import Image
+from stall_meter import StallMeter
 
-from benchmarks.folder_memory import StallMeter
 from core.errors import ImageReadError
 from gui.image_loader import decode_for_display
 
