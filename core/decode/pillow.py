@@ -95,18 +95,6 @@ class PillowDecoder:
         stop: StopCheck,
         workers: int | None = None,
     ) -> Iterator[PreparedBatch]:
-        for prepared in self.prepared(sources, pre, device, batch_size, stop, workers):
-            yield PreparedBatch.of(prepared, lambda ts: self.stack(ts, device))
-
-    def prepared(
-        self,
-        sources: Sequence[ImageSource],
-        pre: Preprocess,
-        device: torch.device,
-        batch_size: int,
-        stop: StopCheck,
-        workers: int | None = None,
-    ) -> Iterator[list[Prepared]]:
         """The sources prepared, in order, `batch_size` at a time, decoding running ahead on a
         pool while the caller works on a batch. Stops between batches once `stop()` is true."""
         items = list(sources)
@@ -130,7 +118,7 @@ class PillowDecoder:
                         return
                     batch = [pending.pop(0).result() for _ in range(min(batch_size, len(pending)))]
                     fill()
-                    yield batch
+                    yield PreparedBatch.of(batch, lambda ts: self.stack(ts, device))
             finally:
                 for fut in pending:
                     fut.cancel()
