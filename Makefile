@@ -18,9 +18,11 @@ DEB := dist/resnet-classifier_$(VERSION)_$(DEB_ARCH).deb
 DEB_COMPRESS ?= zstd:3
 # Debian tools the installer targets use, installed when missing (CI runs as root on Debian).
 DEB_TOOLS := dpkg-deb:dpkg desktop-file-validate:desktop-file-utils lintian:lintian
+# What the tests read our files back with (exiftool reads the XMP keywords: tests/test_keywords.py).
+TEST_TOOLS := exiftool:libimage-exiftool-perl
 
 .PHONY: install run test lint format bench package package-test installer installer-test \
-	installer-lint deb-tools clean
+	installer-lint deb-tools test-tools clean
 
 install: $(STAMP)
 
@@ -41,7 +43,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint
+test: lint | test-tools
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -73,12 +75,18 @@ installer-test: $(DEB) | deb-tools
 installer-lint: $(DEB) | deb-tools
 	lintian --no-tag-display-limit $(DEB) || true
 
-deb-tools:
-	@missing="$(foreach t,$(DEB_TOOLS),$(if $(shell command -v $(word 1,$(subst :, ,$(t))) 2>/dev/null),,$(word 2,$(subst :, ,$(t)))))"; \
+# Each list is command:package; the packages of the missing commands are installed with apt-get.
+install_missing = @missing="$(foreach t,$(1),$(if $(shell command -v $(word 1,$(subst :, ,$(t))) 2>/dev/null),,$(word 2,$(subst :, ,$(t)))))"; \
 	if [ -n "$$(echo $$missing)" ]; then \
 		echo "installing $$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+
+deb-tools:
+	$(call install_missing,$(DEB_TOOLS))
+
+test-tools:
+	$(call install_missing,$(TEST_TOOLS))
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache

@@ -55,7 +55,22 @@ class LabelsError(ModelLoadError):
 
 
 class WeightsUnavailableError(ModelLoadError):
-    """The ImageNet weights are neither bundled, cached nor downloadable."""
+    """The ImageNet weights are neither bundled, cached nor downloadable.
+
+    `file_name` and `folder` say which file is missing and where to put it (None where the
+    error is not about a missing file); each front end adds its own way out (a flag, a menu).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file_name: str | None = None,
+        folder: str | None = None,
+        offline: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.file_name, self.folder, self.offline = file_name, folder, offline
 
 
 class DeviceUnavailableError(ModelLoadError):

@@ -7,8 +7,10 @@ bytes done / total to the command line and the window.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 import sys
 import threading
 import urllib.error
@@ -30,6 +32,7 @@ ProgressCallback = Callable[[int, int], None]
 
 VARIANTS = {w.name: w for w in ResNet50_Weights}
 DEFAULT_VARIANT = "IMAGENET1K_V2"
+WEIGHTS_SIZE = "about 98 MB"  # both variants' files: 102,530,333 and 102,540,417 bytes
 
 # Lets tests (and mirrors) serve the weights from elsewhere; the file name keeps the hash.
 URL_ENV = "RESNET_CLASSIFIER_WEIGHTS_URL"
@@ -121,19 +124,36 @@ def download(
     except Cancelled:
         raise
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise WeightsUnavailableError(
-            f"Could not download the ImageNet weights ({reason}). Connect to the internet once "
-            "so they can be downloaded and cached, or choose your own weights file "
-            "(--weights FILE, or File > Load weights...)."
-        ) from None
+        raise missing_weights_error(getattr(exc, "reason", exc), dst) from None
     except RuntimeError as exc:
         if "invalid hash value" in str(exc):
             raise WeightsUnavailableError(
                 "The downloaded ImageNet weights failed their integrity check and were discarded. "
-                "Try again; if it keeps failing, choose your own weights file with --weights."
+                "Try again; if it keeps failing, use a checkpoint of your own."
             ) from None
         raise
+
+
+def missing_weights_error(reason: object, dst: Path) -> WeightsUnavailableError:
+    """The download failed: say why in words, which file is missing and where it goes."""
+    offline = isinstance(reason, socket.gaierror) or getattr(reason, "errno", None) in (
+        errno.ENETUNREACH,
+        errno.EHOSTUNREACH,
+    )
+    if offline:
+        why = "This computer is offline, so the ImageNet weights could not be downloaded."
+    elif isinstance(reason, (TimeoutError, socket.timeout)):
+        why = "The ImageNet weights could not be downloaded: the server did not answer in time."
+    else:
+        words = getattr(reason, "strerror", None) or str(reason)
+        why = f"The ImageNet weights could not be downloaded ({words})."
+    return WeightsUnavailableError(
+        f"{why} The file {dst.name} ({WEIGHTS_SIZE}) is needed; put it in {dst.parent} and "
+        "start again, or connect to the internet once so it is downloaded there.",
+        file_name=dst.name,
+        folder=str(dst.parent),
+        offline=offline,
+    )
 
 
 class _ProgressBar:

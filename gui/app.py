@@ -75,6 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hand_over(args.images):
             return ExitCode.OK
 
+    # Qt answers a missing library and an X display that does not answer alike, with an abort.
+    from gui.platform_check import problem
+
+    if (why := problem()) is not None:
+        _say(sys.stderr, f"resnet-classifier: {why}")
+        return ExitCode.SOME_FAILED
+
     from PySide6.QtCore import QLoggingCategory, QSettings
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication

@@ -14,12 +14,15 @@ from PySide6.QtCore import QObject, Signal
 from gui.prediction_panel import heat_text, meta_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from PySide6.QtGui import QAction, QImage
 
     from core import ClassificationResult
     from gui.image_view import ImageView
     from gui.prediction_panel import PredictionPanel
     from gui.session import Session
+    from gui.table_follow import TableFollower
 
 VIEW_MAX_SIDE = 2048  # longest side the loader decodes for the view, before the screen's scale
 
@@ -29,10 +32,24 @@ class CurrentItemView(QObject):
     heatMapProblem = Signal(str)
 
     def __init__(
-        self, session: Session, view: ImageView, panel: PredictionPanel, heat_action: QAction
+        self,
+        session: Session,
+        view: ImageView,
+        panel: PredictionPanel,
+        heat_action: QAction,
+        follower: TableFollower | None = None,
     ) -> None:
         super().__init__(view)
         self.session, self.view, self.panel, self.heat_action = session, view, panel, heat_action
+        # "3 of 21" for an item: the table's order when there is one (gui/table_follow.py).
+        self.position: Callable[[int], str] = lambda i: (
+            f"{i + 1} of {len(session.items)}" if len(session.items) > 1 else ""
+        )
+        if follower is not None:
+            self.position = follower.position
+            follower.orderChanged.connect(self.refresh)
+            follower.nothingShown.connect(self.show_nothing)
+        heat_action.setEnabled(False)  # nothing to map until an image is shown
         session.imageLoaded.connect(self._on_image_loaded)
         session.changed.connect(self.refresh)
         session.heatChanged.connect(self._update_heat)
@@ -51,9 +68,20 @@ class CurrentItemView(QObject):
         self.view.set_image(None)
         self.view.set_overlay(None)
         self.view.set_placeholder("Loading…")
+        self.heat_action.setEnabled(True)
         self.session.request_image(index, self.view_side())
         self.refresh()
         return True
+
+    def show_nothing(self, text: str) -> None:
+        """No image to show (a filter hides them all): `text` where the photo and bars were."""
+        self.session.clear_current()
+        self.view.set_image(None)
+        self.view.set_overlay(None)
+        self.view.set_placeholder(text)
+        self.panel.show_placeholder(text, "")
+        self.heat_action.setChecked(False)
+        self.heat_action.setEnabled(False)
 
     def view_side(self) -> int:
         return round(VIEW_MAX_SIDE * min(2.0, self.view.devicePixelRatioF()))
@@ -81,7 +109,7 @@ class CurrentItemView(QObject):
         if result is None or (stale and not result.ok):
             self.panel.show_waiting(s.waiting_text())
             return
-        position = f"{s.current + 1} of {len(s.items)}" if len(s.items) > 1 else ""
+        position = self.position(s.current)
         source = s.model.source if s.model is not None else None
         meta = meta_text(result, s.device_name(result.device), source, position)
         selected = s.heat_rank if self.heat_action.isChecked() else None

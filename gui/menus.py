@@ -49,14 +49,19 @@ class Menus(QObject):
             "Save the table's results as CSV or JSON, in resnet-classify's format",
         )
         self.export_action.setEnabled(False)
+        self.keywords_action = self._action(
+            "Write &Keywords…", None, "Write the predictions into the photos as XMP keywords"
+        )
+        self.sort_action = self._action(
+            "&Sort Into Folders…", None, "Copy or move the photos into one folder per label"
+        )
         self.quit_action = self._action("&Quit", std.Quit, None)
         file_menu = window.menuBar().addMenu("&File")
         for action in (self.open_action, self.open_folder_action, self.paste_action):
             file_menu.addAction(action)
         file_menu.addAction(self.export_action)
-        file_menu.addSeparator()
-        for action in (self.weights_action, self.labels_action, self.imagenet_action):
-            file_menu.addAction(action)
+        file_menu.addAction(self.keywords_action)
+        file_menu.addAction(self.sort_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -65,7 +70,21 @@ class Menus(QObject):
             None,
             "Train the model on your own classes: a folder of class folders",
         )
-        window.menuBar().addMenu("&Model").addAction(self.teach_action)
+        model_menu = window.menuBar().addMenu("&Model")
+        for action in (self.weights_action, self.labels_action, self.imagenet_action):
+            model_menu.addAction(action)
+        model_menu.addSeparator()
+        model_menu.addAction(self.teach_action)
+        self.review_action = self._action(
+            "&Review Least Sure…", "Ctrl+R", "Walk the unsure photos, least sure first"
+        )
+        self.reteach_action = self._action(
+            "Teach from &Corrections",
+            None,
+            "Retrain on your corrections (and the taught model's examples), then re-classify",
+        )
+        model_menu.addAction(self.review_action)
+        model_menu.addAction(self.reteach_action)
 
         self.device_menu = window.menuBar().addMenu("&Device")
         self.device_menu.setToolTipsVisible(True)
@@ -85,13 +104,20 @@ class Menus(QObject):
         view_menu.addAction(self.next_action)
         view_menu.addAction(self.prev_action)
 
+        self.guide_action = self._action(
+            "&User Guide", "F1", "How to use the window, and what to do offline"
+        )
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", None, None)
         self.about_action = self._action("&About", None, None)
         self.devices_action = self._action(
             "&Devices…", None, "Every device the model can run on, and why a GPU is missing"
         )
         help_menu = window.menuBar().addMenu("&Help")
-        help_menu.addAction(self.about_action)
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.devices_action)
+        help_menu.addAction(self.about_action)
 
     def _action(self, text: str, shortcut: object, tip: str | None) -> QAction:
         action = QAction(text, self._window)
@@ -123,3 +149,14 @@ class Menus(QObject):
 
     def device_actions(self) -> list[QAction]:
         return list(self.device_group.actions())
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(what, keys) for every action with a shortcut, in menu order, as the user reads them."""
+        rows = []
+        for menu_action in self._window.menuBar().actions():
+            menu = menu_action.menu()
+            for action in menu.actions() if menu is not None else ():
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    rows.append((action.text().replace("&", "").rstrip("…"), keys))
+        return rows

@@ -60,11 +60,14 @@ class HeatMap:
 
 @dataclass(frozen=True)
 class ModelFailure:
-    """Why a model could not be loaded; `offline` means the ImageNet weights could not be had."""
+    """Why a model could not be loaded; `offline` means the ImageNet weights could not be had,
+    `file_name` and `folder` which weights file is missing and where the app looks for it."""
 
     message: str
     offline: bool = False
     cancelled: bool = False
+    file_name: str | None = None
+    folder: str | None = None
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class ModelControl(QObject):
             self.failed.emit("The weights could not be loaded", failure.message)
             return
         self.status_bar.say(
-            "No model loaded. Use File > Load Weights… or File > Use ImageNet Weights."
+            "No model loaded. Use Model > Load Weights… or Model > Use ImageNet Weights."
         )
         self.shown.refresh()
         if not self.interactive:
@@ -121,8 +121,14 @@ class ModelControl(QObject):
         box.open()
 
     def _dialog_done(self, choice: str) -> None:
-        self.dialog = None
-        if choice == "retry":
+        box, self.dialog = self.dialog, None
+        if choice == "folder" and box is not None:
+            from gui.dialogs import show_folder
+
+            show_folder(box.folder or "")
+            self.dialog = box  # the folder is open beside it: the choice is still to be made
+            QTimer.singleShot(0, box.open)
+        elif choice == "retry":
             self.session.retry_load()
         elif choice == "choose":
             QTimer.singleShot(0, self.choose_weights)

@@ -76,10 +76,17 @@ class PredictionPanel(QWidget):
     def set_heat_action(self, action: QAction) -> None:
         self.heat_button.setDefaultAction(action)
 
-    def show_placeholder(self) -> None:
-        self.title.setText("No image yet")
+    def show_placeholder(
+        self,
+        title: str = "No image yet",
+        text: str = "The top-5 predictions for the image you drop appear here.",
+    ) -> None:
+        self.title.setText(title)
+        self.title.setToolTip("")
         self.bars.clear()
-        self.meta.setText("The top-5 predictions for the image you drop appear here.")
+        self.error.setVisible(False)
+        self.heat_label.setVisible(False)
+        self.meta.setText(text)
 
     def show_name(self, name: str) -> None:
         self.title.setText(elide_middle(Path(name).name))

@@ -46,6 +46,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core import is_unsure
+from gui.unsure import unsure_mark
 from gui.widgets import percent_text
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ class ResultsModel(QAbstractTableModel):
         self._asked: set[int] = set()
         self._blank = QPixmap()
         self._warning: Any = None
+        self.threshold = 0.0  # a top-1 under it is unsure: marked (gui/unsure.py sets it)
+        self.corrections: dict[str, str] = {}  # item name -> the class a person gave it
         self.running = False  # rows without a result are "waiting", else "not classified"
 
     # ---- contents -------------------------------------------------------------------
@@ -86,6 +90,11 @@ class ResultsModel(QAbstractTableModel):
         self._thumbs.clear()
         self._asked.clear()
         self.endResetModel()
+
+    def set_marks(self, threshold: float, corrections: dict[str, str]) -> None:
+        """Mark the rows under `threshold` unsure, and show the classes people gave."""
+        self.threshold, self.corrections = threshold, corrections
+        self.all_changed()
 
     def item(self, row: int) -> Item | None:
         return self._items[row] if 0 <= row < len(self._items) else None
@@ -156,6 +165,8 @@ class ResultsModel(QAbstractTableModel):
             return self._text(item, column)
         if role == SORT_ROLE:
             return self._sort_key(item, column)
+        if column == CONFIDENCE and role != Qt.ItemDataRole.DisplayRole and self.unsure(item):
+            return unsure_mark(role, self.threshold)
         if role == Qt.ItemDataRole.DecorationRole:
             if column == FILE:
                 return self._thumbnail(index.row())
@@ -176,6 +187,9 @@ class ResultsModel(QAbstractTableModel):
             return QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
         return None
 
+    def unsure(self, item: Item) -> bool:
+        return item.result is not None and is_unsure(item.result, self.threshold)
+
     def _text(self, item: Item, column: int) -> str:
         result = item.result
         if column == FILE:
@@ -184,6 +198,9 @@ class ResultsModel(QAbstractTableModel):
             if column == LABEL:
                 return "waiting…" if self.running else "not classified"
             return ""
+        if column == LABEL and item.name in self.corrections:
+            given = self.corrections[item.name]
+            return f"{given} ✓" if result.ok and result.top.label == given else f"{given} ✎"
         if column == LABEL:
             return result.top.label if result.ok and result.top is not None else ""
         if column == CONFIDENCE:
@@ -229,6 +246,20 @@ class ResultsFilter(QSortFilterProxyModel):
         self.setFilterKeyColumn(LABEL)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    only_unsure = False  # show only the rows under the model's threshold
+
+    def set_only_unsure(self, on: bool) -> None:
+        self.only_unsure = on
+        self.invalidate()
+
+    def filterAcceptsRow(self, row: int, parent: _Index) -> bool:
+        if self.only_unsure:
+            model = self.sourceModel()
+            item = model.item(row)
+            if item is None or not model.unsure(item):
+                return False
+        return super().filterAcceptsRow(row, parent)
 
     def lessThan(self, left: _Index, right: _Index) -> bool:
         a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
@@ -289,6 +320,7 @@ class ResultsPanel(QWidget):
         bar.addWidget(self.progress)
         bar.addWidget(self.cancel)
         bar.addWidget(self.resume)
+        self.bar = bar  # others add their controls here (gui/unsure.py)
 
         self.table = QTableView()
         self.table.setObjectName("resultsTable")

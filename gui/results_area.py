@@ -26,6 +26,7 @@ THUMB_SIDE = 40
 
 class ResultsArea(QObject):
     picked = Signal(int)  # index of the item the user chose in the table
+    built = Signal(object)  # the ResultsPanel, when it is first built
 
     def __init__(self, session: Session, splitter: QSplitter, export_action: QAction) -> None:
         super().__init__(splitter)
@@ -80,6 +81,7 @@ class ResultsArea(QObject):
             self.splitter.setStretchFactor(1, 2)
             height = max(self.splitter.height(), 400)
             self.splitter.setSizes([height * 56 // 100, height * 44 // 100])
+            self.built.emit(self.panel)
         return self.panel
 
     def _want_thumbnail(self, index: int) -> None:

@@ -113,6 +113,7 @@ class Session(QObject):
         self.drop_id = 0  # one per drop: the loader's answers and the item list
         self._pending_problems: list[str] = []
         self._load_id = 0
+        self._model_id = 0  # the load id of the model in use: a failed load leaves it as it was
         self._load_cancel: threading.Event | None = None
         self._device_id = 0
         self._classify_id = 0
@@ -142,7 +143,7 @@ class Session(QObject):
 
     def current_key(self) -> tuple[int, str] | None:
         """(load id, device) that results must come from to be up to date; None: no model."""
-        return (self._load_id, self.model.device) if self.model is not None else None
+        return (self._model_id, self.model.device) if self.model is not None else None
 
     def is_stale(self, item: Item) -> bool:
         return item.result is not None and item.result_key != self.current_key()
@@ -151,7 +152,7 @@ class Session(QObject):
         """Why the current image shows no prediction (yet)."""
         if self.model is None:
             if self.no_model:
-                return "No model is loaded: use File > Load Weights…."
+                return "No model is loaded: use Model > Load Weights…."
             return "Waiting for the model…"
         if self.run_cancelled and not self.running():
             return "Not classified: the run was stopped."
@@ -213,6 +214,7 @@ class Session(QObject):
         if request_id != self._load_id or self.closing:
             return
         self.model = info
+        self._model_id = request_id
         self.device = info.device  # where it really runs (a missing GPU falls back to CPU)
         self.weights, self.labels = self.pending_model
         self.modelLoaded.emit(info)
@@ -248,6 +250,9 @@ class Session(QObject):
         if self.model is None:
             self.device = device
             return
+        if device == self.model.device:  # already there: nothing to move, nothing to redo
+            self.deviceChanged.emit(self.model)  # still the user's choice, to be remembered
+            return
         self.cancel_classify()
         self._device_id += 1
         self.deviceRequested.emit(self._device_id, device)
@@ -258,9 +263,7 @@ class Session(QObject):
         self.model = info
         self.device = info.device
         self.deviceChanged.emit(info)
-        for item in self._items:  # re-classify on the device just chosen
-            item.result_key = None
-        self.classify_stale()
+        self.classify_stale()  # results from the other device are stale by their key
 
     def on_device_failed(self, request_id: int, message: str) -> None:
         if self.closing:
@@ -296,6 +299,10 @@ class Session(QObject):
         self.current = index
         self.heat_rank = 0
         return True
+
+    def clear_current(self) -> None:
+        """No item is shown (a filter hides them all); the next one chosen is shown afresh."""
+        self.current = -1
 
     def request_image(self, index: int, max_side: int, kind: str = "view") -> None:
         """Ask the loader for item `index` decoded for display ("view") or as a "thumb"."""

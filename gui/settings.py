@@ -11,6 +11,7 @@ WEIGHTS = "model/weights"
 LABELS = "model/labels"
 GEOMETRY = "window/geometry"
 LAST_FOLDER = "window/lastFolder"
+UNSURE = "library/unsureThreshold"
 
 
 class Settings:
@@ -65,6 +66,19 @@ class Settings:
     @weights.setter
     def weights(self, value: str | None) -> None:
         self._set(WEIGHTS, value)
+
+    @property
+    def unsure_threshold(self) -> float:
+        """Under this top-1 confidence a photo is unsure (0-1; default 0.5)."""
+        try:
+            value = float(self._get(UNSURE))
+        except (TypeError, ValueError):
+            return 0.5
+        return value if 0.0 <= value <= 1.0 else 0.5
+
+    @unsure_threshold.setter
+    def unsure_threshold(self, value: float) -> None:
+        self._set(UNSURE, float(value))
 
     @property
     def labels(self) -> str | None:

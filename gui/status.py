@@ -51,7 +51,10 @@ class StatusBar(QStatusBar):
         self.progress.setVisible(False)
         self.device = QLabel()
         self.device.setObjectName("device")
+        self.share = QLabel()  # the share of unsure photos after a folder (gui/unsure.py)
+        self.share.setObjectName("unsureShare")
         self.addWidget(self.text, 1)
+        self.addPermanentWidget(self.share)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.device)
         self._session: Session | None = None
@@ -90,6 +93,9 @@ class StatusBar(QStatusBar):
         self.progress.setToolTip(text)
         self.text.setText(text)
         return text
+
+    def set_share(self, text: str) -> None:
+        self.share.setText(text)
 
     def show_device(self, name: str | None) -> None:
         """The device the model runs on (None: no model yet)."""

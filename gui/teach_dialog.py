@@ -365,6 +365,8 @@ class TeachDialog(QDialog):
         right = sum(r.confusion[i][i] for i in range(len(r.class_names)))
         self.accuracy_label.setText(
             f"Validation accuracy: {r.val_accuracy * 100:.1f}% ({right} of {total} held-out images)"
+            + "\nWith an unsure threshold, "
+            + r.thresholds_text().replace("\n", "; ")
         )
         self.curve.set_best(r.best_epoch)
         self._fill_confusion(r)

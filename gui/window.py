@@ -20,6 +20,7 @@ from gui.current_item import CurrentItemView
 from gui.export import Exporter
 from gui.image_view import ImageView
 from gui.intake import PLACEHOLDER, Intake
+from gui.library import Library
 from gui.menus import Menus
 from gui.model_control import ModelControl
 from gui.prediction_panel import PredictionPanel
@@ -28,12 +29,13 @@ from gui.results_area import ResultsArea
 from gui.session import Item, Session
 from gui.settings import Settings
 from gui.status import Notice, StatusBar
+from gui.table_follow import TableFollower
 
 # Imported where they are used: the worker module once the window is on screen, dialogs and
 # the results table when they are first needed. The window must come up fast.
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
-    from PySide6.QtWidgets import QMessageBox
+    from PySide6.QtWidgets import QDialog, QMessageBox
 
     from core import ClassificationResult
     from gui.drops import Source
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
         )
         self.background: Background | None = None
         self.error_dialog: QMessageBox | None = None
+        self.help_dialog: QDialog | None = None
         self._painted = self._started = self._start_pending = False
         self._start_images: list[Source] = []
         self._start_problems: list[str] = []
@@ -138,13 +141,16 @@ class MainWindow(QMainWindow):
         self.heat_action, self.device_menu = m.heat_action, m.device_menu
         self.table = ResultsArea(s, self.main_splitter, m.export_action)
         self.table.picked.connect(self.show_item)
-        self.shown = CurrentItemView(s, self.view, self.panel, m.heat_action)
+        self.follower = TableFollower(self.table, s, [m.export_action])
+        self.follower.moveTo.connect(self.show_item)
+        self.shown = CurrentItemView(s, self.view, self.panel, m.heat_action, self.follower)
         self.shown.heatMapShown.connect(self.heatMapShown)
         self.shown.heatMapProblem.connect(self.heatMapProblem)
         self.status_bar.follow(s)
         self.exporter = Exporter(self, s, self.table, self.settings, m.export_action)
         self.exporter.said.connect(self.status_bar.say)
         self.exporter.failed.connect(self.show_error)
+        self.library = Library(self, s, self.table, self.settings, m, self.status_bar)
 
         self.intake = Intake(self, self.settings, self.view, m)
         self.intake.opened.connect(self.open_sources)
@@ -162,7 +168,9 @@ class MainWindow(QMainWindow):
         m.quit_action.triggered.connect(self.close)
         m.next_action.triggered.connect(lambda: self._step(1))
         m.prev_action.triggered.connect(lambda: self._step(-1))
-        m.about_action.triggered.connect(self._about)
+        for action, which in ((m.about_action, "about"), (m.guide_action, "guide")):
+            action.triggered.connect(lambda _=False, w=which: self._help(w))
+        m.shortcuts_action.triggered.connect(lambda: self._help("shortcuts"))
         s.expanded.connect(self._on_expanded)
         # Last, so that whoever listens hears of a result once the window shows it.
         s.itemClassified.connect(self.itemClassified)
@@ -316,10 +324,11 @@ class MainWindow(QMainWindow):
         self.status_bar.say(f"Something went wrong: {summary}")
         self.show_error("Something went wrong", summary, details)
 
-    def _about(self) -> None:
-        from gui.dialogs import about
+    def _help(self, which: str) -> None:
+        """Help > User Guide, Keyboard Shortcuts or About; built when first asked for."""
+        from gui.help_dialog import show_help
 
-        about(self, APP_NAME)
+        self.help_dialog = show_help(self, which, self.menus.shortcuts())
 
     # ================================================================== drops, passed on
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

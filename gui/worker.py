@@ -113,10 +113,13 @@ class ClassifierWorker(QObject):
             )
             classifier = Classifier(model, device)
         except ClassifierError as exc:
+            missing = exc if isinstance(exc, WeightsUnavailableError) else None
             failure = ModelFailure(
                 exc.message,
-                offline=isinstance(exc, WeightsUnavailableError),
+                offline=missing is not None,
                 cancelled=request.cancel.is_set(),
+                file_name=missing.file_name if missing else None,
+                folder=missing.folder if missing else None,
             )
             self.modelFailed.emit(request.request_id, failure)
             return
@@ -149,7 +152,7 @@ class ClassifierWorker(QObject):
             return
         if self._classifier is None:
             for i, source in enumerate(request.sources):
-                error = "No model is loaded: choose File > Load Weights…"
+                error = "No model is loaded: choose Model > Load Weights…"
                 self.resultReady.emit(request.request_id, i, _failed(source, error))
             self.classifyFinished.emit(request.request_id, False)
             return

@@ -131,3 +131,53 @@ def test_fast_mode_is_an_opt_in_that_still_ranks_five(checkpoint: Path, photos):
     # bf16 rounds the activations: close to, but not the reference numbers.
     assert fast_preds[0]["index"] == exact_preds[0]["index"]
     assert probs != [p["probability"] for p in exact_preds]
+
+
+OFFLINE_ENV = {
+    "RESNET_CLASSIFIER_WEIGHTS_URL": "http://127.0.0.1:9",  # nothing listens: no download
+}
+
+
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **OFFLINE_ENV,
+        "TORCH_HOME": str(tmp_path / "torch_home"),
+        "RESNET_CLASSIFIER_WEIGHTS_DIR": str(tmp_path / "nothing"),
+    }
+
+
+def test_missing_weights_name_the_file_its_folder_and_the_flag_never_a_menu(tmp_path, photos):
+    out = run_cli(str(photos["chelsea"]), env=offline_env(tmp_path))
+    assert out.returncode == 3
+    assert "resnet50-11ad3fa6.pth (about 98 MB)" in out.stderr
+    assert str(tmp_path / "torch_home" / "hub" / "checkpoints") in out.stderr
+    assert "--weights FILE" in out.stderr
+    assert "File >" not in out.stderr and "Errno" not in out.stderr, out.stderr
+
+
+def test_a_piped_run_with_failures_ends_with_one_summary_line_on_stderr(checkpoint, folder):
+    out = run_cli("--weights", str(checkpoint), str(folder))  # stdout is a pipe: JSON
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert last == "resnet-classify: 1 of 3 files could not be classified; see the error field."
+    assert len(out.stdout.splitlines()) == 3  # the records themselves stay on stdout
+
+
+def test_table_mode_puts_a_failed_file_on_stderr(checkpoint, folder):
+    out = run_cli("--weights", str(checkpoint), "--format", "table", str(folder))
+    assert out.returncode == 1
+    assert "zz_broken.jpg" not in out.stdout and "chelsea.jpg" in out.stdout
+    assert "error:" in out.stderr and "zz_broken.jpg" in out.stderr
+    assert out.stderr.strip().endswith("see the errors above.")
+
+
+def test_help_has_examples_exit_codes_and_a_guide_that_exists():
+    for module in ("core", "core.cli.train"):
+        out = subprocess.run(
+            [sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=ROOT
+        )
+        assert out.returncode == 0
+        assert "examples:" in out.stdout and "exit status:" in out.stdout
+        assert "  3  " in out.stdout
+        guide = out.stdout.split("full guide: ")[1].split()[0]
+        assert (ROOT / guide).is_file(), guide

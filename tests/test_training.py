@@ -89,6 +89,22 @@ def test_learns_three_classes_well_above_chance_on_held_out_images(taught: Train
     assert 0 <= first.train_accuracy <= 1 and first.val_loss > 0
 
 
+def test_coverage_and_accuracy_at_an_unsure_threshold_on_held_out_images(taught):
+    assert len(taught.held_out) == sum(taught.val_counts)
+    everything = taught.at_threshold(0.0)
+    assert everything.coverage == 1.0 and everything.unsure == 0.0
+    assert everything.accuracy == pytest.approx(taught.val_accuracy)
+    top = max(p for p, _ in taught.held_out)
+    assert taught.at_threshold(top + 1e-6).coverage == 0.0
+    # the most confident half: its accuracy is what the user is told for that threshold
+    median = sorted(p for p, _ in taught.held_out)[len(taught.held_out) // 2]
+    half = taught.at_threshold(median)
+    kept = [ok for p, ok in taught.held_out if p >= median]
+    assert half.coverage == len(kept) / len(taught.held_out)
+    assert half.accuracy == sum(kept) / len(kept)
+    assert taught.thresholds_text().splitlines()[0].startswith("at 50%: ")
+
+
 def test_a_damaged_image_is_skipped_and_reported(taught: TrainingResult):
     assert [Path(p).name for p, _ in taught.skipped] == ["zz_damaged.jpg"]
     assert "zz_damaged.jpg" in taught.skipped[0][1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +14,14 @@ from test_training import make_class_folders
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(module: str, *args: str) -> subprocess.CompletedProcess:
+def run(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=600,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -71,3 +73,27 @@ def test_errors_have_their_exit_codes(
     assert out.returncode == code, out.stderr
     assert words in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "m.pth").exists()
+
+
+def test_offline_advice_names_backbone_and_unreadable_files_are_not_logged(
+    tmp_path: Path, photos: dict[str, Path], checkpoint: Path
+):
+    data = make_class_folders(tmp_path / "data", photos, per_class=3, classes=("coffee", "rocket"))
+    (data / "coffee" / "broken.jpg").write_bytes(b"not an image")
+    env = {
+        "TORCH_HOME": str(tmp_path / "torch_home"),
+        "RESNET_CLASSIFIER_WEIGHTS_DIR": str(tmp_path / "nothing"),
+        "RESNET_CLASSIFIER_WEIGHTS_URL": "http://127.0.0.1:9",
+    }
+    offline = run("core.cli.train", str(data), "-o", str(tmp_path / "m.pth"), env=env)
+    assert offline.returncode == 3
+    assert "--backbone FILE" in offline.stderr and "--weights" not in offline.stderr
+    assert "resnet50-11ad3fa6.pth" in offline.stderr
+
+    trained = run(
+        "core.cli.train", str(data), "-o", str(tmp_path / "m.pth"), "--backbone", str(checkpoint),
+        "--epochs", "2", "--device", "cpu",
+    )  # fmt: skip
+    assert trained.returncode == 1  # saved, one file unreadable
+    assert "WARNING" not in trained.stderr, trained.stderr
+    assert "broken.jpg" in trained.stdout  # the summary names it, once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,8 +109,20 @@ def test_offline_names_the_ways_out(mirror, monkeypatch):
     with pytest.raises(WeightsUnavailableError) as err:
         load_imagenet()
     assert err.value.exit_code == 3
-    assert "Connect to the internet once" in str(err.value)
-    assert "--weights FILE" in str(err.value)
+    assert err.value.file_name == mirror[1]
+    assert err.value.folder == str(Path(torch.hub.get_dir()) / "checkpoints")
+    assert f"put it in {err.value.folder}" in str(err.value)
+    # Neutral: each front end adds its own way out (a flag, a menu).
+    assert "--weights" not in str(err.value) and "File >" not in str(err.value)
+
+
+def test_no_name_lookup_is_said_in_words(tmp_path):
+    reason = socket.gaierror(-2, "Name or service not known")
+    err = weights_mod.missing_weights_error(reason, tmp_path / "resnet50-11ad3fa6.pth")
+    assert err.offline
+    assert str(err).startswith("This computer is offline")
+    assert "Errno" not in str(err) and "-2" not in str(err)
+    assert "resnet50-11ad3fa6.pth (about 98 MB)" in str(err)
 
 
 def test_download_can_be_cancelled(mirror):

@@ -1,1 +1,2 @@
-"""The command lines: `resnet-classify` (`classify`) and `resnet-train` (`train`)."""
+"""The command lines: `resnet-classify` (`classify`, its photo-library options in `library`) and
+`resnet-train` (`train`)."""

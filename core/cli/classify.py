@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.cli import library as library_cli
+from core.cli.help import CLASSIFY_EPILOG, failure_summary, model_error_lines
 from core.cli.output import Progress, download_progress, record_file_writer, writer_for
 from core.errors import ClassifierError, ClusterError, ExitCode
 from core.results import ClassificationResult
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="resnet-classify",
         description="Classify images with ResNet50 and print their top predictions.",
+        epilog=CLASSIFY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument(
@@ -64,11 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["fp32", "bf16", "fp16"],
         default="fp32",
         help="fp32 (default) gives the reference probabilities; bf16 (CPUs with bf16 support) "
-        "or fp16 (CUDA) is faster, with the same top-1 almost always (README: Benchmarks)",
+        "or fp16 (CUDA) is faster, with the same top-1 almost always (README: How fast it is)",
     )
     _add_device_options(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help=argparse.SUPPRESS)
     _add_scale_out_arguments(p)
+    library_cli.add_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return p
@@ -77,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if _asks_for_devices(sys.argv[1:] if argv is None else argv):
         return _print_devices()
+    if (journal := library_cli.asks_for_undo(sys.argv[1:] if argv is None else argv)) is not None:
+        return library_cli.run_undo(journal)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.top < 1:
@@ -84,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
     _check_scale_out_arguments(parser, args)
+    library_cli.check(parser, args)
+    if (code := library_cli.run_corrections(args)) is not None:
+        return code
     if args.explain is not None:
         try:
             Path(args.explain).mkdir(parents=True, exist_ok=True)
@@ -154,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
-        print(f"resnet-classify: {exc}", file=sys.stderr)
+        print(*model_error_lines("resnet-classify", exc, "--weights"), sep="\n", file=sys.stderr)
         return ExitCode.MODEL
     if classifier is None:
         try:
@@ -165,10 +175,15 @@ def _run(args: argparse.Namespace) -> int:
     else:
         results = classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size)
 
+    library = library_cli.LibraryRun(args)
+    results = library.observe(results)
     writer = record_file_writer(record_file, fmt) if record_file else writer_for(fmt, sys.stdout)
+    if library.prints_plan and not record_file:
+        writer = lambda _result: None  # noqa: E731 - the plan is printed in their place
     progress = Progress(len(paths)) if interactive and len(paths) > 1 else None
     failed = record_file.failed if record_file else 0
     saved: set[str] = set()
+    classified = unreadable = 0
     for result in results:
         if progress:
             progress.clear()
@@ -177,10 +192,15 @@ def _run(args: argparse.Namespace) -> int:
         if args.explain is not None and result.ok and classifier is not None:
             failed += not _save_explanation(classifier, result, Path(args.explain), saved)
         failed += not result.ok
+        classified += 1
+        unreadable += not result.ok
         if progress:
             progress.advance()
     if progress:
         progress.clear()
+    failed += library.finish()
+    if unreadable:
+        print(f"resnet-classify: {failure_summary(unreadable, classified, fmt)}", file=sys.stderr)
     return ExitCode.SOME_FAILED if failed else ExitCode.OK
 
 

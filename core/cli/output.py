@@ -21,7 +21,8 @@ def writer_for(fmt: str, out: TextIO) -> Callable[[ClassificationResult], object
         out.reconfigure(errors="backslashreplace")
     if fmt in ("json", "csv"):
         return record_writer(out, fmt)
-    return lambda r: out.write(format_table(r))
+    # A file that failed goes to stderr: stdout keeps the predictions only.
+    return lambda r: (out if r.ok else sys.stderr).write(format_table(r))
 
 
 def format_table(result: ClassificationResult) -> str:

@@ -7,7 +7,7 @@ log file, a Ray worker) never imports it.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from core.teach.taught_model import Progress
@@ -39,7 +39,11 @@ class ImagesBar:
 class TrainingBar:
     """`resnet-train`'s bar: loading, reading the images, then the epochs with accuracy."""
 
-    STAGES = {"loading": "loading the backbone", "features": "reading images", "training": "epochs"}
+    STAGES: ClassVar[dict[str, str]] = {
+        "loading": "loading the backbone",
+        "features": "reading images",
+        "training": "epochs",
+    }
 
     def __init__(self) -> None:
         self.bar: Any = None

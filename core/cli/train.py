@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from core.cli.help import TRAIN_EPILOG, model_error_lines
 from core.errors import Cancelled, ClassifierError, ExitCode, ModelLoadError
 from core.version import version
 
@@ -29,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Teach ResNet50 your own classes: DATA_DIR holds one sub-folder of images "
         "per class (at least two). Saves a checkpoint that resnet-classify --weights and the "
         "window load with the folder names as labels.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", metavar="DATA_DIR", help="folder with one sub-folder per class")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="checkpoint to write")
@@ -59,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="augmented views (random crop, flip) per image; each costs about one more "
         "pass over the images (default: %(default)s)",
+    )
+    p.add_argument(
+        "--from-corrections",
+        action="store_true",
+        help="DATA_DIR is a folder of photos: teach from its corrections (resnet-classify "
+        "--correct, or the window) plus the examples --backbone was taught from",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same model (default: 0)")
@@ -104,6 +113,10 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
 
     apply_image_settings()
 
+    if args.from_corrections:
+        from core.cli.reteach import run_reteach
+
+        return run_reteach(args, cancel, format_summary)
     try:
         folders = scan_folder(args.data)
     except ClassifierError as exc:
@@ -138,7 +151,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     except ClassifierError as exc:
         if bar:
             bar.clear()
-        print(f"resnet-train: {exc}", file=sys.stderr)
+        print(*model_error_lines("resnet-train", exc, "--backbone"), sep="\n", file=sys.stderr)
         if isinstance(exc, ModelLoadError):
             return ExitCode.MODEL
         return ExitCode.USAGE if exc.exit_code == ExitCode.USAGE else ExitCode.SOME_FAILED
@@ -160,6 +173,10 @@ def format_summary(result: TrainingResult) -> str:
         f"{result.seconds:.1f} s on {result.device}",
         "",
     ]
+    if result.held_out:
+        lines += ["If a top-1 under a threshold is unsure (--min-confidence), held out:"]
+        lines += [f"  {line}" for line in result.thresholds_text().splitlines()]
+        lines.append("")
     width = max(12, *(len(n) for n in names))
     lines.append(f"  {'class':<{width}}  {'train':>6}  {'val':>5}  {'val accuracy':>12}")
     for i, name in enumerate(names):

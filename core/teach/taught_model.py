@@ -17,6 +17,7 @@ import torch
 
 from core.decode.preprocess import Preprocess
 from core.errors import ClassifierError
+from core.library.unsure import CoverageAccuracy, coverage_accuracy
 from core.version import version
 
 CHECKPOINT_FORMAT = "resnet-classifier/taught-1"
@@ -87,6 +88,9 @@ class Misclassified:
     probability: float
 
 
+THRESHOLDS = (0.5, 0.7, 0.9)  # the unsure thresholds a teaching run reports on
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     """A trained model and an honest account of it: accuracy measured on held-out images only."""
@@ -110,6 +114,23 @@ class TrainingResult:
     seconds_training: float
     options: TrainingOptions
     state_dict: dict[str, torch.Tensor] = field(repr=False, compare=False)
+    held_out: tuple[tuple[float, bool], ...] = field(default=(), repr=False)
+    """(top-1 probability, whether the top-1 was right) of each validation image."""
+    held_out_paths: tuple[str, ...] = field(default=(), repr=False)
+    data_folder: str = ""
+    """The folder of class folders taught from (saved in the checkpoint: teaching from
+    corrections adds its examples)."""
+
+    def at_threshold(self, threshold: float) -> CoverageAccuracy:
+        """What an unsure threshold does on the held-out images: the share kept, their
+        accuracy, and the share that falls under it."""
+        return coverage_accuracy(
+            [p for p, _ in self.held_out], [ok for _, ok in self.held_out], threshold
+        )
+
+    def thresholds_text(self, thresholds: tuple[float, ...] = THRESHOLDS) -> str:
+        """One line per threshold: "at 70%: 96.0% right on the 81% kept, 19% unsure"."""
+        return "\n".join(self.at_threshold(t).describe() for t in thresholds)
 
     @property
     def seconds(self) -> float:
@@ -133,6 +154,7 @@ class TrainingResult:
                 "best_epoch": self.best_epoch,
                 "seed": self.options.seed,
                 "val_accuracy": self.val_accuracy,
+                "data_folder": self.data_folder,
                 "per_class_val_accuracy": list(self.per_class_accuracy),
                 "train_images": list(self.train_counts),
                 "val_images": list(self.val_counts),

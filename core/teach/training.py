@@ -25,6 +25,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -192,7 +193,7 @@ def _extract(
     if stopped():
         raise Cancelled("Training cancelled.")
     for path, reason in skipped:
-        log.warning("skipped %s: %s", path, reason)
+        log.info("skipped %s: %s", path, reason)  # the summary lists them
     counts = [0] * len(folders.classes)
     for label in labels:
         counts[label] += 1
@@ -308,4 +309,10 @@ def _summarise(
         seconds_training=seconds[2],
         options=opts,
         state_dict=state,
+        held_out=tuple(
+            (float(p), bool(ok))
+            for p, ok in zip(probs.max(1).values.tolist(), (pred == y).tolist(), strict=True)
+        ),
+        held_out_paths=tuple(str(p) for p in val_paths),
+        data_folder=str(Path(folders.root).resolve()),
     )
