@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from core.cli import library as library_cli
 from core.cli.help import CLASSIFY_EPILOG, failure_summary, model_error_lines
-from core.cli.output import Progress, download_progress, record_file_writer, writer_for
+from core.cli.output import record_file_writer, writer_for
+from core.cli.progress import DownloadBar, ImagesBar
 from core.errors import ClassifierError, ClusterError, ExitCode
 from core.results import ClassificationResult
 from core.version import version
@@ -154,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
             args.weights,
             args.labels,
             variant=args.variant,
-            progress=download_progress if interactive else None,
+            progress=DownloadBar() if interactive else None,
         )
         classifier = (
             None
@@ -180,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
     writer = record_file_writer(record_file, fmt) if record_file else writer_for(fmt, sys.stdout)
     if library.prints_plan and not record_file:
         writer = lambda _result: None  # noqa: E731 - the plan is printed in their place
-    progress = Progress(len(paths)) if interactive and len(paths) > 1 else None
+    progress = ImagesBar(len(paths)) if interactive and len(paths) > 1 else None
     failed = record_file.failed if record_file else 0
     saved: set[str] = set()
     classified = unreadable = 0
@@ -197,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         if progress:
             progress.advance()
     if progress:
-        progress.clear()
+        progress.close()
     failed += library.finish()
     if unreadable:
         print(f"resnet-classify: {failure_summary(unreadable, classified, fmt)}", file=sys.stderr)

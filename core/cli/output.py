@@ -1,9 +1,8 @@
-"""How `resnet-classify` writes: records as table, JSON or CSV, and its progress on stderr."""
+"""How `resnet-classify` writes its records: as a table, JSON or CSV (progress: `progress`)."""
 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
@@ -37,45 +36,6 @@ def format_table(result: ClassificationResult) -> str:
                 f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {printable(p.label)} ({p.index})"
             )
     return "\n".join(lines) + "\n\n"
-
-
-class Progress:
-    """A one-line progress bar on stderr, redrawn in place."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.start = time.perf_counter()
-        self.draw()
-
-    def advance(self) -> None:
-        self.done += 1
-        self.draw()
-
-    def draw(self) -> None:
-        width = 30
-        filled = round(width * self.done / self.total)
-        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {rate:.1f} img/s"
-        )
-        sys.stderr.flush()
-
-    def clear(self) -> None:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
-
-
-def download_progress(done: int, total: int) -> None:
-    mb = 1024 * 1024
-    if total:
-        text = f"Downloading ResNet50 weights: {done * 100 // total:3d}% ({done / mb:.1f}/{total / mb:.1f} MB)"
-    else:
-        text = f"Downloading ResNet50 weights: {done / mb:.1f} MB"
-    sys.stderr.write("\r" + text)
-    if total and done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def record_file_writer(record_file: RecordFile, fmt: str) -> Callable[[ClassificationResult], None]:

@@ -13,10 +13,10 @@ if TYPE_CHECKING:
     from core.teach.taught_model import Progress
 
 
-def _bar(**kw: Any) -> Any:
+def _bar(leave: bool = False, **kw: Any) -> Any:
     from tqdm import tqdm
 
-    return tqdm(file=sys.stderr, dynamic_ncols=True, leave=False, **kw)
+    return tqdm(file=sys.stderr, dynamic_ncols=True, leave=leave, **kw)
 
 
 class ImagesBar:
@@ -79,6 +79,7 @@ class DownloadBar:
                 unit_scale=True,
                 unit_divisor=1024,
                 desc="Downloading ResNet50 weights",
+                leave=True,  # what was fetched stays on screen, as the lines after it do
             )
         self.bar.update(done - self.bar.n)
         if total and done >= total:

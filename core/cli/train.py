@@ -14,14 +14,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from core.cli.help import TRAIN_EPILOG, model_error_lines
+from core.cli.progress import TrainingBar
 from core.errors import Cancelled, ClassifierError, ExitCode, ModelLoadError
 from core.version import version
 
 if TYPE_CHECKING:
-    from core.teach.training import Progress, TrainingResult
+    from core.teach.training import TrainingResult
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,7 +138,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
         seed=args.seed,
         device=args.device,
     )
-    bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
+    bar = TrainingBar() if sys.stderr.isatty() else None
     try:
         result = train(folders, options, backbone=args.backbone, progress=bar, cancel=cancel.is_set)
         if bar:
@@ -201,32 +202,6 @@ def format_summary(result: TrainingResult) -> str:
         lines += ["", f"Skipped {n} unreadable image{'s' if n != 1 else ''}:"]
         lines += [f"  {reason}" for _path, reason in result.skipped]
     return "\n".join(lines) + "\n"
-
-
-class _Bar:
-    """A one-line progress bar on stderr: reading images, then epochs with accuracy."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-
-    def __call__(self, p: Progress) -> None:
-        width = 30
-        filled = round(width * p.done / max(p.total, 1))
-        bar = f"[{'#' * filled}{'.' * (width - filled)}]"
-        if p.stage == "loading":
-            text = "Loading the backbone…"
-        elif p.stage == "features":
-            text = f"{bar} reading images {p.done}/{p.total}"
-        else:
-            e = p.epoch
-            acc = f"  val accuracy {e.val_accuracy * 100:.1f}%" if e else ""
-            text = f"{bar} epoch {p.done}/{p.total}{acc}"
-        self.out.write("\r\033[K" + text)
-        self.out.flush()
-
-    def clear(self) -> None:
-        self.out.write("\r\033[K")
-        self.out.flush()
 
 
 if __name__ == "__main__":

@@ -203,3 +203,16 @@ def test_benchmarks_import_each_other_without_cycles():
     graph = {name: imports_of(path, set(files)) - {name} for name, path in files.items()}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_benchmark_results_hold_one_current_result_per_benchmark():
+    """Superseded runs and logs leave `benchmarks/results/`; their figures go to the docs."""
+    programs = {p.stem for p in (ROOT / "benchmarks").glob("*.py")} - {"__init__", "__main__"}
+    variants = {"throughput", "cpu", "cuda"}  # gpu_decode --throughput; training per device
+    stray = [
+        f.name
+        for f in (ROOT / "benchmarks" / "results").iterdir()
+        if f.suffix not in (".json", ".md", ".png")
+        or not (f.stem in programs or any(f.stem == f"{p}_{v}" for p in programs for v in variants))
+    ]
+    assert stray == []
