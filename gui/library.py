@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
+from core import PASTED_IMAGE
 from gui.corrections import CorrectDialog, Corrections
 from gui.unsure import Threshold, UnsureView
 
@@ -67,7 +68,7 @@ class Library(QObject):
     def results(self) -> list[ClassificationResult]:
         """The table's results (its order and filter) that belong to a file on disk."""
         rows = self.session.results_in(self.table.shown_rows())
-        return [r for r in rows if r.path != "pasted image" and Path(r.path).is_file()]
+        return [r for r in rows if r.path != PASTED_IMAGE and Path(r.path).is_file()]
 
     def write_keywords(self) -> QDialog:
         from gui.keywords_dialog import KeywordsDialog

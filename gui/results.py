@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import is_unsure
+from core import PASTED_IMAGE, is_unsure
 from gui.unsure import unsure_mark
 from gui.widgets import percent_text
 
@@ -499,4 +499,4 @@ def eta_text(seconds: float) -> str:
 
 
 def _file_name(name: str) -> str:
-    return Path(name).name if name != "pasted image" else name
+    return Path(name).name if name != PASTED_IMAGE else name

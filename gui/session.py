@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
 
+from core import PASTED_IMAGE
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -58,7 +60,7 @@ class HeatState(NamedTuple):
 
 def display_name(source: Source) -> str:
     """The name the engine gives a source: its path, or "pasted image" for bytes."""
-    return "pasted image" if isinstance(source, bytes) else str(source)
+    return PASTED_IMAGE if isinstance(source, bytes) else str(source)
 
 
 class Session(QObject):

@@ -16,11 +16,9 @@ from typing import BinaryIO
 from PIL import Image
 
 from core.errors import ImageReadError
+from core.results import PASTED_IMAGE
 
 ImageSource = str | os.PathLike[str] | bytes
-
-# The name a result carries for encoded bytes (a pasted image), which have no path.
-PASTED_IMAGE = "pasted image"
 
 
 def describe(source: ImageSource) -> str:
