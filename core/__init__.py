@@ -97,6 +97,7 @@ _EXPORTS = {
     "TrainingOptions": "core.teach.training",
     "TrainingResult": "core.teach.training",
     "save_checkpoint": "core.teach.training",
+    "unreadable_images": "core.teach.probe",
     "scan_folder": "core.teach.training",
     "train": "core.teach.training",
     # many images
@@ -210,6 +211,7 @@ __all__ = [
     "teach_from_corrections",
     "train",
     "undo",
+    "unreadable_images",
     "unsure_share",
     "write_keywords",
     "write_results",

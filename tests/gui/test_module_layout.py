@@ -108,10 +108,11 @@ SUBSYSTEMS = {
                     "batch", "decoder", "pillow", "gpu", "gpu_decode", "gpu_pipeline", "gpu_run"},
     "core/teach": {"class_folders", "training", "head_training", "taught_model"},
     "core/scale": {"cluster", "record_file"},
-    "core/cli": {"classify", "train", "output"},
+    "core/cli": {"classify", "train", "output", "progress"},
+    "core/library": {"keywords", "sorting", "file_moves", "unsure", "corrections", "reteach"},
 }  # fmt: skip
 TOP_LEVEL = {"engine", "model", "checkpoint", "weights", "devices", "explain", "export",
-             "results", "errors", "imports", "cancel", "gpu_memory", "version"}  # fmt: skip
+             "results", "errors", "imports", "cancel", "gpu_memory", "version", "resources"}  # fmt: skip
 
 
 def test_core_is_laid_out_in_subsystems():
