@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# name -> the module that defines it
+# name -> the module that defines it ("module:name" where the public name is another)
 _EXPORTS = {
     # values that cross the engine's boundary (no torch)
     "ClassificationResult": "core.results",
@@ -29,7 +29,10 @@ _EXPORTS = {
     "PASTED_IMAGE": "core.results",
     "csv_rows": "core.results",
     "json_line": "core.results",
-    "printable": "core.results",
+    "escape_undecodable": "core.results:printable",
+    "printable": "core.printable",
+    "elide_middle": "core.printable",
+    "summary": "core.printable",
     # errors a user can cause
     "Cancelled": "core.errors",
     "CheckpointError": "core.errors",
@@ -120,6 +123,10 @@ _EXPORTS = {
     "is_unsure": "core.library.unsure",
     "percent": "core.library.unsure",
     "unsure_share": "core.library.unsure",
+    # added as the window and the benchmarks came to need them
+    "cpu_matrix_units": "core.devices",
+    "copy_file": "core.export",
+    "stratified_split": "core.teach.head_training",
 }
 
 __all__ = [
@@ -179,12 +186,16 @@ __all__ = [
     "available_devices",
     "check_regular_file",
     "collector_paused",
+    "copy_file",
+    "cpu_matrix_units",
     "cpu_model",
     "csv_rows",
     "decode_cost_of",
     "decoder_for",
     "device_report",
     "draft_factor",
+    "elide_middle",
+    "escape_undecodable",
     "execute",
     "expand_paths",
     "explain",
@@ -208,6 +219,8 @@ __all__ = [
     "save_checkpoint",
     "scan_folder",
     "source_name",
+    "stratified_split",
+    "summary",
     "teach_from_corrections",
     "train",
     "undo",
@@ -225,7 +238,8 @@ def __getattr__(name: str) -> Any:
 
         value: Any = version()
     elif name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        module, _, attr = _EXPORTS[name].partition(":")
+        value = getattr(importlib.import_module(module), attr or name)
     else:
         raise AttributeError(f"module 'core' has no attribute {name!r}")
     globals()[name] = value

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 import torch
 
+import core.checkpoint_checks as checks
 from core.errors import CheckpointError, first_line
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def read_state(path: Path) -> Any:
     if path.suffix.lower() == ".safetensors":
         return _read_safetensors(path)
     _check_archive(path)
+    checks.check_not_torchscript(path)
     try:
         try:
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)

@@ -60,7 +60,8 @@ class Exporter(QObject):
         Returns how many images were written; a file that cannot be written is reported
         (`failed`), not raised.
         """
-        from core import ExportError, printable, write_results
+        from core import ExportError, write_results
+        from core import escape_undecodable as printable
 
         try:
             count = write_results(path, self.rows())  # atomic: a failure keeps the old file

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import PARENT, KeywordRecord, plan_keywords, printable, write_keywords
+from core import PARENT, KeywordRecord, plan_keywords, write_keywords
+from core import escape_undecodable as printable
 from gui.file_job import FileJob
 
 if TYPE_CHECKING:

@@ -46,7 +46,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import PASTED_IMAGE, is_unsure
+from core import PASTED_IMAGE, elide_middle, is_unsure, printable
+from gui.plain_text import tip
 from gui.unsure import unsure_mark
 from gui.widgets import percent_text
 
@@ -161,8 +162,8 @@ class ResultsModel(QAbstractTableModel):
             return None
         column = index.column()
         result = item.result
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(item, column)
+        if role == Qt.ItemDataRole.DisplayRole:  # the view elides what does not fit
+            return elide_middle(printable(self._text(item, column)), CELL_LIMIT)
         if role == SORT_ROLE:
             return self._sort_key(item, column)
         if column == CONFIDENCE and role != Qt.ItemDataRole.DisplayRole and self.unsure(item):
@@ -173,14 +174,16 @@ class ResultsModel(QAbstractTableModel):
             if column == ERROR and result is not None and not result.ok:
                 return self._warning_icon()
             return None
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:  # tooltips guess rich text: escaped
             if column == ERROR and result is not None and result.error:
-                return result.error
+                return tip(result.error)
             if column == LABEL and result is not None and result.ok:
-                return "\n".join(
-                    f"{p.label}: {percent_text(p.probability)}" for p in result.predictions
+                return tip(
+                    "\n".join(
+                        f"{p.label}: {percent_text(p.probability)}" for p in result.predictions
+                    )
                 )
-            return item.name
+            return tip(item.name)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == CONFIDENCE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and result is None and column == LABEL:
@@ -485,6 +488,9 @@ class ResultsPanel(QWidget):
         if self._syncing or not current.isValid():
             return
         self.picked.emit(self.proxy.mapToSource(current).row())
+
+
+CELL_LIMIT = 300  # characters of a name or label in a cell
 
 
 def eta_text(seconds: float) -> str:

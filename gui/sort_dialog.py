@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import SortPlan, SortReport, UndoReport, execute, plan_sort, printable, undo
+from core import SortPlan, SortReport, UndoReport, execute, plan_sort, undo
+from core import escape_undecodable as printable
 from gui.file_job import FileJob
 
 if TYPE_CHECKING:

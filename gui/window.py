@@ -237,24 +237,24 @@ class MainWindow(QMainWindow):
         return stopped
 
     # ================================================================== what is shown
-    def open_sources(self, sources: list[Source], problems: list[str] | None = None) -> None:
-        """Show and classify these files, folders or image bytes, replacing what was shown."""
+    def open_sources(self, sources: list[Source], problems: list[str] | None = None, **how: bool):
+        """Show and classify these files, folders or image bytes (`queue`: see Session.open)."""
         if not self._started:  # before the workers run: opened as soon as they do
             self._start_images, self._start_problems = list(sources), list(problems or [])
             return
-        self.session.open(sources, problems or [])
+        self.session.open(sources, problems or [], queue=how.get("queue", False))
         self.notice.hide_text()
         self.status_bar.say("Opening…")
 
     def _on_expanded(self, problems: list[str], replaced: bool) -> None:
         if problems:
             self.show_notice(" ".join(problems))
-        if not replaced:  # nothing in the drop could be opened: what was shown stays
+        if not replaced:  # nothing in the drop could be opened: what was shown (or runs) stays
             self.status_bar.show_ready(self.session.model)
             return
         self.table.show_items(self.session.items)
         self.exporter.update()
-        self.show_item(0)
+        self.show_item(self.session.first_new)
         if self.session.model is not None:
             self.session.classify_stale()
         else:

@@ -18,6 +18,7 @@ from core.cli.help import CLASSIFY_EPILOG, failure_summary, model_error_lines
 from core.cli.output import record_file_writer, writer_for
 from core.cli.progress import DownloadBar, ImagesBar
 from core.errors import ClassifierError, ClusterError, ExitCode
+from core.printable import printable as escaped
 from core.results import ClassificationResult
 from core.version import version
 
@@ -107,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return _run(args)
-    except ClusterError as exc:  # the cluster failed mid-run: the records so far are kept
-        print(f"resnet-classify: {exc}", file=sys.stderr)
+    except ClassifierError as exc:  # the cluster or the output file failed mid-run: the
+        # records so far are kept
+        print(f"resnet-classify: {escaped(str(exc), keep_newlines=True)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -136,12 +138,12 @@ def _run(args: argparse.Namespace) -> int:
         try:
             record_file = _open_output(args.output, args.format)
         except ClassifierError as exc:
-            print(f"resnet-classify: {exc}", file=sys.stderr)
+            print(f"resnet-classify: {escaped(str(exc))}", file=sys.stderr)
             return exc.exit_code
         paths = record_file.remaining(paths)
         if not paths:
             print(
-                f"resnet-classify: every image already has a record in {args.output}.",
+                f"resnet-classify: every image already has a record in {escaped(args.output)}.",
                 file=sys.stderr,
             )
             return ExitCode.SOME_FAILED if record_file.failed else ExitCode.OK
@@ -165,8 +167,11 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
-        print(*model_error_lines("resnet-classify", exc, "--weights"), sep="\n", file=sys.stderr)
+        lines = model_error_lines("resnet-classify", exc, "--weights")
+        print(*(escaped(line) for line in lines), sep="\n", file=sys.stderr)
         return ExitCode.MODEL
+    for note in model.notes:
+        print(f"resnet-classify: warning: {escaped(note)}", file=sys.stderr)
     if classifier is None:
         try:
             results = _cluster_results(args, model, paths)
@@ -257,11 +262,16 @@ def _save_explanation(
         explanation = explain(classifier, result.path, result.top.index)
         explanation.overlay(read_image(result.path)).save(out_dir / f"{stem}.png")
     except ClassifierError as exc:
-        print(f"resnet-classify: no heat map for {result.path}: {exc}", file=sys.stderr)
+        print(
+            f"resnet-classify: no heat map for {escaped(result.path)}: {escaped(str(exc))}",
+            file=sys.stderr,
+        )
         return False
     except OSError as exc:
         print(
-            f"resnet-classify: cannot save the heat map for {result.path}: {exc}", file=sys.stderr
+            f"resnet-classify: cannot save the heat map for {escaped(result.path)}: "
+            f"{escaped(str(exc))}",
+            file=sys.stderr,
         )
         return False
     return True

@@ -6,7 +6,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from core.results import ClassificationResult, csv_rows, json_line, printable, record_writer
+from core.printable import printable as escaped
+from core.results import ClassificationResult, csv_rows, json_line, record_writer
 
 if TYPE_CHECKING:
     from core.scale.record_file import RecordFile
@@ -25,15 +26,19 @@ def writer_for(fmt: str, out: TextIO) -> Callable[[ClassificationResult], object
 
 
 def format_table(result: ClassificationResult) -> str:
-    """A readable block per image: path, then aligned rank, percentage, bar and label."""
-    lines = [printable(result.path)]
+    """A readable block per image: path, then aligned rank, percentage, bar and label.
+
+    Names are written with their control characters escaped (`core.printable`): a file named
+    with ESC[2J or OSC 52 must not clear the terminal or write its clipboard.
+    """
+    lines = [escaped(result.path)]
     if result.error is not None:
-        lines.append(f"  error: {printable(result.error)}")
+        lines.append(f"  error: {escaped(result.error)}")
     else:
         for p in result.predictions:
             bar = "#" * round(p.probability * 20)
             lines.append(
-                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {printable(p.label)} ({p.index})"
+                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {escaped(p.label)} ({p.index})"
             )
     return "\n".join(lines) + "\n\n"
 

@@ -43,6 +43,7 @@ class TrainingBar:
         "loading": "loading the backbone",
         "features": "reading images",
         "training": "epochs",
+        "refitting": "learning from every image, epochs",
     }
 
     def __init__(self) -> None:

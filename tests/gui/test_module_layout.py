@@ -112,7 +112,8 @@ SUBSYSTEMS = {
     "core/library": {"keywords", "sorting", "file_moves", "unsure", "corrections", "reteach"},
 }  # fmt: skip
 TOP_LEVEL = {"engine", "model", "checkpoint", "weights", "devices", "explain", "export",
-             "results", "errors", "imports", "cancel", "gpu_memory", "version", "resources"}  # fmt: skip
+             "results", "errors", "imports", "cancel", "gpu_memory", "version", "resources",
+             "checkpoint_checks", "printable"}  # fmt: skip
 
 
 def test_core_is_laid_out_in_subsystems():
