@@ -37,7 +37,7 @@ def log(msg: str) -> None:
 
 
 # ---- the folder -------------------------------------------------------------------------------
-def _grain(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def grain(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Sensor-like noise (sigma 3 levels) for an image of `shape`, tiled from a 509 px patch at
     a random offset: drawing a normal per pixel of a 24 MP photo takes seconds."""
     tile = np.random.default_rng(7).normal(0.0, 3.0, (509, 509, 3)).astype(np.int16)
@@ -68,7 +68,7 @@ def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
     th = max(64, round(tw / aspect))
     img = img.resize((tw, th), Image.BICUBIC)
     big = np.asarray(img, dtype=np.int16)
-    big = big + _grain(big.shape, rng)
+    big = big + grain(big.shape, rng)
     img = Image.fromarray(np.clip(big, 0, 255).astype(np.uint8), img.mode)
     r = rng.random()
     if r < 0.015:

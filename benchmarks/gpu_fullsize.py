@@ -51,7 +51,7 @@ def _megapixels(rng: np.random.Generator) -> float:
 def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
     from PIL import Image
 
-    from benchmarks.gpu_decode import _grain
+    from benchmarks.gpu_decode import grain
 
     i, seed, folder = args
     rng = np.random.default_rng(seed)
@@ -70,7 +70,7 @@ def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
     th = max(64, round(tw / aspect))
     img = img.resize((tw, th), Image.BILINEAR)
     big = np.asarray(img, dtype=np.int16)
-    big = big + _grain(big.shape, rng)
+    big = big + grain(big.shape, rng)
     img = Image.fromarray(np.clip(big, 0, 255).astype(np.uint8), img.mode)
     r = rng.random()
     if r < 0.02:
