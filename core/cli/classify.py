@@ -250,7 +250,7 @@ def _save_explanation(
     Two images of one name get NAME.png, NAME-2.png... False (and a message) on failure.
     """
     from core.decode.images import read_image
-    from core.explain import explain
+    from core.grad_cam import explain
 
     name = stem = Path(result.path).stem
     n = 1

@@ -111,7 +111,7 @@ SUBSYSTEMS = {
     "core/cli": {"classify", "train", "output", "progress"},
     "core/library": {"keywords", "sorting", "file_moves", "unsure", "corrections", "reteach"},
 }  # fmt: skip
-TOP_LEVEL = {"engine", "model", "checkpoint", "weights", "devices", "explain", "export",
+TOP_LEVEL = {"engine", "model", "checkpoint", "weights", "devices", "grad_cam", "export",
              "results", "errors", "imports", "cancel", "gpu_memory", "version", "resources",
              "checkpoint_checks", "printable"}  # fmt: skip
 
@@ -156,12 +156,26 @@ def test_the_window_and_the_benchmarks_use_only_cores_public_api():
     assert wrong == [], "\n".join(wrong)
 
 
-def test_every_public_name_of_core_imports():
+def test_every_public_name_of_core_is_what_its_module_defines():
+    """Also once every submodule is imported: a submodule of the same name must not shadow it."""
+    import importlib
+    import pkgutil
+
     import core
 
+    for m in pkgutil.walk_packages(core.__path__, "core."):
+        if not m.name.endswith("__main__"):
+            importlib.import_module(m.name)
     assert len(core.__all__) == len(set(core.__all__))
-    missing = [name for name in core.__all__ if not hasattr(core, name)]
-    assert missing == []
+    wrong = [
+        name
+        for name, where in core._EXPORTS.items()
+        if getattr(core, name)
+        is not getattr(
+            importlib.import_module(where.partition(":")[0]), where.partition(":")[2] or name
+        )
+    ]
+    assert wrong == []
 
 
 def test_modules_in_core_import_their_neighbours_not_the_public_api():
