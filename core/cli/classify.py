@@ -195,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
             progress.advance()
     if progress:
         progress.clear()
-    failed += library.finish()
+    failed += library.finish(fmt)
     if unreadable:
         print(f"resnet-classify: {failure_summary(unreadable, classified, fmt)}", file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK
