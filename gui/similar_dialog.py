@@ -27,7 +27,7 @@ class SimilarDialog(QDialog):
         self.list.setObjectName("similarList")
         self.list.setIconSize(QSize(ICON_SIDE, ICON_SIDE))
         for index, other, similarity, pixmap in rows:
-            item = QListWidgetItem(f"{similarity:.3f}   {Path(other).name}")
+            item = QListWidgetItem(f"{similarity:.4f}   {Path(other).name}")
             item.setToolTip(other)
             item.setData(256, index)
             if isinstance(pixmap, QPixmap) and not pixmap.isNull():
@@ -37,9 +37,9 @@ class SimilarDialog(QDialog):
             self.title.setText(
                 f"No other photo to compare {Path(name).name} with: classify a folder first."
             )
-        self.list.currentItemChanged.connect(
-            lambda item, _old: item is not None and self.picked.emit(item.data(256))
-        )
+        # a click or Enter shows that photo (not the current item Qt picks when the list opens)
+        self.list.itemClicked.connect(lambda item: self.picked.emit(item.data(256)))
+        self.list.itemActivated.connect(lambda item: self.picked.emit(item.data(256)))
         note = QLabel("Similarity of the model's features (1 = the same picture).")
         note.setStyleSheet("color: palette(placeholder-text);")
         layout = QVBoxLayout(self)

@@ -170,7 +170,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"resnet-classify: {exc}", file=sys.stderr)
             return exc.exit_code
     else:
-        results = classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size)
+        results = classifier.classify_many(
+            paths, top_k=args.top, batch_size=args.batch_size, features=bool(args.duplicates)
+        )
 
     library = library_cli.LibraryRun(args)
     results = library.observe(results)

@@ -154,7 +154,10 @@ class LibraryRun:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.wanted = any((args.min_confidence is not None, args.write_keywords, args.sort_into))
+        self.unsure_wanted = any(
+            (args.min_confidence is not None, args.write_keywords, args.sort_into)
+        )
+        self.wanted = self.unsure_wanted or args.duplicates
         self.min_confidence = (
             args.min_confidence if args.min_confidence is not None else DEFAULT_MIN_CONFIDENCE
         )
@@ -197,7 +200,7 @@ class LibraryRun:
         from core.library.unsure import unsure_share
 
         share = unsure_share(self.results, self.min_confidence)
-        if share.classified:
+        if share.classified and self.unsure_wanted:
             print(f"resnet-classify: {share.describe()}.", file=sys.stderr)
         if self.args.sort_into:
             self.failed += self._sort()

@@ -89,5 +89,5 @@ def test_exact_and_faiss_find_the_same_groups():
     ivf = duplicate_groups(paths, x, 0.99, method="ivf")
     assert len(exact) == 100 and all(len(g.paths) == 2 for g in exact)
     assert [g.paths for g in ivf] == [g.paths for g in exact]
-    sims, idx = neighbours(x, 3, "exact")
+    _sims, idx = neighbours(x, 3, "exact")
     assert idx.shape == (400, 3) and (idx != np.arange(400)[:, None]).all()
