@@ -29,6 +29,21 @@ def cpu_model() -> str:
     return name
 
 
+def cpu_matrix_units(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, ...]:
+    """The CPU's bf16/int8 matrix and dot-product units (AMX tiles, AVX-512 BF16) as Linux
+    lists them in its flags; empty where it lists none or the file is not there."""
+    wanted = ("amx_bf16", "amx_int8", "amx_tile", "avx512_bf16")
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return tuple(u for u in wanted if u in flags)
+    except OSError:
+        pass
+    return ()
+
+
 def cpu_name() -> str:
     name = cpu_model()
     return f"CPU ({name})" if name else "CPU"
@@ -109,11 +124,14 @@ class DeviceDetails:
     cuda_runtime: str | None = None
     cudnn: str | None = None
     cores: int | None = None
+    matrix_units: str | None = None  # the CPU's, e.g. "amx_bf16 amx_int8 amx_tile avx512_bf16"
 
     def describe(self) -> str:
         parts = [self.name]
         if self.cores:
             parts.append(f"{self.cores} cores")
+        if self.matrix_units:
+            parts.append(f"matrix units {self.matrix_units}")
         if self.memory_bytes:
             parts.append(f"{self.memory_bytes / 2**30:.1f} GiB")
         for label, value in (
@@ -260,7 +278,16 @@ def device_report(facts: SystemFacts | None = None) -> DeviceReport:
     """The doctor's answer for this machine (or for `facts`, which the tests simulate)."""
     real = facts is None
     f = facts or probe_system()
-    devices = [DeviceDetails("cpu", cpu_name(), memory_bytes=_total_memory(), cores=os.cpu_count())]
+    units = " ".join(cpu_matrix_units()) or None
+    devices = [
+        DeviceDetails(
+            "cpu",
+            cpu_name(),
+            memory_bytes=_total_memory(),
+            cores=os.cpu_count(),
+            matrix_units=units,
+        )
+    ]
     if real and f.cuda_available:
         cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
         for i in range(f.device_count):

@@ -68,29 +68,38 @@ class AccuracyCurve(QWidget):
             p.setPen(QPen(grid, 1, Qt.PenStyle.DashLine))
             x = point(self.best, 0).x()
             p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
-        for color, attr in ((self.TRAIN, "train_accuracy"), (self.VAL, "val_accuracy")):
-            if not self.epochs:
-                break
+        # Validation first, solid with squares; training over it, dashed with circles: where
+        # the two agree, both stay visible instead of one hiding the other.
+        lines = (
+            (self.VAL, "val_accuracy", Qt.PenStyle.SolidLine, "validation (held out)"),
+            (self.TRAIN, "train_accuracy", Qt.PenStyle.DashLine, "training"),
+        )
+        for color, attr, style, _label in lines if self.epochs else ():
             path = QPainterPath(point(self.epochs[0].epoch, getattr(self.epochs[0], attr)))
             for e in self.epochs[1:]:
                 path.lineTo(point(e.epoch, getattr(e, attr)))
-            p.setPen(QPen(color, 2))
+            p.setPen(QPen(color, 2, style))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawPath(path)
+            p.setPen(QPen(color, 1))
+            p.setBrush(color)
             for e in self.epochs:
-                p.setBrush(color)
-                p.drawEllipse(point(e.epoch, getattr(e, attr)), 2.5, 2.5)
+                at = point(e.epoch, getattr(e, attr))
+                if style == Qt.PenStyle.SolidLine:
+                    p.drawRect(QRectF(at.x() - 3, at.y() - 3, 6, 6))
+                else:
+                    p.drawEllipse(at, 2.5, 2.5)
         # legend, on the line of the epoch axis' title
         y = plot.bottom() + 6 + fm.ascent()
         x = plot.left()
-        for color, label in ((self.TRAIN, "training"), (self.VAL, "validation (held out)")):
-            p.setPen(QPen(color, 3))
+        for color, _attr, style, label in reversed(lines):
+            p.setPen(QPen(color, 2, style))
             p.drawLine(
-                QPointF(x, y - fm.ascent() / 2 + 2), QPointF(x + 16, y - fm.ascent() / 2 + 2)
+                QPointF(x, y - fm.ascent() / 2 + 2), QPointF(x + 22, y - fm.ascent() / 2 + 2)
             )
             p.setPen(text)
-            p.drawText(QPointF(x + 20, y), label)
-            x += 20 + fm.horizontalAdvance(label) + 16
+            p.drawText(QPointF(x + 26, y), label)
+            x += 26 + fm.horizontalAdvance(label) + 16
         p.end()
 
     def sizeHint(self) -> QSize:

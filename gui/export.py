@@ -50,7 +50,7 @@ class Exporter(QObject):
         return self.session.results_in(self.table.shown_rows())
 
     def choose(self) -> None:
-        path = save_dialog(self.window, self.settings.last_folder or str(Path.home()))
+        path = save_dialog(self.window, self.settings.last_folder)
         if path:
             self.write(path)
 

@@ -142,6 +142,7 @@ class ModelControl(QObject):
         if self.teach_dialog is None:
             self.teach_dialog = TeachDialog(self.window)
             self.teach_dialog.useModel.connect(self.load_weights)
+        self.teach_dialog.follow_model(self.session.weights)  # offline, ImageNet cannot be had
         self.teach_dialog.show()
 
     # ---- the device --------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 DEVICE = "model/device"
 WEIGHTS = "model/weights"
@@ -99,7 +100,8 @@ class Settings:
 
     @property
     def last_folder(self) -> str:
-        return self._text(LAST_FOLDER) or ""
+        """Where file dialogs start: the last folder used, else the user's Pictures."""
+        return self._text(LAST_FOLDER) or pictures_folder()
 
     @last_folder.setter
     def last_folder(self, value: str) -> None:
@@ -108,3 +110,10 @@ class Settings:
     def sync(self) -> None:
         if self._store is not None:
             self._store.sync()
+
+
+def pictures_folder() -> str:
+    """The user's Pictures folder where there is one, else their home: never the working
+    directory (a source checkout, when started with `make run`)."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return pictures if pictures and Path(pictures).is_dir() else str(Path.home())

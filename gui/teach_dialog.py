@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QSize, QStandardPaths, Qt, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QSize, Qt, QThread, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,7 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import teach_naming
 from gui.accuracy_curve import AccuracyCurve
+from gui.settings import pictures_folder
 from gui.teach_worker import THUMB_SIDE, THUMBS_PER_CLASS, Scan, Taught, TeachWorker, TrainRequest
 
 log = logging.getLogger(__name__)
@@ -71,10 +73,9 @@ class TeachDialog(QDialog):
         self._request = 0
         self.wrong_caption = ""
         self._training: TrainRequest | None = None
-        self._models_dir = models_dir or str(
-            Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
-            / "taught"
-        )
+        self._models_dir = models_dir or str(teach_naming.models_dir())
+        self._named_by_user = False  # the name field keeps what the user typed
+        self._backbone_chosen = False  # "Start from" follows the window's model until chosen
         self._build(backbone)
 
         self.worker = TeachWorker()
@@ -166,11 +167,22 @@ class TeachDialog(QDialog):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_training)
         self.progress = QProgressBar()
-        self.progress.setTextVisible(False)
+        self.progress.setObjectName("teachProgress")
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
         self.status_label = QLabel()
+        self.status_label.setWordWrap(True)  # a long error wraps; it never widens the dialog
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        run.addWidget(QLabel("Name:"))
+        self.name_edit = QLineEdit()
+        self.name_edit.setObjectName("modelName")
+        self.name_edit.setPlaceholderText("named after its classes")
+        self.name_edit.setToolTip(f"The taught model is kept as NAME.pth in {self._models_dir}")
+        self.name_edit.textEdited.connect(lambda _: setattr(self, "_named_by_user", True))
+        run.addWidget(self.name_edit, 1)
         run.addWidget(self.train_button)
         run.addWidget(self.cancel_button)
-        run.addWidget(self.progress, 1)
+        run.addWidget(self.progress, 2)
         root.addLayout(run)
         root.addWidget(self.status_label)
 
@@ -192,7 +204,9 @@ class TeachDialog(QDialog):
         confusion_box = QVBoxLayout()
         self.confusion_title = QLabel("Confusion matrix (rows: true class, columns: predicted)")
         confusion_box.addWidget(self.confusion_title)
+        self.confusion_table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
         confusion_box.addWidget(self.confusion_table)
+        confusion_box.addStretch(1)  # the matrix is as tall as its rows; the rest stays free
         result.addLayout(confusion_box, 1, 1)
         self.wrong_title = QLabel("Held-out images it got wrong (click one to see it):")
         result.addWidget(self.wrong_title, 2, 0, 1, 2)
@@ -240,9 +254,8 @@ class TeachDialog(QDialog):
 
     # ---- choosing the folder ---------------------------------------------------------------
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Folder of Class Folders", self.folder or ""
-        )
+        start = str(Path(self.folder).parent) if self.folder else pictures_folder()
+        folder = QFileDialog.getExistingDirectory(self, "Folder of Class Folders", start)
         if folder:
             self.set_folder(folder)
 
@@ -250,16 +263,44 @@ class TeachDialog(QDialog):
         """List the classes of `folder` (on the worker); the answer shows in the table."""
         self.folder = folder
         self._request += 1
+        self._clear_result()
         self.train_button.setEnabled(False)
         self.folder_label.setText(f"<b>{Path(folder).name or folder}</b>: looking for classes…")
         self.scanRequested.emit(self._request, folder)
 
     def choose_backbone(self) -> None:
+        current = self.backbone_edit.text()
+        start = str(Path(current).parent) if current else pictures_folder()
         path, _ = QFileDialog.getOpenFileName(
-            self, "Start From a ResNet50 Checkpoint", "", WEIGHTS_FILTER
+            self, "Start From a ResNet50 Checkpoint", start, WEIGHTS_FILTER
         )
         if path:
+            self._backbone_chosen = True
             self.backbone_edit.setText(path)
+            self._say("")  # whatever failed with the previous backbone is no longer so
+
+    def follow_model(self, weights: str | None) -> None:
+        """Start from the model the window uses (None: ImageNet), unless the user chose one."""
+        if not self._backbone_chosen and self._training is None:
+            self.backbone_edit.setText(weights or "")
+
+    def _clear_result(self) -> None:
+        """A new folder: nothing of the previous one's training stays on screen."""
+        self.taught = None
+        self.curve.clear(self.epochs_spin.value())
+        self.wrong_list.clear()
+        self.wrong_view.clear()
+        self.confusion_table.clear()
+        self.confusion_table.setRowCount(0)
+        self.confusion_table.setColumnCount(0)
+        self.accuracy_label.clear()
+        self._show_result_widgets(False)
+        self.use_button.setEnabled(False)
+        self.save_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self._say("")
 
     def _on_scanned(self, request_id: int, scan: Scan) -> None:
         if request_id != self._request:
@@ -277,8 +318,19 @@ class TeachDialog(QDialog):
             strip = QTableWidgetItem()
             strip.setIcon(QIcon(QPixmap.fromImage(found.strip)))
             self.classes_table.setItem(row, 2, strip)
-        self.warning_label.setText("\n".join(f"⚠ {w}" for w in scan.warnings))
-        self.warning_label.setVisible(bool(scan.warnings))
+        notes = [f"⚠ {w}" for w in scan.warnings]
+        if scan.unreadable:
+            listed = scan.unreadable[:8]
+            more = len(scan.unreadable) - len(listed)
+            notes.append(
+                "⚠ Left out, cannot be read: "
+                + "; ".join(listed)
+                + (f"; and {more} more" if more else "")
+            )
+        self.warning_label.setText("\n".join(notes))
+        self.warning_label.setVisible(bool(notes))
+        if not self._named_by_user:
+            self.name_edit.setText(teach_naming.model_name([c.name for c in scan.classes]))
         self.train_button.setEnabled(self._training is None)
         self.scanShown.emit()
 
@@ -311,6 +363,7 @@ class TeachDialog(QDialog):
             fine_tune=self.fine_tune_check.isChecked(),
             augment=self.augment_check.isChecked(),
             out_dir=self._models_dir,
+            name=self.name_edit.text().strip(),
         )
         self.taught = None
         self.curve.clear(self.epochs_spin.value())
@@ -319,6 +372,7 @@ class TeachDialog(QDialog):
             widget.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
+        self.progress.setFormat("Loading the backbone…")
         self._say("Loading the backbone…")
         self.trainRequested.emit(self._training)
 
@@ -337,15 +391,21 @@ class TeachDialog(QDialog):
         if p.stage == "features":
             self.progress.setRange(0, max(p.total, 1))
             self.progress.setValue(p.done)
+            self.progress.setFormat("Reading images: %v of %m")
             self._say(f"Reading images: {p.done} of {p.total}")
         elif p.stage == "training" and p.epoch is not None:
             self.progress.setRange(0, p.total)
             self.progress.setValue(p.done)
+            self.progress.setFormat("Training: epoch %v of at most %m")
             self.curve.add(p.epoch)
             self._say(
                 f"Epoch {p.done} of at most {p.total}: validation accuracy "
                 f"{p.epoch.val_accuracy * 100:.1f}%"
             )
+        elif p.stage == "refitting":
+            self.progress.setRange(0, p.total)
+            self.progress.setValue(p.done)
+            self._say(f"Learning from every image, held-out ones too: epoch {p.done} of {p.total}")
 
     def _finish(self, outcome: str) -> None:
         self._training = None
@@ -354,6 +414,7 @@ class TeachDialog(QDialog):
         self.train_button.setEnabled(self.folder is not None)
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if outcome == "done" else 0)
+        self.progress.setFormat({"done": "Done", "cancelled": "Cancelled"}.get(outcome, "Failed"))
         self.trainingFinished.emit(outcome)
 
     def _on_trained(self, request_id: int, taught: Taught) -> None:
@@ -377,10 +438,21 @@ class TeachDialog(QDialog):
             item.setToolTip(f"{m.true_label}, predicted {m.predicted_label}")
             self.wrong_list.addItem(item)
         self._show_result_widgets(True)
-        skipped = f"; {len(r.skipped)} unreadable image(s) skipped" if r.skipped else ""
+        skipped = ""
+        if r.skipped:
+            names = ", ".join(Path(path).name for path, _ in r.skipped[:5])
+            more = f" and {len(r.skipped) - 5} more" if len(r.skipped) > 5 else ""
+            skipped = f" Left out, could not be read: {names}{more}."
+        refit = (
+            f", then learned from all {sum(r.train_counts) + total} images for "
+            f"{r.refit_epochs} epochs"
+            if r.refit_epochs
+            else ""
+        )
         self._say(
-            f"Trained in {r.seconds:.1f} s on {r.device}, best epoch {r.best_epoch} of "
-            f"{len(r.history)}{skipped}. Saved as {taught.path}"
+            f"Trained in {r.seconds:.1f} s on {device_words(r.device)}, best epoch "
+            f"{r.best_epoch} of {len(r.history)}{refit}. Kept as {Path(taught.path).name} in "
+            f"{Path(taught.path).parent}.{skipped}"
         )
         self.use_button.setEnabled(True)
         self.save_button.setEnabled(True)
@@ -495,6 +567,15 @@ class TeachDialog(QDialog):
         self.cancel_training()
         self.thread.quit()
         return self.thread.wait(timeout_ms)
+
+
+def device_words(device: str) -> str:
+    """ "CPU", "GPU 0 (cuda:0)": a device id as the rest of the window writes it."""
+    if device == "cpu":
+        return "CPU"
+    if device.startswith("cuda"):
+        return f"GPU {device.partition(':')[2] or '0'} ({device})"
+    return device.upper() if device == "mps" else device
 
 
 def _dropped_folder(mime: Any) -> str | None:

@@ -9,7 +9,6 @@ checkpoint saved).
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import shutil
 import threading
 from pathlib import Path
@@ -23,6 +22,7 @@ from core.imports import collector_paused
 from gui.image_loader import decode_for_display
 from gui.imports import plain_imports
 from gui.reporting import reporting
+from gui.teach_naming import free_path
 
 THUMBS_PER_CLASS = 5
 THUMB_SIDE = 48
@@ -42,8 +42,9 @@ class FoundClass:
 @dataclasses.dataclass(frozen=True)
 class Scan:
     folder: str
-    classes: tuple[FoundClass, ...]
+    classes: tuple[FoundClass, ...]  # counts without the files that cannot be read
     warnings: tuple[str, ...]
+    unreadable: tuple[str, ...] = ()  # "cat/IMG_1.jpg: not an image…", left out of training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,7 @@ class TrainRequest:
     fine_tune: bool
     augment: bool
     out_dir: str
+    name: str = ""  # the checkpoint's file name, without .pth (default: the folder's name)
     cancel: threading.Event = dataclasses.field(default_factory=threading.Event, compare=False)
 
 
@@ -85,22 +87,29 @@ class TeachWorker(QObject):
     @reporting
     def scan(self, request_id: int, folder: str) -> None:
         with plain_imports(), collector_paused():
+            from core.teach.probe import unreadable_images
             from core.teach.training import scan_folder
         try:
             found = scan_folder(folder)
         except ClassifierError as exc:
             self.scanFailed.emit(request_id, exc.message)
             return
+        bad = unreadable_images(p for c in found.classes for p in c.images)
         classes = []
         for c in found.classes:
             thumbs = []
-            for path in c.images[:THUMBS_PER_CLASS]:
+            for path in (p for p in c.images if p not in bad):
+                if len(thumbs) == THUMBS_PER_CLASS:
+                    break
                 try:
                     thumbs.append(decode_for_display(str(path), THUMB_SIDE))
                 except ClassifierError:
                     continue
-            classes.append(FoundClass(c.name, c.count, _strip(thumbs)))
-        self.scanned.emit(request_id, Scan(folder, tuple(classes), tuple(found.warnings())))
+            count = sum(p not in bad for p in c.images)
+            classes.append(FoundClass(c.name, count, _strip(thumbs)))
+        named = tuple(f"{p.relative_to(found.root)}: {why}" for p, why in bad.items())
+        scan = Scan(folder, tuple(classes), tuple(found.warnings()), named)
+        self.scanned.emit(request_id, scan)
 
     @Slot(object)
     @reporting
@@ -123,9 +132,8 @@ class TeachWorker(QObject):
                 progress=lambda p: self.progressed.emit(rid, p),
                 cancel=request.cancel,
             )
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            name = f"{Path(request.folder).name or 'model'}-{stamp}.pth"
-            path = save_checkpoint(result, Path(request.out_dir) / name)
+            name = request.name or Path(request.folder).name or "taught-model"
+            path = save_checkpoint(result, free_path(request.out_dir, name))
         except Cancelled:
             self.cancelled.emit(rid)
             return

@@ -15,6 +15,7 @@ import torch
 
 from core.devices import (
     SystemFacts,
+    cpu_matrix_units,
     device_report,
     parse_driver_version,
     probe_system,
@@ -101,6 +102,17 @@ def test_a_driver_that_is_there_but_cuda_still_fails_says_what_cuda_said():
     facts = replace(NOT_STARTING, cuda_error="CUDA unknown error")
     reason = why_no_gpu(facts)
     assert "580.159.04 is installed" in reason and "CUDA unknown error" in reason
+
+
+def test_the_cpus_matrix_units_are_read_from_its_flags(tmp_path: Path):
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "model name\t: Xeon\nflags\t\t: fpu sse avx512f avx512_bf16 amx_bf16 amx_tile\n"
+    )
+    assert cpu_matrix_units(str(info)) == ("amx_bf16", "amx_tile", "avx512_bf16")
+    info.write_text("model name\t: Old\nflags\t\t: fpu sse avx2\n")
+    assert cpu_matrix_units(str(info)) == ()
+    assert cpu_matrix_units(str(tmp_path / "missing")) == ()
 
 
 def test_the_driver_version_is_read_from_the_kernel_module():

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 import torchvision
 from PIL import Image
 
+from core.cli.train import format_summary
 from core.errors import Cancelled
 from core.teach.training import (
     CheckpointSaveError,
@@ -117,6 +119,21 @@ def test_misclassified_images_are_the_confusion_matrix_off_its_diagonal(taught: 
     assert len(taught.misclassified) == off_diagonal
     for m in taught.misclassified:
         assert Path(m.path).parent.name == m.true_label != m.predicted_label
+
+
+def test_the_saved_model_then_learned_from_the_held_out_images_too(
+    taught: TrainingResult, album: Path, checkpoint: Path, tmp_path: Path
+):
+    assert taught.refit_epochs == taught.best_epoch  # as many epochs as held-out chose
+    held_out = train(album, replace(taught.options, refit_on_all=False), backbone=checkpoint)
+    assert held_out.refit_epochs == 0
+    # the accuracy reported is the same honest one, measured by the model that never saw them
+    assert held_out.history == taught.history and held_out.val_accuracy == taught.val_accuracy
+    assert not torch.equal(held_out.state_dict["fc.weight"], taught.state_dict["fc.weight"])
+    assert "then learned from all 30 images" in format_summary(taught)
+    assert "learned from all" not in format_summary(held_out)
+    meta = torch.load(save_checkpoint(taught, tmp_path / "m.pth"), weights_only=True)["meta"]
+    assert meta["refit_on_all_images_epochs"] == taught.best_epoch
 
 
 # ---- the checkpoint --------------------------------------------------------------------------

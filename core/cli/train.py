@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         "pass over the images (default: %(default)s)",
     )
     p.add_argument(
+        "--no-refit",
+        dest="refit",
+        action="store_false",
+        help="save the model that learned from the training images only, instead of learning "
+        "again from every image for the epochs the held-out images chose",
+    )
+    p.add_argument(
         "--from-corrections",
         action="store_true",
         help="DATA_DIR is a folder of photos: teach from its corrections (resnet-classify "
@@ -136,6 +143,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
         augment_passes=args.augment,
         seed=args.seed,
         device=args.device,
+        refit_on_all=args.refit,
     )
     bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
     try:
@@ -171,8 +179,13 @@ def format_summary(result: TrainingResult) -> str:
         f"Validation accuracy: {result.val_accuracy * 100:.1f}% ({right} of {total} held-out "
         f"images), best epoch {result.best_epoch} of {len(result.history)} run; "
         f"{result.seconds:.1f} s on {result.device}",
-        "",
     ]
+    if result.refit_epochs:
+        lines.append(
+            f"The saved model then learned from all {sum(result.train_counts) + total} images, "
+            f"held-out ones too, for {result.refit_epochs} epochs."
+        )
+    lines.append("")
     if result.held_out:
         lines += ["If a top-1 under a threshold is unsure (--min-confidence), held out:"]
         lines += [f"  {line}" for line in result.thresholds_text().splitlines()]
@@ -217,6 +230,8 @@ class _Bar:
             text = "Loading the backbone…"
         elif p.stage == "features":
             text = f"{bar} reading images {p.done}/{p.total}"
+        elif p.stage == "refitting":
+            text = f"{bar} learning from every image, epoch {p.done}/{p.total}"
         else:
             e = p.epoch
             acc = f"  val accuracy {e.val_accuracy * 100:.1f}%" if e else ""

@@ -61,6 +61,16 @@ def stratified_split(
     return mask
 
 
+def _out_of_memory_or(exc: RuntimeError) -> Exception:
+    """A GPU out of memory as the user's error; any other error as it was."""
+    if not _is_out_of_memory(exc):
+        return exc
+    return OutOfDeviceMemoryError(
+        "The GPU ran out of memory while training. Train without fine-tuning, close "
+        "other programs using the GPU, or train on the CPU (--device cpu)."
+    )
+
+
 class HeadTrainer:
     """The head (and, fine-tuning, layer4) on cached backbone outputs."""
 
@@ -111,9 +121,9 @@ class HeadTrainer:
                 self.head.weight.copy_(torch.randn(n, FEATURE_DIM, generator=generator) * 0.01)
         counts = torch.bincount(self.clean_train_y, minlength=n).float()
         self.class_weight = (counts.sum() / (n * counts)).to(device)
-        # fine-tuning moves the features under the head: a gentler head keeps up with them
-        head_lr = opts.learning_rate / (10 if opts.fine_tune else 1)
-        groups: list[dict[str, Any]] = [{"params": self.head.parameters(), "lr": head_lr}]
+        groups: list[dict[str, Any]] = [
+            {"params": self.head.parameters(), "lr": opts.learning_rate}
+        ]
         if self.layer4 is not None:
             groups.append({"params": self.layer4.parameters(), "lr": opts.fine_tune_learning_rate})
         self.optimizer = torch.optim.AdamW(groups, weight_decay=opts.weight_decay)
@@ -138,6 +148,18 @@ class HeadTrainer:
         return self.head((f - self.mean) / self.std)
 
     def epoch(self, epoch: int, stopped: Callable[[], bool]) -> EpochStats:
+        """One pass over the training views, then loss and accuracy on both sets."""
+        try:
+            self.steps(stopped)
+            train_loss, train_acc = self._evaluate(self.clean_train_x, self.clean_train_y)
+            val_loss, val_acc = self._evaluate(self.val_x, self.val_y)
+        except RuntimeError as exc:
+            raise _out_of_memory_or(exc) from None
+        return EpochStats(epoch, train_loss, train_acc, val_loss, val_acc)
+
+    def steps(self, stopped: Callable[[], bool]) -> None:
+        """One pass over the training views in a random order, without measuring anything:
+        what a refit on every image runs for the epochs the held-out images chose."""
         order = torch.randperm(len(self.train_y), generator=self.generator)
         try:
             for idx in order.split(self.opts.batch_size):
@@ -149,16 +171,8 @@ class HeadTrainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
-            train_loss, train_acc = self._evaluate(self.clean_train_x, self.clean_train_y)
-            val_loss, val_acc = self._evaluate(self.val_x, self.val_y)
         except RuntimeError as exc:
-            if not _is_out_of_memory(exc):
-                raise
-            raise OutOfDeviceMemoryError(
-                "The GPU ran out of memory while training. Train without fine-tuning, close "
-                "other programs using the GPU, or train on the CPU (--device cpu)."
-            ) from None
-        return EpochStats(epoch, train_loss, train_acc, val_loss, val_acc)
+            raise _out_of_memory_or(exc) from None
 
     def _probabilities(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -170,6 +184,8 @@ class HeadTrainer:
             )
 
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        if not len(y):  # a refit holds nothing out
+            return float("nan"), float("nan")
         probs = self._probabilities(x)
         loss = F.nll_loss(torch.log(probs.clamp_min(1e-12)), y).item()
         return loss, (probs.argmax(1) == y).float().mean().item()

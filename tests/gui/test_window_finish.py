@@ -19,7 +19,7 @@ def menu(window, title: str) -> list[str]:
 
 def test_menus_are_where_people_look_for_them(qtbot, make_window):
     window = make_window()
-    assert menu(window, "&Model") == [
+    assert menu(window, "&Model")[:4] == [
         "Load Weights…",
         "Load Labels…",
         "Use ImageNet Weights",

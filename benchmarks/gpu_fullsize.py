@@ -1,0 +1,271 @@
+"""`python -m benchmarks.gpu_fullsize`: full-size photo folders on a GPU machine.
+
+A folder like a phone user's (`fullsize_folder`): median about 2.2 MP, mean about 3.9 MP, a fifth
+of the files 8-12 MP, with 4:2:0, 4:2:2 and 4:4:4 JPEGs, some progressive, greyscale or
+EXIF-rotated, and a few PNGs; and, as a second row, the 1.5 MP folder of
+`benchmarks/gpu_decode.py`. On each, side by side in one process, rounds interleaved:
+
+- the GPU path as the CLI runs it (`Classifier(..., decode="gpu")`, `classify_many`, batch 8);
+- the Pillow path on the same GPU (`decode="cpu"`);
+
+in images/s and megapixels/s, with the GPU path's top-1 agreement with the Pillow path (fp32).
+Then start-up: the CLI on 20 photos from a fresh process, to its first record and to its end,
+against the floor of `import torch` plus CUDA's initialisation in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.data import PHOTO_NAMES, base_photo, cache_dir
+
+RESULTS = Path(__file__).parent / "results"
+FOLDER_VERSION = 1
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _megapixels(rng: np.random.Generator) -> float:
+    """A fifth at 8-12 MP (phone cameras), the rest log-normal around 1.8 MP (0.3-7.9)."""
+    if rng.random() < 0.2:
+        return float(rng.uniform(8.0, 12.0))
+    return float(np.clip(np.exp(rng.normal(np.log(1.8), 0.7)), 0.3, 7.9))
+
+
+def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
+    from PIL import Image
+
+    from benchmarks.gpu_decode import _grain
+
+    i, seed, folder = args
+    rng = np.random.default_rng(seed)
+    arr = base_photo(PHOTO_NAMES[i % len(PHOTO_NAMES)])
+    h, w = arr.shape[:2]
+    f = rng.uniform(0.6, 1.0)
+    ch, cw = max(64, int(h * f)), max(64, int(w * f))
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    img = Image.fromarray(arr[y : y + ch, x : x + cw])
+    img = img.convert("RGB") if img.mode != "L" else img
+    mp = _megapixels(rng)
+    aspect = [4 / 3, 3 / 2, 16 / 9][int(rng.integers(0, 3))]
+    if rng.random() < 0.25:
+        aspect = 1 / aspect
+    tw = max(64, round((mp * 1e6 * aspect) ** 0.5))
+    th = max(64, round(tw / aspect))
+    img = img.resize((tw, th), Image.BILINEAR)
+    big = np.asarray(img, dtype=np.int16)
+    big = big + _grain(big.shape, rng)
+    img = Image.fromarray(np.clip(big, 0, 255).astype(np.uint8), img.mode)
+    r = rng.random()
+    if r < 0.02:
+        path = Path(folder) / f"{i:05d}.png"
+        img.save(path, compress_level=1)
+        return path.name, tw * th / 1e6, path.stat().st_size
+    if r < 0.07 and img.mode == "RGB":
+        img = img.convert("L")
+    save: dict[str, Any] = {
+        "quality": int(rng.integers(80, 96)),
+        # 4:2:0 as most cameras, 4:4:4 as many phones and editors, some 4:2:2
+        "subsampling": [2, 2, 2, 2, 2, 2, 0, 0, 0, 1][int(rng.integers(0, 10))],
+    }
+    if rng.random() < 0.1:
+        save["progressive"] = True
+    if rng.random() < 0.1:
+        exif = Image.Exif()
+        exif[0x0112] = [3, 6, 8][int(rng.integers(0, 3))]
+        save["exif"] = exif.tobytes()
+    path = Path(folder) / f"{i:05d}.jpg"
+    img.save(path, **save)
+    return path.name, tw * th / 1e6, path.stat().st_size
+
+
+def fullsize_folder(count: int = 4000) -> tuple[Path, dict[str, Any]]:
+    """The full-size folder of `count` photos, made once on all cores, and its description."""
+    folder = cache_dir() / f"fullsize_{count}_v{FOLDER_VERSION}"
+    done = folder / "done.json"
+    if done.exists():
+        return folder, json.loads(done.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    log(f"making {count} full-size photos in {folder} (once)...")
+    start = time.perf_counter()
+    with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
+        jobs = [(i, 5000 + i, str(folder)) for i in range(count)]
+        made = list(pool.map(_one_photo, jobs, chunksize=8))
+    mps = [m for _, m, _ in made]
+    info = {
+        "count": count,
+        "megapixels_median": round(float(np.median(mps)), 2),
+        "megapixels_mean": round(float(np.mean(mps)), 2),
+        "share_8_to_12_mp": round(float(np.mean([m >= 8 for m in mps])), 3),
+        "megapixels_total": round(float(sum(mps)), 1),
+        "bytes_total": sum(b for _, _, b in made),
+        "png": sum(n.endswith(".png") for n, _, _ in made),
+        "seconds_to_make": round(time.perf_counter() - start, 1),
+    }
+    done.write_text(json.dumps(info))
+    log(f"made: {info}")
+    return folder, info
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png"))
+
+
+def _megapixels_of(files: list[Path]) -> float:
+    from PIL import Image
+
+    total = 0.0
+    for p in files:
+        with Image.open(p) as im:
+            total += im.size[0] * im.size[1] / 1e6
+    return total
+
+
+def folder_row(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, Any]:
+    """The GPU path and the Pillow path on one folder, interleaved, and their agreement."""
+    import torch
+
+    from benchmarks.timing import interleaved
+    from core.engine import Classifier
+    from core.model import load_checkpoint
+
+    gpu = Classifier(load_checkpoint(checkpoint), "cuda", decode="gpu")
+    pillow = Classifier(load_checkpoint(checkpoint), "cuda", decode="cpu")
+
+    def run(c: Classifier) -> list[Any]:
+        out = list(c.classify_many(files, top_k=5, batch_size=8))
+        torch.cuda.synchronize()
+        return out
+
+    log(f"  agreement pass on {len(files)} files")
+    a, b = run(gpu), run(pillow)
+    both = [(x, y) for x, y in zip(a, b, strict=True) if x.ok and y.ok]
+    same = sum(x.top.index == y.top.index for x, y in both)
+    errors_same = [x.path for x in a if not x.ok] == [y.path for y in b if not y.ok]
+    log(f"  {rounds} interleaved rounds")
+    t = interleaved({"gpu path": lambda: run(gpu), "pillow path": lambda: run(pillow)}, rounds, 0)
+    mp = _megapixels_of(files)
+    row: dict[str, Any] = {"files": len(files), "megapixels": round(mp, 1)}
+    for name, seconds in t.items():
+        s = statistics.median(seconds)
+        row[name] = {
+            "seconds": round(s, 2),
+            "images_per_s": round(len(files) / s, 1),
+            "megapixels_per_s": round(mp / s, 0),
+            "images_per_s_slowest_fastest": [
+                round(len(files) / max(seconds), 1),
+                round(len(files) / min(seconds), 1),
+            ],
+        }
+    row["gpu_over_pillow"] = round(
+        row["gpu path"]["images_per_s"] / row["pillow path"]["images_per_s"], 2
+    )
+    row["agreement_top1"] = {"same": same, "of": len(both), "share": round(same / len(both), 4)}
+    row["same_files_failed"] = errors_same
+    return row
+
+
+def startup(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, Any]:
+    """Fresh processes: the CLI on 20 photos (to its first record, to its end) against the floor
+    of importing torch and starting CUDA."""
+    floor_code = "import torch; torch.zeros(1, device='cuda'); torch.cuda.synchronize()"
+    cli = [sys.executable, "-m", "core", "--weights", str(checkpoint), "--format", "json"]
+    cli += [str(p) for p in files[:20]]
+    out: dict[str, list[float]] = {"import torch + CUDA init": [], "CLI first record": []}
+    out["CLI 20 photos"] = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", floor_code], check=True, cwd=ROOT)
+        out["import torch + CUDA init"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        proc = subprocess.Popen(cli, stdout=subprocess.PIPE, cwd=ROOT, text=True)
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        out["CLI first record"].append(time.perf_counter() - start)
+        proc.stdout.read()
+        proc.wait()
+        out["CLI 20 photos"].append(time.perf_counter() - start)
+    return {k: round(statistics.median(v), 2) for k, v in out.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_fullsize", description=__doc__)
+    p.add_argument("--images", type=int, default=4000, help="full-size photos (default 4000)")
+    p.add_argument("--small-images", type=int, default=2000, help="1.5 MP photos (default 2000)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--startup-rounds", type=int, default=3)
+    p.add_argument("--out", type=Path, default=RESULTS / "gpu_fullsize.json")
+    args = p.parse_args(argv)
+
+    from benchmarks.data import make_inputs
+    from benchmarks.gpu_decode import folder_files, photo_folder
+    from benchmarks.timing import machine
+
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    inp = make_inputs(log)
+    full, info = fullsize_folder(args.images)
+    small = photo_folder(args.small_images)
+    res: dict[str, Any] = {
+        "started": started,
+        "command": "python -m benchmarks.gpu_fullsize " + " ".join(argv or sys.argv[1:]),
+        "machine": machine(),
+        "fullsize_folder": info,
+    }
+    log("full-size folder")
+    res["fullsize"] = folder_row(inp.checkpoint, _files(full), args.rounds)
+    log("1.5 MP folder")
+    res["small_1_5mp"] = folder_row(inp.checkpoint, folder_files(small), args.rounds)
+    log("start-up")
+    res["startup_seconds"] = startup(inp.checkpoint, _files(full), args.startup_rounds)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2) + "\n")
+    print(markdown(res))
+    return 0
+
+
+def markdown(res: dict[str, Any]) -> str:
+    lines = [
+        f"On {res['machine'].get('gpu')} ({res['machine']['cores']} cores), side by side:",
+        "",
+        "| folder | path | images/s | MP/s | GPU / Pillow | top-1 agreement |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for key, label in (("fullsize", "full-size"), ("small_1_5mp", "1.5 MP")):
+        row = res[key]
+        name = f"{label} ({row['files']} files, {row['megapixels']:.0f} MP)"
+        for path in ("gpu path", "pillow path"):
+            r = row[path]
+            extra = (
+                f"{row['gpu_over_pillow']:.2f}x | {row['agreement_top1']['share'] * 100:.1f}%"
+                if path == "gpu path"
+                else " | "
+            )
+            lines.append(
+                f"| {name} | {path} | {r['images_per_s']:.0f} | {r['megapixels_per_s']:.0f} "
+                f"| {extra} |"
+            )
+    s = res["startup_seconds"]
+    lines += [
+        "",
+        "Start-up, fresh processes (median): " + ", ".join(f"{k} {v:.2f} s" for k, v in s.items()),
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
