@@ -124,6 +124,7 @@ class Classifier:
             device=str(self.device),
             device_name=device_name(self.device),
             labels=self.model.labels,
+            notes=self.model.notes,
         )
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable
@@ -50,7 +51,7 @@ def write_results(
                 count += 1
             out.flush()
             os.fsync(out.fileno())
-            os.chmod(tmp, _mode_for(path))
+            os.chmod(tmp, mode_for(path))
         os.replace(tmp, path)
     except (OSError, UnicodeError) as exc:
         with contextlib.suppress(OSError):
@@ -64,12 +65,52 @@ def write_results(
     return count
 
 
-def _mode_for(path: Path) -> int:
-    """The replaced file's permissions, or the usual rw-r--r-- for a new one."""
+def mode_for(path: str | os.PathLike[str]) -> int:
+    """The permissions a file written in place of `path` gets: the replaced file's, or for a new
+    one what the umask allows of rw-rw-rw- (a temporary file is made 0600 whatever the umask)."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
-        return 0o644
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux says it without changing it (os.umask would, for a moment, for every thread)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def copy_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Copy `source` over `target` all at once or not at all (Teach's Save…).
+
+    Raises `ExportError` with a sentence; on a full disk the file that was at `target` stays.
+    """
+    target = Path(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise _error(target, exc, "the model") from None
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode_for(target))
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _error(target, exc, "the model") from None
+        raise
+    _sync_folder(target.parent)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -82,7 +123,7 @@ def _sync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def _error(path: Path, exc: BaseException) -> ExportError:
+def _error(path: Path, exc: BaseException, what: str = "the results") -> ExportError:
     reason = getattr(exc, "strerror", None) or str(exc)
     kept = " The previous file is unchanged." if path.exists() else ""
-    return ExportError(f"Could not save the results to {printable(path.name)}: {reason}.{kept}")
+    return ExportError(f"Could not save {what} to {printable(path.name)}: {reason}.{kept}")

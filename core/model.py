@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
+from core import checkpoint_checks as checks
 from core.decode.preprocess import Preprocess
 from core.errors import CheckpointError, LabelsError
 from core.weights import DEFAULT_VARIANT, ProgressCallback, ensure_weights, weights_enum
@@ -38,6 +39,7 @@ class LoadedModel:
     labels: tuple[str, ...]
     preprocess: Preprocess
     source: str
+    notes: tuple[str, ...] = ()  # what the user should know: class names that were not used
 
     @property
     def num_classes(self) -> int:
@@ -68,7 +70,7 @@ def load_checkpoint(path: str | Path, labels_path: str | Path | None = None) -> 
     """A user's ResNet50 checkpoint, of any class count, with the classic ImageNet eval crop."""
     path = Path(path)
     raw = _read_state(path)
-    state, stored_labels = _unwrap(raw, path)
+    state, (label_key, label_value) = _unwrap(raw, path)
     fc = state.get("fc.weight")
     if not isinstance(fc, torch.Tensor) or fc.ndim != 2:
         raise CheckpointError(
@@ -80,18 +82,26 @@ def load_checkpoint(path: str | Path, labels_path: str | Path | None = None) -> 
             f"{path.name} cannot classify anything: its classifier layer (fc) has no classes."
         )
     model = _empty_resnet50(num_classes)
-    _load_strict(model, state, path)
+    try:
+        _load_strict(model, state, path)
+    except (RuntimeError, TypeError, ValueError) as exc:  # what the checks did not foresee
+        raise CheckpointError(f"{path.name} cannot be loaded: {_first_line(exc)}") from None
     model.eval()
+    stored, note = checks.class_names(label_value, label_key, num_classes, path)
     if labels_path is not None:
-        labels = read_labels(labels_path, num_classes)
-    elif stored_labels is not None and len(stored_labels) == num_classes:
-        labels = stored_labels
-    elif num_classes == len(IMAGENET_LABELS):
+        labels, note = read_labels(labels_path, num_classes), ""
+    elif stored is not None:
+        labels = stored
+    elif num_classes == len(IMAGENET_LABELS) and not note:
         labels = IMAGENET_LABELS
     else:
         labels = tuple(f"class {i}" for i in range(num_classes))
     return LoadedModel(
-        module=model, labels=labels, preprocess=Preprocess.classic(), source=path.name
+        module=model,
+        labels=labels,
+        preprocess=Preprocess.classic(),
+        source=path.name,
+        notes=(note,) if note else (),
     )
 
 
@@ -156,6 +166,7 @@ def _read_state(path: Path) -> Any:
     if path.suffix.lower() == ".safetensors":
         return _read_safetensors(path)
     _check_archive(path)
+    checks.check_not_torchscript(path)
     try:
         try:
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -345,15 +356,17 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-def _unwrap(raw: Any, path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, ...] | None]:
-    """Find the state dict in a training checkpoint and strip DataParallel's `module.`."""
+def _unwrap(raw: Any, path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, Any]]:
+    """Find the state dict in a training checkpoint and strip DataParallel's `module.`; and the
+    class names it stores, as (key, value), to be judged against the model."""
     if not isinstance(raw, Mapping):
         raise CheckpointError(f"{path.name} does not hold a state dict of tensors.")
-    labels = None
+    checks.check_keys(raw, path)
+    labels: tuple[str, Any] = ("", None)
     for key in LABEL_KEYS:
         value = raw.get(key)
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
-            labels = tuple(value)
+        if value is not None and not (isinstance(value, (list, tuple)) and not value):
+            labels = (key, value)
             break
     state: Any = raw
     for key in ("state_dict", "model_state_dict", "model"):
@@ -361,6 +374,7 @@ def _unwrap(raw: Any, path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, .
         if isinstance(inner, Mapping) and any(isinstance(v, torch.Tensor) for v in inner.values()):
             state = inner
             break
+    checks.check_keys(state, path)
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise CheckpointError(f"{path.name} holds no tensors.")
@@ -401,6 +415,7 @@ def _load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path
                 )
                 parts.append(f"{len(items)} {title}: {shown}")
         raise CheckpointError(f"{path.name} does not fit ResNet50. " + "; ".join(parts) + ".")
+    checks.check_tensors(state, path)
     _check_finite(state, path)
     model.load_state_dict(state, strict=True)
 

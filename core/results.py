@@ -75,6 +75,7 @@ class ModelInfo:
     device: str
     device_name: str
     labels: tuple[str, ...] = field(default=(), repr=False)
+    notes: tuple[str, ...] = ()  # what the user should know about the weights
 
 
 # ---- the CLI's record formats, shared with the window's export ---------------------------------
@@ -97,13 +98,38 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+# A cell a spreadsheet would take for a formula (OWASP "CSV injection"): a file named
+# `=HYPERLINK(…).jpg` or a class named `+cmd|…`. Such a cell gets a leading `'`, which
+# spreadsheets show as text and do not display; a cell that starts with `'` gets one too, so
+# that `csv_cell_text` gives back exactly what was written.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(text: str) -> str:
+    """A text cell that no spreadsheet runs as a formula (and no reader splits at a CR)."""
+    text = csv_text_of(text)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_text_of(text: str) -> str:
+    """A name as CSV holds it: non-UTF-8 bytes as \\xNN, a carriage return as \\r (Python's csv
+    writer leaves a lone CR unquoted, and readers then split the row there)."""
+    return printable(text).replace("\r", "\\r")
+
+
+def csv_cell_text(cell: str) -> str:
+    """The text `csv_cell` was given."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def csv_rows(result: ClassificationResult) -> list[list[Any]]:
-    """One CSV row per prediction, or a single row carrying the error."""
-    path = printable(result.path)
+    """One CSV row per prediction, or a single row carrying the error; text cells are safe to
+    open in a spreadsheet (`csv_cell`)."""
+    path = csv_cell(result.path)
     if result.error is not None:
-        return [[path, "", "", "", "", printable(result.error)]]
+        return [[path, "", "", "", "", csv_cell(result.error)]]
     return [
-        [path, p.rank, p.index, printable(p.label), _probability_text(p.probability), ""]
+        [path, p.rank, p.index, csv_cell(p.label), _probability_text(p.probability), ""]
         for p in result.predictions
     ]
 

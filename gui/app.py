@@ -9,6 +9,7 @@ The window is shown first; the worker imports torch and loads the model after it
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -106,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not scripted:
         from gui.single_instance import InstanceServer
 
+        _more_descriptors()  # a flood of launches must not starve the app of them
         instance = InstanceServer(parent=app)
         instance.listen()
     icon = resource_path(ICON)
@@ -221,8 +223,21 @@ def _open_from_outside(window, files: list[str]) -> None:  # type: ignore[no-unt
     window.show()
     window.raise_()
     window.activateWindow()
-    if files:
-        window.open_sources(list(files))
+    if files:  # a folder under way goes on: these join it, first in line
+        window.open_sources(list(files), queue=True)
+
+
+def _more_descriptors() -> None:
+    """Raise the soft limit on open files to the hard one (1024 is a common soft default)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 def _probe_first_paint(window, app) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from gui.plain_text import MESSAGE_LIMIT, shown
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QPushButton, QWidget
@@ -20,9 +23,10 @@ def error_box(parent: QWidget, title: str, message: str, details: str = "") -> Q
     """A warning with `message` under `title` (and `details` folded away); opened, not run."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
+    box.setTextFormat(Qt.TextFormat.PlainText)  # names and errors from files, as text
     box.setWindowTitle(title)
     box.setText(title + ".")
-    box.setInformativeText(message)
+    box.setInformativeText(shown(message, MESSAGE_LIMIT, keep_newlines=True))
     if details:
         box.setDetailedText(details)
     box.setStandardButtons(QMessageBox.StandardButton.Ok)
@@ -38,6 +42,7 @@ class ModelDialog(QMessageBox):
     def __init__(self, parent: QWidget, failure: ModelFailure, own_weights: bool) -> None:
         super().__init__(parent)
         self.setIcon(QMessageBox.Icon.Warning)
+        self.setTextFormat(Qt.TextFormat.PlainText)
         self.setWindowTitle("The model is not available")
         self.folder = failure.folder
         if failure.file_name and failure.folder:
@@ -46,7 +51,7 @@ class ModelDialog(QMessageBox):
             self.setDetailedText(failure.message)
         else:
             self.setText("The model could not be loaded.")
-            self.setInformativeText(failure.message)
+            self.setInformativeText(shown(failure.message, MESSAGE_LIMIT, keep_newlines=True))
         self.retry_button = self.addButton("&Retry", QMessageBox.ButtonRole.AcceptRole)
         self.folder_button: QPushButton | None = None
         if self.folder:

@@ -95,6 +95,8 @@ class ModelControl(QObject):
             self.settings.weights, self.settings.labels = self.session.pending_model
         self._check_device(info.device)
         self.status_bar.show_ready(self.session.model)
+        if info.notes:  # class names it stores that do not fit, say
+            self.notice.emit(" ".join(info.notes))
         self.ready.emit(info)
 
     def _on_failed(self, failure: ModelFailure) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
+from gui.plain_text import MESSAGE_LIMIT, plain, set_text, shown, tip
 from gui.widgets import PredictionBars, percent_text
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class PredictionPanel(QWidget):
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.setVisible(False)
 
+        plain(self.title, self.heat_label, self.meta, self.error)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.setSpacing(8)
@@ -89,14 +91,14 @@ class PredictionPanel(QWidget):
         self.meta.setText(text)
 
     def show_name(self, name: str) -> None:
-        self.title.setText(elide_middle(Path(name).name))
-        self.title.setToolTip(name)
+        set_text(self.title, Path(name).name, 60)
+        self.title.setToolTip(tip(name))
 
     def show_waiting(self, text: str) -> None:
         """No prediction to show (yet): empty bars and `text` saying why."""
         self.bars.clear()
         self.error.setVisible(False)
-        self.meta.setText(text)
+        self.meta.setText(shown(text, MESSAGE_LIMIT, keep_newlines=True))
 
     def show_result(self, result: ClassificationResult, meta: str, selected: int | None) -> None:
         """The bars of a classified image (with `selected` highlighted), or its error."""
@@ -104,15 +106,15 @@ class PredictionPanel(QWidget):
             self.error.setVisible(False)
             self.bars.set_predictions(result.predictions)
             self.bars.set_selected(selected)
-            self.meta.setText(meta)
+            self.meta.setText(shown(meta, MESSAGE_LIMIT))
         else:
             self.bars.clear()
-            self.error.setText(f"⚠ {result.error}")
+            set_text(self.error, f"⚠ {result.error}", MESSAGE_LIMIT, keep_newlines=True)
             self.error.setVisible(True)
             self.meta.setText("")
 
     def set_heat_text(self, text: str) -> None:
-        self.heat_label.setText(text)
+        self.heat_label.setText(shown(text, MESSAGE_LIMIT))
         self.heat_label.setVisible(bool(text))
 
 
@@ -124,12 +126,9 @@ def meta_text(result: ClassificationResult, device: str, source: str | None, pos
         parts.append(source)
     if position:
         parts.insert(0, position)
-    return " · ".join(parts)
+    # The line wraps only between its parts: never "2157 / ms" or "3 of / 21".
+    return " · ".join(part.replace(" ", "\u00a0") for part in parts)
 
 
 def heat_text(label: str, probability: float) -> str:
     return f"Where it found “{label}” ({percent_text(probability)})"
-
-
-def elide_middle(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit // 2 - 1] + "…" + text[-limit // 2 :]

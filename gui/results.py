@@ -47,6 +47,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.library.unsure import is_unsure
+from core.printable import elide_middle, printable
+from gui.plain_text import tip
 from gui.unsure import unsure_mark
 from gui.widgets import percent_text
 
@@ -161,8 +163,8 @@ class ResultsModel(QAbstractTableModel):
             return None
         column = index.column()
         result = item.result
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(item, column)
+        if role == Qt.ItemDataRole.DisplayRole:  # the view elides what does not fit
+            return elide_middle(printable(self._text(item, column)), CELL_LIMIT)
         if role == SORT_ROLE:
             return self._sort_key(item, column)
         if column == CONFIDENCE and role != Qt.ItemDataRole.DisplayRole and self.unsure(item):
@@ -173,14 +175,16 @@ class ResultsModel(QAbstractTableModel):
             if column == ERROR and result is not None and not result.ok:
                 return self._warning_icon()
             return None
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:  # tooltips guess rich text: escaped
             if column == ERROR and result is not None and result.error:
-                return result.error
+                return tip(result.error)
             if column == LABEL and result is not None and result.ok:
-                return "\n".join(
-                    f"{p.label}: {percent_text(p.probability)}" for p in result.predictions
+                return tip(
+                    "\n".join(
+                        f"{p.label}: {percent_text(p.probability)}" for p in result.predictions
+                    )
                 )
-            return item.name
+            return tip(item.name)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == CONFIDENCE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and result is None and column == LABEL:
@@ -205,7 +209,8 @@ class ResultsModel(QAbstractTableModel):
             return result.top.label if result.ok and result.top is not None else ""
         if column == CONFIDENCE:
             return percent_text(result.top.probability) if result.ok and result.top else ""
-        return result.error or ""
+        # The row already names the file: "broken.jpg: the file is damaged…" loses its prefix.
+        return (result.error or "").removeprefix(f"{_file_name(item.name)}: ")
 
     def _sort_key(self, item: Item, column: int) -> Any:
         result = item.result
@@ -347,7 +352,9 @@ class ResultsPanel(QWidget):
         header.setStretchLastSection(True)
         self.table.setColumnWidth(FILE, 260)
         self.table.setColumnWidth(LABEL, 220)
-        self.table.setColumnWidth(CONFIDENCE, 96)
+        # Room for the title and the sort arrow beside it, never over it.
+        title = header.fontMetrics().horizontalAdvance(HEADERS[CONFIDENCE])
+        self.table.setColumnWidth(CONFIDENCE, max(110, title + 44))
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.proxy.rowsInserted.connect(self._update_count)
         self.proxy.rowsRemoved.connect(self._update_count)
@@ -485,6 +492,9 @@ class ResultsPanel(QWidget):
         if self._syncing or not current.isValid():
             return
         self.picked.emit(self.proxy.mapToSource(current).row())
+
+
+CELL_LIMIT = 300  # characters of a name or label in a cell
 
 
 def eta_text(seconds: float) -> str:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
 
+from core.printable import summary
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -112,6 +114,8 @@ class Session(QObject):
         self.current = -1
         self.drop_id = 0  # one per drop: the loader's answers and the item list
         self._pending_problems: list[str] = []
+        self._queued = False  # the drop being expanded joins the running one
+        self.first_new = 0  # items from here on came with the last drop: classified first
         self._load_id = 0
         self._model_id = 0  # the load id of the model in use: a failed load leaves it as it was
         self._load_cancel: threading.Event | None = None
@@ -273,9 +277,16 @@ class Session(QObject):
             self.classify_stale()
 
     # ================================================================== items
-    def open(self, sources: Sequence[Source], problems: Sequence[str] = ()) -> None:
-        """Replace the drop with these files, folders or image bytes (expanded by the loader)."""
-        self.cancel_classify()
+    def open(
+        self, sources: Sequence[Source], problems: Sequence[str] = (), queue: bool = False
+    ) -> None:
+        """Replace the drop with these files, folders or image bytes (expanded by the loader).
+
+        `queue` (a hand-over from another launch): while a run is under way they join it, at the
+        end of the list and first in line, rather than replacing it. The run goes on until the
+        expansion is back: a drop of nothing that can be opened leaves it as it was.
+        """
+        self._queued = queue and self.running()
         self.drop_id += 1
         self.loaderCurrent.emit(self.drop_id)
         self._pending_problems = list(problems)
@@ -284,12 +295,17 @@ class Session(QObject):
     def on_expanded(self, drop_id: int, sources: list[Source], problems: list[str]) -> None:
         if drop_id != self.drop_id or self.closing:
             return
-        problems = self._pending_problems + list(problems)
-        if sources:
+        problems = summary(self._pending_problems + list(problems))  # 80,000 missing: a line
+        if sources and self._queued:
+            self.first_new = len(self._items)
+            self._items.extend(Item(s, display_name(s)) for s in sources)
+        elif sources:
+            self.cancel_classify()
             self._items = [Item(s, display_name(s)) for s in sources]
             self.run_cancelled = False
             self._heat_cache.clear()
             self.current = -1
+            self.first_new = 0
         self.expanded.emit(problems, bool(sources))
 
     def set_current(self, index: int) -> bool:
@@ -332,6 +348,7 @@ class Session(QObject):
         if not todo:
             self.changed.emit()
             return
+        todo.sort(key=lambda i: i < self.first_new)  # the newest drop first in line (stable)
         if self.current in todo:  # the one in view first
             todo.remove(self.current)
             todo.insert(0, self.current)

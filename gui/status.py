@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QStatusBar
 
+from gui.plain_text import MESSAGE_LIMIT, NAME_LIMIT, plain, set_text, shown, tip
+
 if TYPE_CHECKING:
     from core.results import ClassificationResult, ModelInfo
     from gui.session import Session
@@ -29,9 +31,10 @@ class Notice(QLabel):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setContentsMargins(8, 6, 8, 6)
         self.setStyleSheet(NOTICE_STYLE)
+        plain(self)
 
     def show_text(self, text: str) -> None:
-        self.setText(text)
+        set_text(self, text, MESSAGE_LIMIT, keep_newlines=True)
         self.setVisible(True)
 
     def hide_text(self) -> None:
@@ -53,6 +56,7 @@ class StatusBar(QStatusBar):
         self.device.setObjectName("device")
         self.share = QLabel()  # the share of unsure photos after a folder (gui/unsure.py)
         self.share.setObjectName("unsureShare")
+        plain(self.text, self.device, self.share)
         self.addWidget(self.text, 1)
         self.addPermanentWidget(self.share)
         self.addPermanentWidget(self.progress)
@@ -70,11 +74,11 @@ class StatusBar(QStatusBar):
         session.runCancelled.connect(self._on_run_cancelled)
 
     def say(self, text: str) -> None:
-        self.text.setText(text)
+        set_text(self.text, text.replace("\n", " "), MESSAGE_LIMIT)
 
     def show_ready(self, model: ModelInfo | None) -> None:
-        """ "Ready: " and the weights, and the device, once a model is loaded."""
-        if model is None:
+        """ "Ready: " and the weights, and the device, once a model is loaded (and no run goes)."""
+        if model is None or (self._session is not None and self._session.running()):
             return
         extra = f" ({model.num_classes} classes)" if model.num_classes != 1000 else ""
         self.say(f"Ready: {model.source}{extra}")
@@ -91,7 +95,7 @@ class StatusBar(QStatusBar):
             self.progress.setRange(0, 0)
             text = f"Downloading ResNet50 weights: {done / MB:.1f} MB"
         self.progress.setToolTip(text)
-        self.text.setText(text)
+        self.say(text)
         return text
 
     def set_share(self, text: str) -> None:
@@ -99,9 +103,9 @@ class StatusBar(QStatusBar):
 
     def show_device(self, name: str | None) -> None:
         """The device the model runs on (None: no model yet)."""
-        self.device.setText(name or "")
+        self.device.setText(shown(name or "", NAME_LIMIT))
         if name:
-            self.device.setToolTip(f"The model runs on {name}")
+            self.device.setToolTip(tip(f"The model runs on {name}"))
 
     def _on_run_started(self, total: int) -> None:
         self.say(f"Classifying {total} images…" if total > 1 else "Classifying…")

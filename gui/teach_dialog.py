@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QSize, Qt, QThread, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -36,14 +37,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.printable import elide_middle, printable
 from gui import teach_naming
 from gui.accuracy_curve import AccuracyCurve
+from gui.confusion_model import ConfusionView
+from gui.plain_text import MESSAGE_LIMIT, NAME_LIMIT, bold_name, escaped_html, plain, set_text, tip
 from gui.settings import pictures_folder
 from gui.teach_worker import THUMB_SIDE, THUMBS_PER_CLASS, Scan, Taught, TeachWorker, TrainRequest
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_FILTER = "PyTorch checkpoints (*.pth *.pt *.safetensors);;All files (*)"
+WARNING_LINES = 5  # the folder's warnings show in this many lines, and scroll
 
 
 # ---- the dialog ------------------------------------------------------------------------------
@@ -108,6 +113,7 @@ class TeachDialog(QDialog):
             "Drop a folder here, or choose one: it must hold one sub-folder of images per class."
         )
         self.folder_label.setWordWrap(True)
+        self.folder_label.setTextFormat(Qt.TextFormat.RichText)  # our bold; names escaped
         self.choose_button = QPushButton("Choose Folder…")
         self.choose_button.clicked.connect(self.choose_folder)
         row.addWidget(self.folder_label, 1)
@@ -130,8 +136,15 @@ class TeachDialog(QDialog):
         self.warning_label = QLabel()
         self.warning_label.setWordWrap(True)
         self.warning_label.setStyleSheet("color: #b35c00;")
-        self.warning_label.setVisible(False)
-        root.addWidget(self.warning_label)
+        plain(self.warning_label)
+        # A warning per class can make hundreds of lines: they scroll in a few lines' height.
+        self.warnings = QScrollArea()
+        self.warnings.setWidget(self.warning_label)
+        self.warnings.setWidgetResizable(True)
+        self.warnings.setFrameShape(QFrame.Shape.NoFrame)
+        self.warnings.setMaximumHeight(self.fontMetrics().lineSpacing() * WARNING_LINES + 8)
+        self.warnings.setVisible(False)
+        root.addWidget(self.warnings)
 
         options = QHBoxLayout()
         options.addWidget(QLabel("Start from:"))
@@ -172,6 +185,7 @@ class TeachDialog(QDialog):
         self.progress.setFormat("")
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)  # a long error wraps; it never widens the dialog
+        plain(self.status_label)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         run.addWidget(QLabel("Name:"))
         self.name_edit = QLineEdit()
@@ -192,19 +206,14 @@ class TeachDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
         self.accuracy_label.setFont(font)
+        self.accuracy_label.setWordWrap(True)  # the unsure-threshold line is long
         result.addWidget(self.accuracy_label, 0, 0, 1, 2)
         self.curve = AccuracyCurve()
         result.addWidget(self.curve, 1, 0)
-        self.confusion_table = QTableWidget(0, 0)
-        self.confusion_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.confusion_table.setToolTip(
-            "Held-out images: rows are the true class, columns the guess"
-        )
-        self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.confusion_table = ConfusionView()
         confusion_box = QVBoxLayout()
         self.confusion_title = QLabel("Confusion matrix (rows: true class, columns: predicted)")
         confusion_box.addWidget(self.confusion_title)
-        self.confusion_table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
         confusion_box.addWidget(self.confusion_table)
         confusion_box.addStretch(1)  # the matrix is as tall as its rows; the rest stays free
         result.addLayout(confusion_box, 1, 1)
@@ -265,7 +274,7 @@ class TeachDialog(QDialog):
         self._request += 1
         self._clear_result()
         self.train_button.setEnabled(False)
-        self.folder_label.setText(f"<b>{Path(folder).name or folder}</b>: looking for classes…")
+        self.folder_label.setText(f"{bold_name(Path(folder).name or folder)}: looking for classes…")
         self.scanRequested.emit(self._request, folder)
 
     def choose_backbone(self) -> None:
@@ -290,9 +299,7 @@ class TeachDialog(QDialog):
         self.curve.clear(self.epochs_spin.value())
         self.wrong_list.clear()
         self.wrong_view.clear()
-        self.confusion_table.clear()
-        self.confusion_table.setRowCount(0)
-        self.confusion_table.setColumnCount(0)
+        self.confusion_table.set_matrix((), ())
         self.accuracy_label.clear()
         self._show_result_widgets(False)
         self.use_button.setEnabled(False)
@@ -307,28 +314,30 @@ class TeachDialog(QDialog):
             return
         total = sum(c.count for c in scan.classes)
         self.folder_label.setText(
-            f"<b>{Path(scan.folder).name}</b>: {len(scan.classes)} classes, {total} images"
+            f"{bold_name(Path(scan.folder).name)}: {len(scan.classes)} classes, {total} images"
         )
         self.classes_table.setRowCount(len(scan.classes))
         for row, found in enumerate(scan.classes):
-            self.classes_table.setItem(row, 0, QTableWidgetItem(found.name))
+            name = QTableWidgetItem(elide_middle(printable(found.name), NAME_LIMIT))
+            name.setToolTip(tip(found.name))
+            self.classes_table.setItem(row, 0, name)
             count = QTableWidgetItem(str(found.count))
             count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.classes_table.setItem(row, 1, count)
             strip = QTableWidgetItem()
             strip.setIcon(QIcon(QPixmap.fromImage(found.strip)))
             self.classes_table.setItem(row, 2, strip)
-        notes = [f"⚠ {w}" for w in scan.warnings]
+        notes = [f"⚠ {elide_middle(printable(w), MESSAGE_LIMIT)}" for w in scan.warnings]
         if scan.unreadable:
             listed = scan.unreadable[:8]
             more = len(scan.unreadable) - len(listed)
             notes.append(
                 "⚠ Left out, cannot be read: "
-                + "; ".join(listed)
+                + "; ".join(elide_middle(printable(u), NAME_LIMIT) for u in listed)
                 + (f"; and {more} more" if more else "")
             )
         self.warning_label.setText("\n".join(notes))
-        self.warning_label.setVisible(bool(notes))
+        self.warnings.setVisible(bool(notes))
         if not self._named_by_user:
             self.name_edit.setText(teach_naming.model_name([c.name for c in scan.classes]))
         self.train_button.setEnabled(self._training is None)
@@ -338,8 +347,8 @@ class TeachDialog(QDialog):
         if request_id != self._request:
             return
         self.classes_table.setRowCount(0)
-        self.warning_label.setVisible(False)
-        self.folder_label.setText(message)
+        self.warnings.setVisible(False)
+        self.folder_label.setText(escaped_html(message))
         self.scanShown.emit()
 
     def class_rows(self) -> list[tuple[str, int, bool]]:
@@ -418,8 +427,11 @@ class TeachDialog(QDialog):
         self.trainingFinished.emit(outcome)
 
     def _on_trained(self, request_id: int, taught: Taught) -> None:
-        if not self._current(request_id):
-            return
+        if self._current(request_id):
+            self.show_result(taught)
+
+    def show_result(self, taught: Taught) -> None:
+        """Show a finished training: accuracy, curve, confusion matrix, mistakes; Use and Save."""
         self.taught = taught
         r = taught.result
         total = sum(r.val_counts)
@@ -434,8 +446,9 @@ class TeachDialog(QDialog):
         self.wrong_list.clear()
         self.wrong_view.clear()
         for m, image in taught.wrong:
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(image)), Path(m.path).name)
-            item.setToolTip(f"{m.true_label}, predicted {m.predicted_label}")
+            name = elide_middle(printable(Path(m.path).name), NAME_LIMIT)
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(image)), name)
+            item.setToolTip(tip(f"{m.true_label}, predicted {m.predicted_label}"))
             self.wrong_list.addItem(item)
         self._show_result_widgets(True)
         skipped = ""
@@ -459,30 +472,11 @@ class TeachDialog(QDialog):
         self._finish("done")
 
     def _fill_confusion(self, r: Any) -> None:
-        n = len(r.class_names)
-        t = self.confusion_table
-        t.clear()
-        t.setRowCount(n)
-        t.setColumnCount(n)
-        t.setHorizontalHeaderLabels(list(r.class_names))
-        t.setVerticalHeaderLabels(list(r.class_names))
-        for i, row in enumerate(r.confusion):
-            total = sum(row) or 1
-            for j, value in enumerate(row):
-                item = QTableWidgetItem(str(value))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                share = value / total
-                base = QColor("#2e8b57") if i == j else QColor("#c0392b")
-                base.setAlphaF(0.15 + 0.6 * share if value else 0.0)
-                item.setBackground(base)
-                t.setItem(i, j, item)
+        self.confusion_table.set_matrix(r.class_names, r.confusion)
 
     def confusion(self) -> list[list[int]]:
         """The confusion matrix as shown."""
-        t = self.confusion_table
-        return [
-            [int(t.item(i, j).text()) for j in range(t.columnCount())] for i in range(t.rowCount())
-        ]
+        return [list(row) for row in self.confusion_table.matrix()]
 
     def show_wrong(self, row: int) -> None:
         """Show one misclassified held-out image, larger, with what it was taken for."""
@@ -494,8 +488,10 @@ class TeachDialog(QDialog):
         )
         self.wrong_view.setPixmap(pixmap)
         self.wrong_view.setToolTip(
-            f"{m.path}\nis {m.true_label}, predicted {m.predicted_label} "
-            f"({m.probability * 100:.0f}%)"
+            tip(
+                f"{m.path}\nis {m.true_label}, predicted {m.predicted_label} "
+                f"({m.probability * 100:.0f}%)"
+            )
         )
         self.wrong_caption = f"{Path(m.path).name}: {m.true_label}, predicted {m.predicted_label}"
         self._say(self.wrong_caption)
@@ -534,7 +530,7 @@ class TeachDialog(QDialog):
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status_label.setStyleSheet("color: #c0392b;" if error else "")
-        self.status_label.setText(text)
+        set_text(self.status_label, text, MESSAGE_LIMIT)
 
     # ---- drops and closing -----------------------------------------------------------------
     def dragEnterEvent(self, event: Any) -> None:

@@ -9,7 +9,6 @@ checkpoint saved).
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -152,10 +151,12 @@ class TeachWorker(QObject):
     @Slot(str, str)
     @reporting
     def copy(self, source: str, target: str) -> None:
+        from core.export import copy_file  # atomic: a full disk keeps the model that was there
+
         try:
-            shutil.copyfile(source, target)
-        except OSError as exc:
-            self.saveFailed.emit(f"Cannot save {Path(target).name}: {exc.strerror or exc}.")
+            copy_file(source, target)
+        except ClassifierError as exc:
+            self.saveFailed.emit(exc.message)
             return
         self.saved.emit(target)
 

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.plain_text import NAME_LIMIT, plain, shown, tip
+
 if TYPE_CHECKING:
     from core.results import Prediction
 
@@ -51,6 +53,7 @@ class PredictionRow(QWidget):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.label = QLabel()
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        plain(self.label)
         self.percent = QLabel()
         self.percent.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.bar = QProgressBar()
@@ -73,15 +76,17 @@ class PredictionRow(QWidget):
             self.bar.setValue(0)
             self.setToolTip("")
             return
-        self.label.setText(prediction.label)
+        self.label.setText(shown(prediction.label, NAME_LIMIT))
         self.percent.setText(percent_text(prediction.probability))
         self.bar.setValue(round(prediction.probability * BAR_SCALE))
         font = self.label.font()
         font.setBold(prediction.rank == 1)
         self.label.setFont(font)
         self.setToolTip(
-            f"#{prediction.rank}: {prediction.label} (class {prediction.index}), "
-            f"{prediction.probability * 100:.3f}%\nClick to see where the model found it"
+            tip(
+                f"#{prediction.rank}: {prediction.label} (class {prediction.index}), "
+                f"{prediction.probability * 100:.3f}%\nClick to see where the model found it"
+            )
         )
 
     def set_selected(self, selected: bool) -> None:

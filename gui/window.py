@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 from gui.current_item import CurrentItemView
 from gui.export import Exporter
 from gui.image_view import ImageView
-from gui.intake import PLACEHOLDER, Intake
+from gui.intake import Intake
 from gui.library import Library
 from gui.menus import Menus
 from gui.model_control import ModelControl
@@ -27,7 +27,7 @@ from gui.prediction_panel import PredictionPanel
 from gui.resources import APP_NAME
 from gui.results_area import ResultsArea
 from gui.session import Item, Session
-from gui.settings import Settings
+from gui.settings import Settings, default_size
 from gui.status import Notice, StatusBar
 from gui.table_follow import TableFollower
 
@@ -97,8 +97,7 @@ class MainWindow(QMainWindow):
         self._connect()
         geometry = self.settings.geometry
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(980, 680)
-        self.view.set_placeholder(PLACEHOLDER)
+            self.resize(default_size())
         self.panel.show_placeholder()
 
     # ================================================================== building
@@ -237,24 +236,24 @@ class MainWindow(QMainWindow):
         return stopped
 
     # ================================================================== what is shown
-    def open_sources(self, sources: list[Source], problems: list[str] | None = None) -> None:
-        """Show and classify these files, folders or image bytes, replacing what was shown."""
+    def open_sources(self, sources: list[Source], problems: list[str] | None = None, **how: bool):
+        """Show and classify these files, folders or image bytes (`queue`: see Session.open)."""
         if not self._started:  # before the workers run: opened as soon as they do
             self._start_images, self._start_problems = list(sources), list(problems or [])
             return
-        self.session.open(sources, problems or [])
+        self.session.open(sources, problems or [], queue=how.get("queue", False))
         self.notice.hide_text()
         self.status_bar.say("Opening…")
 
     def _on_expanded(self, problems: list[str], replaced: bool) -> None:
         if problems:
             self.show_notice(" ".join(problems))
-        if not replaced:  # nothing in the drop could be opened: what was shown stays
+        if not replaced:  # nothing in the drop could be opened: what was shown (or runs) stays
             self.status_bar.show_ready(self.session.model)
             return
         self.table.show_items(self.session.items)
         self.exporter.update()
-        self.show_item(0)
+        self.show_item(self.session.first_new)
         if self.session.model is not None:
             self.session.classify_stale()
         else:

@@ -18,7 +18,8 @@ from core import __version__
 from core.cli import library as library_cli
 from core.cli.help import CLASSIFY_EPILOG, failure_summary, model_error_lines
 from core.errors import ClassifierError, ClusterError
-from core.results import ClassificationResult, json_line, printable, record_writer
+from core.printable import printable as escaped
+from core.results import ClassificationResult, json_line, record_writer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -108,8 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return _run(args)
-    except ClusterError as exc:  # the cluster failed mid-run: the records so far are kept
-        print(f"resnet-classify: {exc}", file=sys.stderr)
+    except ClassifierError as exc:  # the cluster or the output file failed mid-run: the
+        # records so far are kept
+        print(f"resnet-classify: {escaped(str(exc), keep_newlines=True)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -134,12 +136,12 @@ def _run(args: argparse.Namespace) -> int:
         try:
             record_file = _open_output(args.output, args.format)
         except ClassifierError as exc:
-            print(f"resnet-classify: {exc}", file=sys.stderr)
+            print(f"resnet-classify: {escaped(str(exc))}", file=sys.stderr)
             return exc.exit_code
         paths = record_file.remaining(paths)
         if not paths:
             print(
-                f"resnet-classify: every image already has a record in {args.output}.",
+                f"resnet-classify: every image already has a record in {escaped(args.output)}.",
                 file=sys.stderr,
             )
             return EXIT_SOME_FAILED if record_file.failed else EXIT_OK
@@ -161,8 +163,11 @@ def _run(args: argparse.Namespace) -> int:
             else Classifier(model, args.device, precision=args.precision, decode=args.decode)
         )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
-        print(*model_error_lines("resnet-classify", exc, "--weights"), sep="\n", file=sys.stderr)
+        lines = model_error_lines("resnet-classify", exc, "--weights")
+        print(*(escaped(line) for line in lines), sep="\n", file=sys.stderr)
         return EXIT_MODEL
+    for note in model.notes:
+        print(f"resnet-classify: warning: {escaped(note)}", file=sys.stderr)
     if classifier is None:
         try:
             results = _cluster_results(args, model, paths)
@@ -255,11 +260,16 @@ def _save_explanation(
         explanation = explain(classifier, result.path, result.top.index)
         explanation.overlay(read_image(result.path)).save(out_dir / f"{stem}.png")
     except ClassifierError as exc:
-        print(f"resnet-classify: no heat map for {result.path}: {exc}", file=sys.stderr)
+        print(
+            f"resnet-classify: no heat map for {escaped(result.path)}: {escaped(str(exc))}",
+            file=sys.stderr,
+        )
         return False
     except OSError as exc:
         print(
-            f"resnet-classify: cannot save the heat map for {result.path}: {exc}", file=sys.stderr
+            f"resnet-classify: cannot save the heat map for {escaped(result.path)}: "
+            f"{escaped(str(exc))}",
+            file=sys.stderr,
         )
         return False
     return True
@@ -277,15 +287,19 @@ def _writer(fmt: str, out: TextIO, top_k: int):
 
 
 def format_table(result: ClassificationResult) -> str:
-    """A readable block per image: path, then aligned rank, percentage, bar and label."""
-    lines = [printable(result.path)]
+    """A readable block per image: path, then aligned rank, percentage, bar and label.
+
+    Names are written with their control characters escaped (`core.printable`): a file named
+    with ESC[2J or OSC 52 must not clear the terminal or write its clipboard.
+    """
+    lines = [escaped(result.path)]
     if result.error is not None:
-        lines.append(f"  error: {printable(result.error)}")
+        lines.append(f"  error: {escaped(result.error)}")
     else:
         for p in result.predictions:
             bar = "#" * round(p.probability * 20)
             lines.append(
-                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {printable(p.label)} ({p.index})"
+                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {escaped(p.label)} ({p.index})"
             )
     return "\n".join(lines) + "\n\n"
 

@@ -20,11 +20,14 @@ from core import __version__
 from core.cli.classify import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from core.cli.help import TRAIN_EPILOG, model_error_lines
 from core.errors import Cancelled, ClassifierError, ModelLoadError
+from core.printable import printable as escaped
 
 if TYPE_CHECKING:
     from core.teach.training import Progress, TrainingResult
 
 EXIT_INTERRUPTED = 130
+CLASSES_LISTED = 20  # classes named in the first line; more are counted
+MATRIX_CLASSES = 20  # the confusion matrix is printed up to this many classes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,15 +130,16 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     try:
         folders = scan_folder(args.data)
     except ClassifierError as exc:
-        print(f"resnet-train: {exc}", file=sys.stderr)
+        _say(f"resnet-train: {exc}")
         return EXIT_USAGE
-    print(
-        f"{len(folders.classes)} classes, {folders.total} images: "
-        + ", ".join(f"{c.name} ({c.count})" for c in folders.classes),
-        file=sys.stderr,
+    listed = ", ".join(f"{c.name} ({c.count})" for c in folders.classes[:CLASSES_LISTED])
+    more = len(folders.classes) - CLASSES_LISTED
+    _say(
+        f"{len(folders.classes)} classes, {folders.total} images: {listed}"
+        + (f" and {more} more" if more > 0 else "")
     )
     for warning in folders.warnings():
-        print(f"warning: {warning}", file=sys.stderr)
+        _say(f"warning: {warning}")
     options = TrainingOptions(
         epochs=args.epochs,
         val_split=args.val_split,
@@ -159,26 +163,29 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     except ClassifierError as exc:
         if bar:
             bar.clear()
-        print(*model_error_lines("resnet-train", exc, "--backbone"), sep="\n", file=sys.stderr)
+        for line in model_error_lines("resnet-train", exc, "--backbone"):
+            _say(line)
         if isinstance(exc, ModelLoadError):
             return EXIT_MODEL
         return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_SOME_FAILED
-    sys.stdout.write(format_summary(result))
-    print(
-        f"Saved {path}. Classify with: resnet-classify --weights {path} PHOTO...", file=sys.stderr
-    )
+    _write(sys.stdout, format_summary(result))
+    _say(f"Saved {path}. Classify with: resnet-classify --weights {path} PHOTO...")
     return EXIT_SOME_FAILED if result.skipped else EXIT_OK
 
 
 def format_summary(result: TrainingResult) -> str:
-    """Held-out accuracy per class and the confusion matrix, as a person reads them."""
-    names = result.class_names
+    """Held-out accuracy per class and the confusion matrix, as a person reads them.
+
+    Names are written with control characters and undecodable bytes escaped; with more than
+    `MATRIX_CLASSES` classes the matrix gives way to the pairs most often confused.
+    """
+    names = [escaped(n) for n in result.class_names]
     total = sum(result.val_counts)
     right = sum(result.confusion[i][i] for i in range(len(names)))
     lines = [
         f"Validation accuracy: {result.val_accuracy * 100:.1f}% ({right} of {total} held-out "
         f"images), best epoch {result.best_epoch} of {len(result.history)} run; "
-        f"{result.seconds:.1f} s on {result.device}",
+        f"{result.seconds:.1f} s on {'CPU' if result.device == 'cpu' else result.device}",
     ]
     if result.refit_epochs:
         lines.append(
@@ -197,23 +204,59 @@ def format_summary(result: TrainingResult) -> str:
             f"  {name:<{width}}  {result.train_counts[i]:>6}  {result.val_counts[i]:>5}  "
             f"{result.per_class_accuracy[i] * 100:>11.1f}%"
         )
-    lines += ["", "Confusion matrix (rows: true class, columns: predicted):"]
-    col = max(6, *(len(n) for n in names))
-    lines.append(f"  {'':<{width}}  " + "  ".join(f"{n:>{col}}" for n in names))
-    for i, name in enumerate(names):
-        lines.append(f"  {name:<{width}}  " + "  ".join(f"{v:>{col}}" for v in result.confusion[i]))
+    if len(names) <= MATRIX_CLASSES:
+        lines += ["", "Confusion matrix (rows: true class, columns: predicted):"]
+        col = max(6, *(len(n) for n in names))
+        lines.append(f"  {'':<{width}}  " + "  ".join(f"{n:>{col}}" for n in names))
+        for i, name in enumerate(names):
+            row = "  ".join(f"{v:>{col}}" for v in result.confusion[i])
+            lines.append(f"  {name:<{width}}  " + row)
+    else:
+        pairs = sorted(
+            (-v, i, j)
+            for i, row in enumerate(result.confusion)
+            for j, v in enumerate(row)
+            if i != j and v
+        )[:MATRIX_CLASSES]
+        lines += [
+            "",
+            f"Most often confused ({len(names)} classes: the whole matrix is in the window's "
+            "Teach dialog):",
+        ]
+        lines += [f"  {names[i]} taken for {names[j]}: {-v}" for v, i, j in pairs]
+        if not pairs:
+            lines.append("  none")
     if result.misclassified:
         lines += ["", "Held-out images it got wrong:"]
         lines += [
-            f"  {m.path}: {m.true_label}, predicted {m.predicted_label} "
-            f"({m.probability * 100:.0f}%)"
+            f"  {escaped(m.path)}: {escaped(m.true_label)}, predicted "
+            f"{escaped(m.predicted_label)} ({m.probability * 100:.0f}%)"
             for m in result.misclassified
         ]
     if result.skipped:
         n = len(result.skipped)
         lines += ["", f"Skipped {n} unreadable image{'s' if n != 1 else ''}:"]
-        lines += [f"  {reason}" for _path, reason in result.skipped]
+        lines += [
+            f"  {escaped(path)}: {escaped(_reason(path, why))}" for path, why in result.skipped
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _reason(path: str, why: str) -> str:
+    """The reason without the file name it starts with (the path is written before it)."""
+    prefix = f"{Path(path).name}: "
+    return why[len(prefix) :] if why.startswith(prefix) else why
+
+
+def _say(text: str) -> None:
+    _write(sys.stderr, escaped(text) + "\n")
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write whatever the stream's encoding: a character it lacks is escaped, never raised."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    stream.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
+    stream.flush()
 
 
 class _Bar:

@@ -5,26 +5,46 @@ at most the images in flight. Opening a file that already holds records reads th
 `remaining` drops them from the run, and new records are appended in the file's own format. A
 record cut short by the kill (no final newline, or a table block without its blank line) is
 removed first, and its image is classified again.
+
+The file is locked while a run writes to it: a second run on the same file is refused rather
+than writing every record twice. It is read a line at a time (a million records cost the paths,
+not the file), and paths are matched as the format writes them, so a name that is not UTF-8
+(written `caf\\xe9` in CSV and table) or holds control characters is found again.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from core.errors import OutputFileError
-from core.results import CSV_HEADER
+from core.printable import printable as escaped
+from core.results import CSV_HEADER, csv_cell_text, csv_text_of
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("json", "csv", "table")
 _CSV_HEADER_LINE = ",".join(CSV_HEADER)
+# How each format writes a path: what `remaining` compares with what the file holds.
+_AS_WRITTEN: dict[str, Callable[[str], str]] = {
+    "json": lambda p: p,
+    "csv": csv_text_of,
+    "table": escaped,
+}
+
+__all__ = ["FORMATS", "RecordFile", "csv_text", "path_key"]
 
 
 def path_key(path: str | os.PathLike[str]) -> str:
@@ -33,52 +53,57 @@ def path_key(path: str | os.PathLike[str]) -> str:
 
 
 class RecordFile:
-    """An output file of records, opened for appending.
+    """An output file of records, opened for appending and locked while open.
 
     `format` is the file's own when it holds records (asking for another is an error), else the
     one asked for, else json. `recorded` and `failed` count the records already there.
     """
 
-    def __init__(self, path: Path, fmt: str, done: set[str], failed: int, fresh: bool) -> None:
+    def __init__(self, path: Path, handle: BinaryIO, fmt: str, done: set[str], failed: int) -> None:
         self.path = path
         self.format = fmt
         self.done = done
         self.recorded = len(done)
         self.failed = failed
-        try:
-            self._file: TextIO = path.open("a", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise OutputFileError(f"Cannot write to {path}: {exc.strerror}.") from None
-        if fresh and fmt == "csv":
-            self._write(_CSV_HEADER_LINE + "\n")
+        self._file = handle
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], fmt: str | None = None) -> RecordFile:
         """Open `path` for a run, reading the records it holds (see the module docstring)."""
         path = Path(path)
-        text = _read(path)
-        found = _detect(text)
-        if found and fmt and fmt != found:
-            raise OutputFileError(
-                f"{path} already holds {found} records; run with --format {found} to add to it, "
-                "or pick another file."
-            )
-        fmt = found or fmt or "json"
-        if fmt not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-        keep, paths, failed = _parse(text, fmt, path) if found else (0, [], 0)
-        if text and keep < len(text.encode("utf-8")):
-            log.warning("%s: removed an incomplete last record; its image runs again", path)
-            with path.open("r+b") as f:
-                f.truncate(keep)
-        return cls(path, fmt, {path_key(p) for p in paths}, failed, fresh=keep == 0)
+        handle = _open_locked(path)
+        try:
+            found = _detect(handle, path)
+            if found and fmt and fmt != found:
+                raise OutputFileError(
+                    f"{path} already holds {found} records; run with --format {found} to add to "
+                    "it, or pick another file."
+                )
+            fmt = found or fmt or "json"
+            if fmt not in FORMATS:
+                raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+            handle.seek(0)
+            keep, paths, failed = _parse(handle, fmt, path) if found else (0, set(), 0)
+            size = handle.seek(0, os.SEEK_END)
+            if keep < size:
+                if found:
+                    log.warning("%s: removed an incomplete last record; its image runs again", path)
+                handle.truncate(keep)
+            out = cls(path, handle, fmt, paths, failed)
+            if keep == 0 and fmt == "csv":
+                out.write(_CSV_HEADER_LINE + "\n")
+            return out
+        except BaseException:
+            handle.close()
+            raise
 
     def remaining(self, paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         """The paths that have no record yet, each once, in the order given."""
+        as_written = _AS_WRITTEN[self.format]
         out: list[Path] = []
         seen = set(self.done)
         for p in paths:
-            key = path_key(p)
+            key = path_key(as_written(os.fspath(p)))
             if key not in seen:
                 seen.add(key)
                 out.append(Path(p))
@@ -86,17 +111,17 @@ class RecordFile:
 
     def write(self, text: str) -> None:
         """Append one whole record (already rendered) and flush it."""
-        self._write(text)
-
-    def _write(self, text: str) -> None:
         try:
-            self._file.write(text)
+            self._file.write(text.encode("utf-8", "surrogateescape"))
             self._file.flush()
         except OSError as exc:
-            raise OutputFileError(f"Cannot write to {self.path}: {exc.strerror}.") from None
+            raise _write_error(self.path, exc) from None
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:
+            raise _write_error(self.path, exc) from None
 
     def __enter__(self) -> RecordFile:
         return self
@@ -112,93 +137,154 @@ def csv_text(rows: Sequence[Sequence[object]]) -> str:
     return buf.getvalue()
 
 
-def _read(path: Path) -> str:
+def _open_locked(path: Path) -> BinaryIO:
     if path.is_dir():
         raise OutputFileError(f"--output {path} is a folder; give a file name.")
+    if not path.parent.is_dir():
+        raise OutputFileError(f"Cannot write {path}: the folder {path.parent} does not exist.")
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if not path.parent.is_dir():
-            raise OutputFileError(
-                f"Cannot write {path}: the folder {path.parent} does not exist."
-            ) from None
-        return ""
-    except UnicodeDecodeError:
-        raise OutputFileError(
-            f"{path} is not a file of records (it is not UTF-8 text); pick another file."
-        ) from None
+        handle = path.open("a+b")
     except OSError as exc:
-        raise OutputFileError(f"Cannot read {path}: {exc.strerror}.") from None
+        raise OutputFileError(f"Cannot write to {path}: {exc.strerror}.") from None
+    if fcntl is not None:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise OutputFileError(
+                    f"Another run is writing to {path}; wait for it to end, or pick another file."
+                ) from None
+            log.info("cannot lock %s (%s): going on without", path, exc)
+    return handle
 
 
-def _detect(text: str) -> str | None:
-    """The format of the records in `text` (perhaps cut short), or None when it is empty."""
-    start = text.lstrip("\n")
+def _write_error(path: Path, exc: OSError) -> OutputFileError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutputFileError(
+            f"No space left to write to {path}: the records so far are kept; free some space and "
+            "run the same command again to go on."
+        )
+    return OutputFileError(f"Cannot write to {path}: {exc.strerror or exc}.")
+
+
+def _lines(handle: BinaryIO, path: Path) -> Iterator[tuple[int, str]]:
+    """(offset after the line, line) for each whole line; a last line without its newline is
+    left out (a record cut short)."""
+    offset = 0
+    for raw in handle:
+        if not raw.endswith(b"\n"):
+            return
+        offset += len(raw)
+        try:
+            yield offset, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise OutputFileError(
+                f"{path} is not a file of records (it is not UTF-8 text); pick another file."
+            ) from None
+
+
+def _detect(handle: BinaryIO, path: Path) -> str | None:
+    """The format of the records in the file (perhaps cut short), or None when it is empty."""
+    handle.seek(0)
+    start = handle.read(4096).lstrip(b"\n")
     if not start:
         return None
-    if start.startswith("{"):
+    if start.startswith(b"{"):
         return "json"
-    if start.startswith(_CSV_HEADER_LINE) or _CSV_HEADER_LINE.startswith(start):
+    head = start.decode("utf-8", "replace")
+    if head.startswith(_CSV_HEADER_LINE) or _CSV_HEADER_LINE.startswith(head):
         return "csv"
     return "table"
 
 
-def _parse(text: str, fmt: str, path: Path) -> tuple[int, list[str], int]:
-    """(bytes of whole records to keep, their paths, how many are errors)."""
+def _parse(handle: BinaryIO, fmt: str, path: Path) -> tuple[int, set[str], int]:
+    """(bytes of whole records to keep, their path keys, how many are errors)."""
     if fmt == "table":
-        return _parse_table(text, path)
-    keep = text.rfind("\n") + 1
-    complete = text[:keep]
-    paths: list[str] = []
-    failed = 0
+        return _parse_table(handle, path)
     if fmt == "json":
-        for n, line in enumerate(complete.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                paths.append(record["path"])
-            except (ValueError, KeyError, TypeError):
-                raise OutputFileError(
-                    f"{path} line {n} is not a record of resnet-classify; pick another file."
-                ) from None
-            failed += "error" in record
-    else:
-        rows = list(csv.reader(io.StringIO(complete)))
-        if not rows or rows[0] != list(CSV_HEADER):
-            return 0, [], 0  # the header itself was cut short: start the file again
-        errors: set[str] = set()
-        for n, row in enumerate(rows[1:], start=2):
+        return _parse_json(handle, path)
+    return _parse_csv(handle, path)
+
+
+def _not_a_record(path: Path, n: int, what: str = "a record") -> OutputFileError:
+    return OutputFileError(f"{path} line {n} is not {what} of resnet-classify; pick another file.")
+
+
+def _parse_json(handle: BinaryIO, path: Path) -> tuple[int, set[str], int]:
+    keep, failed = 0, 0
+    keys: set[str] = set()
+    for n, (offset, line) in enumerate(_lines(handle, path), start=1):
+        keep = offset
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            raise _not_a_record(path, n) from None
+        if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+            raise _not_a_record(path, n)
+        keys.add(path_key(record["path"]))
+        failed += "error" in record
+    return keep, keys, failed
+
+
+def _parse_csv(handle: BinaryIO, path: Path) -> tuple[int, set[str], int]:
+    keep = 0
+    keep_at = [0]  # the end of the last line the reader took
+
+    def text() -> Iterator[str]:
+        for offset, line in _lines(handle, path):
+            keep_at[0] = offset
+            yield line
+
+    reader = csv.reader(text())
+    keys: set[str] = set()
+    errors: set[str] = set()
+    try:
+        header = next(reader, None)
+        if header != list(CSV_HEADER):
+            return 0, set(), 0  # the header itself was cut short: start the file again
+        keep = keep_at[0]
+        for row in reader:
             if len(row) != len(CSV_HEADER):
                 raise OutputFileError(
-                    f"{path} line {n} is not a row of resnet-classify's CSV; pick another file."
+                    f"{path} line {reader.line_num} is not a row of resnet-classify's CSV; "
+                    "pick another file."
                 )
-            if not paths or paths[-1] != row[0]:
-                paths.append(row[0])
+            key = path_key(csv_cell_text(row[0]))
+            keys.add(key)
             if row[5]:
-                errors.add(row[0])
-        failed = len(errors)
-    return len(complete.encode("utf-8")), paths, failed
+                errors.add(key)
+            keep = keep_at[0]
+    except csv.Error:  # a quoted name cut short at the end: that record runs again
+        pass
+    return keep, keys, len(errors)
 
 
-def _parse_table(text: str, path: Path) -> tuple[int, list[str], int]:
+def _parse_table(handle: BinaryIO, path: Path) -> tuple[int, set[str], int]:
     """Table blocks: the path, then indented lines, then a blank line that closes the block."""
-    end = text.rfind("\n\n") + 2 if "\n\n" in text else 0
-    complete = text[:end]
-    paths: list[str] = []
-    failed = 0
-    for block in complete.split("\n\n"):
-        lines = block.strip("\n").split("\n")
-        if not lines[0]:
+    keep, failed = 0, 0
+    keys: set[str] = set()
+    block: list[str] = []
+    for offset, line in _lines(handle, path):
+        line = line.rstrip("\n")
+        if line:
+            block.append(line)
             continue
-        if len(lines) < 2 or not all(line.startswith("  ") for line in lines[1:]):
+        if not block:
+            keep = offset
+            continue
+        if len(block) < 2 or not all(b.startswith("  ") for b in block[1:]):
             raise OutputFileError(
                 f"{path} holds something other than resnet-classify's table; pick another file."
             )
-        paths.append(lines[0])
-        failed += lines[1].startswith("  error:")
-    if not paths and text.strip():
+        keys.add(path_key(block[0]))
+        failed += block[1].startswith("  error:")
+        block = []
+        keep = offset
+    if not keys and (block or keep):
         raise OutputFileError(
             f"{path} holds something other than resnet-classify's records; pick another file."
         )
-    return len(complete.encode("utf-8")), paths, failed
+    return keep, keys, failed

@@ -16,6 +16,7 @@ from core.errors import ClassifierError
 
 # A class below this many images gets a warning; so does a largest/smallest ratio above the next.
 FEW_IMAGES = 10
+FEW_LISTED = 5  # classes named one by one in the warning; more are counted
 UNBALANCED_RATIO = 3.0
 
 
@@ -54,12 +55,20 @@ class ClassFolders:
 
     def warnings(self) -> list[str]:
         """Sentences about classes too small or too unbalanced to learn well."""
-        out = [
-            f"'{c.name}' has only {c.count} image{'s' if c.count != 1 else ''}: "
-            f"{FEW_IMAGES} or more per class give a more reliable model."
-            for c in self.classes
-            if c.count < FEW_IMAGES
-        ]
+        few = [c for c in self.classes if c.count < FEW_IMAGES]
+        if len(few) > FEW_LISTED:  # one sentence for them all, not a line per class
+            named = ", ".join(f"'{c.name}' ({c.count})" for c in few[:FEW_LISTED])
+            out = [
+                f"{len(few)} classes have fewer than {FEW_IMAGES} images ({named} and "
+                f"{len(few) - FEW_LISTED} more): {FEW_IMAGES} or more per class give a more "
+                "reliable model."
+            ]
+        else:
+            out = [
+                f"'{c.name}' has only {c.count} image{'s' if c.count != 1 else ''}: "
+                f"{FEW_IMAGES} or more per class give a more reliable model."
+                for c in few
+            ]
         counts = [c.count for c in self.classes if c.count]
         if counts and max(counts) > UNBALANCED_RATIO * min(counts):
             big = max(self.classes, key=lambda c: c.count)

@@ -6,7 +6,9 @@ plain `resnet50(num_classes=N)` checkpoint with its class names.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from core import __version__
 from core.decode.preprocess import Preprocess
 from core.errors import ClassifierError
 from core.library.unsure import CoverageAccuracy, coverage_accuracy
+from core.printable import printable
 
 CHECKPOINT_FORMAT = "resnet-classifier/taught-1"
 
@@ -182,7 +185,10 @@ ProgressCallback = Callable[[Progress], None]
 
 def save_checkpoint(result: TrainingResult, path: str | os.PathLike[str]) -> Path:
     """Write the checkpoint atomically (a partial file never takes the name); clear errors for
-    a full disk or a folder that cannot be written."""
+    a full disk or a folder that cannot be written. It gets the permissions the umask gives
+    (or those of the file it replaces), so a model saved in a shared folder can be shared."""
+    from core.export import mode_for
+
     path = Path(path)
     tmp: Path | None = None
     try:
@@ -191,19 +197,38 @@ def save_checkpoint(result: TrainingResult, path: str | os.PathLike[str]) -> Pat
         tmp = Path(name)
         with os.fdopen(fd, "wb") as f:
             torch.save(result.checkpoint(), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode_for(path))
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        import errno
-
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise CheckpointSaveError(
-                f"No space left to save {path.name} in {path.parent} (it needs about 100 MB)."
-            ) from None
+            raise _no_space(path) from None
         raise CheckpointSaveError(
-            f"Cannot save {path.name} in {path.parent}: {exc.strerror or exc}."
+            f"Cannot save {printable(path.name)} in {printable(str(path.parent))}: "
+            f"{exc.strerror or exc}."
         ) from None
+    except RuntimeError as exc:  # torch's writer: "... unexpected pos ..." when the disk fills
+        if _disk_full(path.parent):
+            raise _no_space(path) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointSaveError(f"Cannot save {printable(path.name)}: {first}") from None
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
     return path
+
+
+def _no_space(path: Path) -> CheckpointSaveError:
+    return CheckpointSaveError(
+        f"No space left to save {printable(path.name)} in {printable(str(path.parent))} "
+        "(it needs about 100 MB)."
+    )
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 200 << 20
+    except OSError:
+        return False

@@ -72,7 +72,7 @@ def test_a_new_folder_clears_the_last_result_and_models_are_named_after_classes(
     scanned(qtbot, dialog, other)
     assert dialog.taught is None
     assert not dialog.use_button.isEnabled() and not dialog.save_button.isEnabled()
-    assert not dialog.accuracy_label.isVisible() and dialog.confusion_table.rowCount() == 0
+    assert not dialog.accuracy_label.isVisible() and dialog.confusion_table.model().rowCount() == 0
     assert dialog.progress.text() == "" and dialog.status_label.text() == ""
     assert dialog.name_edit.text() == "chelsea-rocket"
 
