@@ -19,7 +19,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-LIBRARY_FROM = 30_000
+LIBRARY_FROM = 20_000
 """Folder size from which faiss's IVF index is used, when installed (benchmarks/similar.py)."""
 DEFAULT_SIMILARITY = 0.95
 BLOCK = 2048  # query rows per matrix product: bounds the memory of the exact search
