@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -138,12 +139,26 @@ class Classifier:
 
     def predict(self, batch: torch.Tensor, top_k: int = 5) -> list[tuple[Prediction, ...]]:
         """Top-k predictions for each row of a preprocessed batch."""
+        return self.predict_with_features(batch, top_k, features=False)[0]
+
+    def predict_with_features(
+        self, batch: torch.Tensor, top_k: int = 5, features: bool = True
+    ) -> tuple[list[tuple[Prediction, ...]], np.ndarray | None]:
+        """Top-k predictions and, with `features`, each row's pooled features (the 2048 values
+        `fc` takes, float32), caught on their way into `fc`: the same pass, no second one."""
         k = max(1, min(top_k, self.model.num_classes))
+        caught: list[torch.Tensor] = []
+        hook = (
+            self.model.module.fc.register_forward_hook(lambda _m, inp, _o: caught.append(inp[0]))
+            if features
+            else None
+        )
         try:
             with torch.inference_mode(), self._autocast():
                 x = batch.to(self.device, non_blocking=True)
                 x = x.contiguous(memory_format=torch.channels_last)
                 logits = self.model.module(x)
+                pooled = caught[0].float().cpu().numpy() if caught else None
                 probs = torch.softmax(logits.float(), dim=1)
                 values, indices = probs.topk(k, dim=1)
                 values, indices = values.cpu().tolist(), indices.cpu().tolist()
@@ -156,14 +171,18 @@ class Classifier:
                 f"The GPU ran out of memory ({device_name(self.device)}). Try fewer images at "
                 "once, close other programs using the GPU, or switch to the CPU."
             ) from None
+        finally:
+            if hook is not None:
+                hook.remove()
         labels = self.model.labels
-        return [
+        rows = [
             tuple(
                 Prediction(rank=r + 1, index=i, label=labels[i], probability=float(p))
                 for r, (i, p) in enumerate(zip(idx_row, val_row, strict=True))
             )
             for idx_row, val_row in zip(indices, values, strict=True)
         ]
+        return rows, pooled
 
     def _autocast(self) -> contextlib.AbstractContextManager[object]:
         if self._precision == "fp32":
@@ -193,12 +212,14 @@ class Classifier:
         batch_size: int = 8,
         cancel: CancelLike = None,
         workers: int | None = None,
+        features: bool = False,
     ) -> Iterator[ClassificationResult]:
         """Yield one result per source, in order, as soon as it is ready.
 
         The decoder works ahead on `workers` threads (default: fitted to the machine and the
         device) while the model runs; a bad image gives a result with `error` and the rest go
-        on. Cancelling stops between batches.
+        on. Cancelling stops between batches. With `features`, each result carries the image's
+        pooled features from the same pass (`ClassificationResult.features`).
         """
         batches = self.decoder.batches(
             list(sources),
@@ -209,18 +230,21 @@ class Classifier:
             workers,
         )
         for batch in batches:
-            yield from self.classify_batch(batch, top_k)
+            yield from self.classify_batch(batch, top_k, features)
 
-    def classify_batch(self, batch: PreparedBatch, top_k: int = 5) -> list[ClassificationResult]:
-        """The results of one prepared batch, in its order; when the GPU runs out of memory,
-        each decoded image's result carries that error."""
+    def classify_batch(
+        self, batch: PreparedBatch, top_k: int = 5, features: bool = False
+    ) -> list[ClassificationResult]:
+        """The results of one prepared batch, in its order (with their pooled features, if
+        asked); when the GPU runs out of memory, each decoded image's result carries that error."""
         x = batch.input(self.device)
         preds: list[tuple[Prediction, ...]] = []
+        pooled: np.ndarray | None = None
         error: str | None = None
         start = time.perf_counter()
         if x is not None:
             try:
-                preds = self.predict(x, top_k)
+                preds, pooled = self.predict_with_features(x, top_k, features)
             except OutOfDeviceMemoryError as exc:
                 error = exc.message
         share = (time.perf_counter() - start) / max(1, len(preds))
@@ -236,7 +260,11 @@ class Classifier:
             else:
                 out.append(
                     ClassificationResult(
-                        path=name, predictions=preds[row], device=device, seconds=seconds + share
+                        path=name,
+                        predictions=preds[row],
+                        device=device,
+                        seconds=seconds + share,
+                        features=None if pooled is None else pooled[row].copy(),
                     )
                 )
         return out
