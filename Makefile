@@ -21,8 +21,14 @@ DEB_TOOLS := dpkg-deb:dpkg desktop-file-validate:desktop-file-utils lintian:lint
 # What the tests read our files back with (exiftool reads the XMP keywords: tests/test_keywords.py).
 TEST_TOOLS := exiftool:libimage-exiftool-perl
 
-.PHONY: install run test lint format bench package package-test installer installer-test \
-	installer-lint deb-tools test-tools clean
+# The Windows app and installer, built here under Wine (docs/installers.md, "Windows").
+WIN_BUNDLE := dist/windows/resnet-classifier/resnet-classifier.exe
+WIN_SETUP := dist/ResNetClassifier-$(VERSION)-Setup.exe
+WIN_SCRIPTS := $(wildcard packaging/windows/*.sh) packaging/windows/requirements.txt
+
+.PHONY: install run test test-slow lint format bench package package-test installer installer-test \
+	installer-lint deb-tools test-tools windows-package windows-installer windows-installer-test \
+	windows-tools clean
 
 install: $(STAMP)
 
@@ -46,6 +52,10 @@ format: $(STAMP)
 test: lint | test-tools
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
+# Only the tests marked slow (the 3,000-image window soak, about 30 min); CI runs them after `test`.
+test-slow: $(STAMP) | test-tools
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m slow $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)
 
@@ -67,9 +77,10 @@ installer: $(DEB)
 $(DEB): $(BUNDLE) packaging/build_deb.py | deb-tools
 	$(PY) packaging/build_deb.py --compress $(DEB_COMPRESS) --output $@
 
-# Installs the .deb with apt-get (root), uses it from /usr/bin, purges it: CI runs this.
+# Installs the .deb set (the app's, and NVIDIA's libraries' where the bundle has CUDA) with one
+# apt-get (root), uses it from /usr/bin, purges it: CI runs this.
 installer-test: $(DEB) | deb-tools
-	$(PY) packaging/installer_test.py $(DEB)
+	$(PY) packaging/installer_test.py $$(ls dist/resnet-classifier*_$(VERSION)_$(DEB_ARCH).deb)
 
 # What Debian's checker says of the package (docs/installers.md explains what it still reports).
 installer-lint: $(DEB) | deb-tools
@@ -87,6 +98,36 @@ deb-tools:
 
 test-tools:
 	$(call install_missing,$(TEST_TOOLS))
+
+# dist/windows/resnet-classifier/: PyInstaller under Wine with a Windows python (first run:
+# downloads ~700 MB into ~/.cache/resnet-classifier/windows, kept for later runs).
+windows-package: $(WIN_BUNDLE)
+
+$(WIN_BUNDLE): $(BUNDLE_INPUTS) $(WIN_SCRIPTS) | $(STAMP) windows-tools
+	HOST_PYTHON=$(PY) packaging/windows/build.sh freeze
+	@touch $@
+
+# dist/ResNetClassifier-<version>-Setup.exe: NSIS around that folder (the release ships it).
+windows-installer: $(WIN_SETUP)
+
+$(WIN_SETUP): $(WIN_BUNDLE) packaging/windows/resnet-classifier.nsi
+	HOST_PYTHON=$(PY) packaging/windows/build.sh installer
+
+# Installs it under Wine in a fresh prefix, uses it, uninstalls it: CI runs this.
+windows-installer-test: $(WIN_SETUP) | windows-tools
+	$(PY) packaging/windows/setup_test.py $(WIN_SETUP)
+
+# Debian's Wine 8.0 (64-bit), NSIS, the linker for two small DLLs of the Wine prefix
+# (wine-prefix.sh), and the X tools the test's screen needs; installed when missing (root).
+WIN_TOOLS := wine wine64 nsis binutils-mingw-w64-x86-64 xvfb xdotool x11-utils imagemagick \
+	fonts-dejavu-core
+windows-tools:
+	@missing="$$(for p in $(WIN_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if [ -n "$$(echo $$missing)" ]; then \
+		echo "installing" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $$missing; \
+	fi
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache

@@ -9,6 +9,13 @@ writes DEBIAN/control with Installed-Size from `du -sk`, and runs
     /opt/resnet-classifier/                the bundle: both programs and _internal/
     /usr/bin/resnet-classifier             -> the window;  /usr/bin/resnet-classify -> the CLI
     /usr/share/applications/resnet-classifier.desktop, hicolor icons, doc/copyright
+
+A bundle frozen with PyPI's CUDA torch also holds NVIDIA's libraries (3.5 GB of its 5.5 GB):
+one package of it all would be over GitHub's 2 GiB limit per release file. Those libraries then
+go into packages of their own (NVIDIA_PACKAGES), each under 2 GiB even uncompressed, installed
+into the same folders; the app's package depends on them at its exact version, so one
+`apt install ./resnet-classifier*_<version>_amd64.deb` installs the set. A CPU torch bundle
+(the release workflow's) has no _internal/nvidia/ and makes the one package.
 """
 
 from __future__ import annotations
@@ -28,6 +35,23 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "resnet-classifier"
 PROGRAMS = ("resnet-classifier", "resnet-classify")  # the window, the command line
 DEFAULT_COMPRESS = "zstd:3"  # docs/installers.md: higher levels and xz measured against it
+GITHUB_LIMIT = 2 * 2**30  # bytes per release file
+# NVIDIA's libraries, wherever PyInstaller put them in _internal/ (beside libtorch_cuda.so, or
+# under nvidia/ for those torch opens by name), by package; the first pattern that matches wins,
+# and whatever else is under nvidia/ goes to the last package. Each set is under 2 GiB even
+# uncompressed (1.6 and 1.9 GB for torch 2.14's CUDA 13 wheels).
+NVIDIA_PACKAGES = {
+    f"{PACKAGE}-cudnn": r"lib(cudnn|cusparseLt|nccl|nvshmem)[^/]*$",
+    f"{PACKAGE}-cuda": r"lib(cublas|cudart|cufft|cufile|cupti|curand|cusolver|cusparse|nvJitLink"
+    r"|nvjpeg|nvrtc|nvToolsExt|nvperf)[^/]*$",
+}
+NVIDIA_DESCRIPTION = """\
+Description: NVIDIA libraries for ResNet Classifier ({what})
+ The NVIDIA CUDA libraries that the PyTorch inside resnet-classifier was built
+ with, redistributed from the PyTorch wheels under NVIDIA's licence. They live
+ in /opt/resnet-classifier/_internal/nvidia and serve only that app; they
+ are in packages of their own to keep each download under 2 GiB.
+"""
 
 # What the bundle loads from the system rather than from _internal/. PyInstaller copies most of
 # Qt's X11 libraries from the build machine (libxcb-cursor, libxkbcommon, libX11, glib...) but
@@ -64,9 +88,10 @@ Description: desktop image classifier (ResNet50, ImageNet top-5)
  the model looked. Folders are classified into a sortable table that exports
  to CSV. The resnet-classify command does the same for scripts.
  .
- The package is self-contained: Python, PyTorch (with its CUDA libraries) and
- Qt live in /opt/resnet-classifier. It runs on the CPU, or on an NVIDIA GPU
- when the driver is installed.
+ The package is self-contained: Python, PyTorch and Qt live in
+ /opt/resnet-classifier. It runs on the CPU; a build with CUDA also runs on an
+ NVIDIA GPU when the driver is installed, and then depends on packages with
+ NVIDIA's libraries.
 """
 
 COPYRIGHT = """\
@@ -174,14 +199,21 @@ def stage(bundle: Path, root: Path, ver: str) -> None:
     doc = share / "doc" / PACKAGE
     doc.mkdir(parents=True)
     (doc / "copyright").write_text(COPYRIGHT, encoding="utf-8")
+    write_changelog(doc, PACKAGE, ver)
+    fix_modes(root)
+
+
+def write_changelog(doc: Path, package: str, ver: str) -> None:
     changelog = (
-        f"{PACKAGE} ({ver}) unstable; urgency=medium\n\n"
+        f"{package} ({ver}) unstable; urgency=medium\n\n"
         f"  * Release {ver}: see the project's README.\n\n"
         f" -- {maintainer()}  {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime(0))}\n"
     )
     with gzip.GzipFile(doc / "changelog.gz", "wb", compresslevel=9, mtime=0) as f:
         f.write(changelog.encode())
 
+
+def fix_modes(root: Path) -> None:
     # Debian's modes: directories and programs 0755, everything else (libraries too) 0644.
     # (The bundle's files are hard links to dist/: the same modes apply there, harmlessly.)
     for path in [root, *root.rglob("*")]:
@@ -206,23 +238,30 @@ def maintainer() -> str:
     )
 
 
-def write_control(root: Path, ver: str, arch: str) -> None:
-    size_kb = int(
-        subprocess.run(
-            ["du", "-sk", str(root)], check=True, capture_output=True, text=True
-        ).stdout.split()[0]
-    )
+def installed_kb(root: Path) -> int:
+    done = subprocess.run(["du", "-sk", str(root)], check=True, capture_output=True, text=True)
+    return int(done.stdout.split()[0])
+
+
+def write_control(
+    root: Path,
+    ver: str,
+    arch: str,
+    package: str = PACKAGE,
+    depends: list[str] = DEPENDS,
+    description: str = DESCRIPTION,
+) -> None:
     control = (
-        f"Package: {PACKAGE}\n"
+        f"Package: {package}\n"
         f"Version: {ver}\n"
         f"Architecture: {arch}\n"
         f"Maintainer: {maintainer()}\n"
-        f"Installed-Size: {size_kb}\n"
-        f"Depends: {', '.join(DEPENDS)}\n"
-        f"Recommends: {', '.join(RECOMMENDS)}\n"
-        "Section: graphics\n"
+        f"Installed-Size: {installed_kb(root)}\n"
+        + (f"Depends: {', '.join(depends)}\n" if depends else "")
+        + (f"Recommends: {', '.join(RECOMMENDS)}\n" if package == PACKAGE else "")
+        + "Section: graphics\n"
         "Priority: optional\n"
-        f"{DESCRIPTION}"
+        f"{description}"
     )
     debian = root / "DEBIAN"
     debian.mkdir(mode=0o755)
@@ -238,6 +277,41 @@ def write_control(root: Path, ver: str, arch: str) -> None:
                     digest.update(block)
             sums.append(f"{digest.hexdigest()}  {relative.as_posix()}\n")
     (debian / "md5sums").write_text("".join(sums), encoding="utf-8")
+
+
+def split_nvidia(root: Path, stage_dir: Path, ver: str) -> list[tuple[str, Path]]:
+    """Move NVIDIA's libraries into the NVIDIA_PACKAGES' trees; [(package, its root)]."""
+    internal = root / "opt" / PACKAGE / "_internal"
+    for name in NVIDIA_PACKAGES:  # what an earlier build left
+        if (stage_dir / name).exists():
+            shutil.rmtree(stage_dir / name)
+    patterns = [(name, re.compile(pattern)) for name, pattern in NVIDIA_PACKAGES.items()]
+    last = patterns[-1][0]
+    made: dict[str, Path] = {}
+    for path in sorted(internal.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        relative = path.relative_to(internal).as_posix()
+        name = next((n for n, pattern in patterns if pattern.search(relative)), None)
+        if name is None and relative.startswith("nvidia/"):
+            name = last
+        if name is None:
+            continue
+        dest = stage_dir / name / path.relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(dest)  # same file system: the hard link moves, nothing is copied
+        made[name] = stage_dir / name
+    for folder in sorted(internal.rglob("*"), reverse=True):  # folders the move emptied
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            folder.rmdir()
+    for name, pkg_root in made.items():
+        doc = pkg_root / "usr" / "share" / "doc" / name
+        doc.mkdir(parents=True)
+        (doc / "copyright").write_text(COPYRIGHT, encoding="utf-8")
+        write_changelog(doc, name, ver)
+        fix_modes(pkg_root)
+        print(f"{name}: {installed_kb(pkg_root) / 2**20:.2f} GiB uncompressed", flush=True)
+    return sorted(made.items())
 
 
 def build(root: Path, out: Path, compress: str) -> float:
@@ -269,16 +343,36 @@ def main(argv: list[str] | None = None) -> int:
     ver, arch = version(), architecture()
     root = args.stage / "root"
     stage(args.dist.resolve(), root, ver)
-    write_control(root, ver, arch)
+    libs = split_nvidia(root, args.stage, ver)
     out = args.output or args.out_dir / f"{PACKAGE}_{ver}_{arch}.deb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    seconds = build(root, out, args.compress)
-    size = out.stat().st_size
-    print(f"{out}: {size:,} bytes ({size / 2**30:.2f} GiB) with {args.compress} in {seconds:.0f} s")
-    if size >= 2 * 2**30:
-        print(f"note: {out.name} is over GitHub's 2 GiB limit for a release file")
-    shutil.rmtree(root)  # only links and small files; dist/ keeps the bundle
-    return 0
+    depends = DEPENDS + [f"{name} (= {ver})" for name, _ in libs]
+    write_control(root, ver, arch, depends=depends)
+    packages = [(root, out)]
+    for name, pkg_root in libs:
+        what = "cuDNN, NCCL, cuSPARSELt" if name.endswith("cudnn") else "CUDA runtime, cuBLAS"
+        description = NVIDIA_DESCRIPTION.format(what=what)
+        write_control(pkg_root, ver, arch, package=name, depends=[], description=description)
+        packages.append((pkg_root, out.parent / f"{name}_{ver}_{arch}.deb"))
+    for name in NVIDIA_PACKAGES:  # a CPU build after a CUDA one: no stale companions
+        stale = out.parent / f"{name}_{ver}_{arch}.deb"
+        if name not in dict(libs) and stale.exists():
+            stale.unlink()
+    over = False
+    for pkg_root, deb in packages:
+        seconds = build(pkg_root, deb, args.compress)
+        size = deb.stat().st_size
+        print(
+            f"{deb}: {size:,} bytes ({size / 2**30:.2f} GiB) with {args.compress} in {seconds:.0f} s"
+        )
+        if size >= GITHUB_LIMIT:
+            print(f"note: {deb.name} is over GitHub's 2 GiB limit for a release file")
+            over = True
+        shutil.rmtree(pkg_root)  # only links and small files; dist/ keeps the bundle
+    if libs:
+        names = " ".join(f"./{deb.name}" for _, deb in packages)
+        print(f"install the set with one command: sudo apt install {names}")
+    return 1 if over else 0
 
 
 if __name__ == "__main__":

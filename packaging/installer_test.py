@@ -1,6 +1,10 @@
-"""Install the .deb as a user would, use it from /usr/bin, then purge it: `make installer-test`.
+"""Install the .deb set as a user would, use it from /usr/bin, then purge it: `make installer-test`.
 
-    sudo python packaging/installer_test.py dist/resnet-classifier_0.1.0_amd64.deb
+    sudo python packaging/installer_test.py dist/resnet-classifier*_0.1.0_amd64.deb
+
+The set is one .deb for a CPU torch bundle, or the app's and NVIDIA's libraries' packages for a
+CUDA one (packaging/build_deb.py); each must fit GitHub's 2 GiB limit per release file, and one
+`apt-get install` of them all must work (the app's package depends on the others).
 
 Needs root (apt-get). From a temporary folder outside the checkout and a bare environment
 (`env -i HOME=... PATH=/usr/bin:/bin`, no display, no network for weights), it checks that:
@@ -53,9 +57,19 @@ def bare_env(home: Path, **extra: str) -> dict[str, str]:
     return {"HOME": str(home), "PATH": "/usr/bin:/bin", **extra}
 
 
-def installed_files() -> list[Path]:
-    done = subprocess.run(["dpkg", "-L", PACKAGE], capture_output=True, text=True, check=True)
+GITHUB_LIMIT = 2 * 2**30  # bytes per release file
+
+
+def installed_files(packages: list[str]) -> list[Path]:
+    done = subprocess.run(["dpkg", "-L", *packages], capture_output=True, text=True, check=True)
     return [Path(line) for line in done.stdout.splitlines() if line.startswith("/")]
+
+
+def package_name(deb: Path) -> str:
+    done = subprocess.run(
+        ["dpkg-deb", "--field", str(deb), "Package"], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
 
 
 def predictions(stdout: str) -> list[dict]:
@@ -173,32 +187,43 @@ def _interrupted(signum: int, frame: object) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("deb", type=Path)
+    parser.add_argument("debs", type=Path, nargs="+", help="the app's .deb and its companions")
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("installer-test: needs root (apt-get install)", file=sys.stderr)
         return 2
-    deb = args.deb.resolve()
+    debs = [deb.resolve() for deb in args.debs]
+    packages = [package_name(deb) for deb in debs]
     check = Checks()
+    check(PACKAGE in packages, f"the set holds the app's package ({', '.join(packages)})")
+    for deb in debs:
+        size = deb.stat().st_size
+        check(
+            size < GITHUB_LIMIT,
+            f"{deb.name}: {size / 2**30:.2f} GiB, under GitHub's 2 GiB limit per release file",
+        )
     signal.signal(signal.SIGTERM, _interrupted)  # a cancelled CI job purges too, as Ctrl-C does
 
     apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    done, seconds = timed(["apt-get", "install", "-y", "-q", str(deb)], env=apt_env)
+    names = " ".join(deb.name for deb in debs)
+    done, seconds = timed(["apt-get", "install", "-y", "-q", *map(str, debs)], env=apt_env)
     print(f"     apt-get install: exit {done.returncode} in {seconds:.0f} s", flush=True)
     files: list[Path] = []
     try:
         if not check(
-            done.returncode == 0, f"apt-get install {deb.name}", done.stdout + done.stderr
+            done.returncode == 0, f"one apt-get install of {names}", done.stdout + done.stderr
         ):
             return 1
-        files = installed_files()
+        files = installed_files(packages)
         with tempfile.TemporaryDirectory(prefix="installer-test-") as tmp:
             check_installed(check, Path(tmp), args.timeout)
     finally:
-        done, seconds = timed(["apt-get", "purge", "-y", "-q", PACKAGE], env=apt_env)
+        done, seconds = timed(["apt-get", "purge", "-y", "-q", *packages], env=apt_env)
         print(f"     apt-get purge: exit {done.returncode} in {seconds:.0f} s", flush=True)
-        check(done.returncode == 0, f"apt-get purge {PACKAGE}", done.stdout + done.stderr)
+        check(
+            done.returncode == 0, f"apt-get purge {' '.join(packages)}", done.stdout + done.stderr
+        )
         left = [f for f in files if (f.is_symlink() or f.is_file())]
         left += [d for d in (Path("/opt", PACKAGE), Path("/usr/share/doc", PACKAGE)) if d.exists()]
         check(not left, "purge leaves none of the package's files", "\n".join(map(str, left[:20])))
