@@ -26,7 +26,7 @@ WIN_BUNDLE := dist/windows/resnet-classifier/resnet-classifier.exe
 WIN_SETUP := dist/ResNetClassifier-$(VERSION)-Setup.exe
 WIN_SCRIPTS := $(wildcard packaging/windows/*.sh) packaging/windows/requirements.txt
 
-.PHONY: install run test lint format bench package package-test installer installer-test \
+.PHONY: install run test test-slow lint format bench package package-test installer installer-test \
 	installer-lint deb-tools test-tools windows-package windows-installer windows-installer-test \
 	windows-tools clean
 
@@ -51,6 +51,10 @@ format: $(STAMP)
 
 test: lint | test-tools
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the tests marked slow (the 3,000-image window soak, about 30 min); CI runs them after `test`.
+test-slow: $(STAMP) | test-tools
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)

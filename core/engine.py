@@ -154,12 +154,26 @@ class Classifier:
 
     def predict(self, batch: torch.Tensor, top_k: int = 5) -> list[tuple[Prediction, ...]]:
         """Top-k predictions for each row of a preprocessed batch."""
+        return self.predict_with_features(batch, top_k, features=False)[0]
+
+    def predict_with_features(
+        self, batch: torch.Tensor, top_k: int = 5, features: bool = True
+    ) -> tuple[list[tuple[Prediction, ...]], np.ndarray | None]:
+        """Top-k predictions and, with `features`, each row's pooled features (the 2048 values
+        `fc` takes, float32), caught on their way into `fc`: the same pass, no second one."""
         k = max(1, min(top_k, self.model.num_classes))
+        caught: list[torch.Tensor] = []
+        hook = (
+            self.model.module.fc.register_forward_hook(lambda _m, inp, _o: caught.append(inp[0]))
+            if features
+            else None
+        )
         try:
             with torch.inference_mode(), self._autocast():
                 x = batch.to(self.device, non_blocking=True)
                 x = x.contiguous(memory_format=torch.channels_last)
                 logits = self.model.module(x)
+                pooled = caught[0].float().cpu().numpy() if caught else None
                 probs = torch.softmax(logits.float(), dim=1)
                 values, indices = probs.topk(k, dim=1)
                 values, indices = values.cpu().tolist(), indices.cpu().tolist()
@@ -172,14 +186,18 @@ class Classifier:
                 f"The GPU ran out of memory ({device_name(self.device)}). Try fewer images at "
                 "once, close other programs using the GPU, or switch to the CPU."
             ) from None
+        finally:
+            if hook is not None:
+                hook.remove()
         labels = self.model.labels
-        return [
+        rows = [
             tuple(
                 Prediction(rank=r + 1, index=i, label=labels[i], probability=float(p))
                 for r, (i, p) in enumerate(zip(idx_row, val_row, strict=True))
             )
             for idx_row, val_row in zip(indices, values, strict=True)
         ]
+        return rows, pooled
 
     def _autocast(self) -> contextlib.AbstractContextManager[object]:
         if self._precision == "fp32":
@@ -212,12 +230,14 @@ class Classifier:
         cancel: CancelCheck | threading.Event | None = None,
         prefetch: int | None = None,
         workers: int | None = None,
+        features: bool = False,
     ) -> Iterator[ClassificationResult]:
         """Yield one result per source, in order, as soon as it is ready.
 
         The next images decode on `workers` threads (default: fitted to the machine and the
         device) while the model runs; a bad image gives a result with `error` and the rest go
-        on. Cancelling stops between batches.
+        on. Cancelling stops between batches. With `features`, each result carries the image's
+        pooled features from the same pass (`ClassificationResult.features`).
         """
         if self._gpu_decoding():
             from core.decode.gpu_pipeline import classify_folder
@@ -226,7 +246,7 @@ class Classifier:
             yield from classify_folder(self, list(sources), top_k, batch_size, should_stop, workers)
             return
         for batch in self.prepared_batches(sources, batch_size, cancel, prefetch, workers):
-            yield from self._run_batch(batch, top_k)
+            yield from self._run_batch(batch, top_k, features)
 
     def prepared_batches(
         self,
@@ -308,16 +328,22 @@ class Classifier:
             log.exception("unexpected error preparing %s", name)
             return Prepared(name, None, f"{Path(name).name}: {exc}", 0.0)
 
-    def _run_batch(self, batch: list[Prepared], top_k: int) -> Iterator[ClassificationResult]:
+    def _run_batch(
+        self, batch: list[Prepared], top_k: int, features: bool = False
+    ) -> Iterator[ClassificationResult]:
         good = [p for p in batch if p.tensor is not None]
         preds: dict[int, tuple[Prediction, ...]] = {}
+        feats: dict[int, np.ndarray] = {}
         error: str | None = None
         seconds = 0.0
         if good:
             start = time.perf_counter()
             try:
-                rows = self.predict(self._stack([p.tensor for p in good]), top_k)  # type: ignore[misc]
+                stacked = self._stack([p.tensor for p in good])  # type: ignore[misc]
+                rows, pooled = self.predict_with_features(stacked, top_k, features)
                 preds = {id(p): r for p, r in zip(good, rows, strict=True)}
+                if pooled is not None:
+                    feats = {id(p): f.copy() for p, f in zip(good, pooled, strict=True)}
             except OutOfDeviceMemoryError as exc:
                 error = exc.message
             seconds = (time.perf_counter() - start) / len(good)
@@ -331,6 +357,7 @@ class Classifier:
                     predictions=preds[id(p)],
                     device=device,
                     seconds=p.seconds + seconds,
+                    features=feats.get(id(p)),
                 )
             else:
                 yield ClassificationResult(path=p.path, error=error, device=device)

@@ -39,6 +39,9 @@ class ClassificationResult:
     error: str | None = None
     device: str = ""
     seconds: float = 0.0
+    features: Any = field(default=None, repr=False, compare=False)
+    """The image's pooled features (the 2048 values before `fc`, a float32 numpy array) when
+    they were asked for (`classify_many(..., features=True)`); never in the records."""
 
     @property
     def ok(self) -> bool:

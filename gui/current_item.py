@@ -7,11 +7,13 @@ come back here as the user's intents and go to the session.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from gui.prediction_panel import heat_text, meta_text
+from gui.resources import APP_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -80,6 +82,7 @@ class CurrentItemView(QObject):
         self.view.set_overlay(None)
         self.view.set_placeholder(text)
         self.panel.show_placeholder(text, "")
+        self._title(None)
         self.heat_action.setChecked(False)
         self.heat_action.setEnabled(False)
 
@@ -105,6 +108,7 @@ class CurrentItemView(QObject):
         if item is None:
             return
         self.panel.show_name(item.name)
+        self._title(item.name)
         result, stale = item.result, s.is_stale(item)
         if result is None or (stale and not result.ok):
             self.panel.show_waiting(s.waiting_text())
@@ -114,6 +118,13 @@ class CurrentItemView(QObject):
         meta = meta_text(result, s.device_name(result.device), source, position)
         selected = s.heat_rank if self.heat_action.isChecked() else None
         self.panel.show_result(result, meta + ("  (updating…)" if stale else ""), selected)
+
+    def _title(self, name: str | None) -> None:
+        """The window's title: the file shown and the model ("chelsea.jpg — ImageNet"); Qt adds
+        the app's name after it on Linux and Windows."""
+        model = self.session.model.source if self.session.model is not None else None
+        parts = [p for p in (Path(name).name if name else None, model) if p]
+        self.view.window().setWindowTitle(" — ".join(parts) if parts else APP_NAME)
 
     def pick(self, rank: int) -> None:
         """Show the heat map of the current image's prediction `rank` (0 = top-1)."""

@@ -49,8 +49,10 @@ def can_take(mime: QMimeData) -> bool:
     return bool(_paths_in_text(mime.text())) if mime.hasText() else False
 
 
-def read_mime(mime: QMimeData) -> DropContents:
-    """Local files and folders first, then image data; remote links and plain text are refused."""
+def read_mime(mime: QMimeData, verb: str = "drop") -> DropContents:
+    """Local files and folders first, then image data; remote links and plain text are refused.
+
+    `verb` ("drop" or "paste") is how the refusals address the user."""
     sources: list[Source] = []
     refused: list[str] = []
     remote: list[QUrl] = []
@@ -69,14 +71,15 @@ def read_mime(mime: QMimeData) -> DropContents:
     if not sources and remote:
         refused.append(
             f"{remote[0].fileName() or remote[0].host()}: links to the web can't be opened here. "
-            "Save the image, then drop the file."
+            f"Save the image, then {verb} the file."
         )
     if not sources and not mime.hasUrls() and mime.hasText():
         sources.extend(_paths_in_text(mime.text()))
         if not sources:
-            refused.append("Text can't be classified: drop an image, a folder or an image file.")
+            refused.append(f"Text can't be classified: {verb} an image, a folder or an image file.")
     if not sources and not refused:
-        refused.append(f"Nothing usable was dropped. This window takes {ACCEPTS}.")
+        done = "pasted" if verb == "paste" else "dropped"
+        refused.append(f"Nothing usable was {done}. This window takes {ACCEPTS}.")
     return DropContents(tuple(sources), tuple(refused))
 
 

@@ -51,8 +51,11 @@ class Exporter(QObject):
 
     def choose(self) -> None:
         path = save_dialog(self.window, self.settings.last_folder)
-        if path:
-            self.write(path)
+        if path and (count := self.write(path)):
+            self.settings.last_folder = str(Path(path).parent)
+            self.confirmation = confirm(self.window, path, count)
+
+    confirmation = None  # the last "Exported …" box, for tests and observers
 
     def write(self, path: str) -> int:
         """Write the shown results to `path`: JSON lines for .json/.jsonl, else CSV.
@@ -88,3 +91,23 @@ def with_suffix(path: str, chosen_filter: str) -> str:
     if Path(path).suffix:
         return path
     return path + (".jsonl" if chosen_filter == FILTERS[1] else ".csv")
+
+
+def confirm(parent: QWidget, path: str, count: int) -> object:
+    """ "Exported 21 results to results.csv", with a button that opens its folder."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.results import printable
+    from gui.dialogs import show_folder
+
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setWindowTitle("Results exported")
+    results = "result" if count == 1 else "results"
+    box.setText(f"Exported {count} {results} to {printable(Path(path).name)}.")
+    box.setInformativeText(f"In {printable(str(Path(path).parent))}")
+    folder = box.addButton("Show in &Folder", QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Ok)
+    folder.clicked.connect(lambda: show_folder(str(Path(path).parent)))
+    box.open()
+    return box

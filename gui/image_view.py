@@ -6,9 +6,11 @@ light or dark scheme.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QFrame, QSizePolicy, QWidget
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QMouseEvent, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QFrame, QPushButton, QSizePolicy, QWidget
+
+EMPTY_ICON = 64  # the icon over the empty state's sentence, in device-independent pixels
 
 
 class ImageView(QFrame):
@@ -19,8 +21,16 @@ class ImageView(QFrame):
     picture of the same scene (the heat map over the photo) in place of the image.
     """
 
+    clicked = Signal()  # the empty drop area was clicked: choose photos
+
     def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._empty = False  # nothing opened yet: icon, sentence and an Open button
+        self._icon = QIcon()
+        self.open_button = QPushButton("Open Photos…", self)
+        self.open_button.setObjectName("openButton")
+        self.open_button.setVisible(False)
+        self.open_button.clicked.connect(self.clicked)
         self.setObjectName("imageView")
         self.setMinimumSize(240, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -34,6 +44,8 @@ class ImageView(QFrame):
     # ---- state ----------------------------------------------------------------------
     def set_image(self, image: QImage | None) -> None:
         self._image = image if image is not None and not image.isNull() else None
+        if self._image is not None and self._empty:
+            self.set_placeholder("")
         self._scaled = None
         self.update()
 
@@ -60,9 +72,30 @@ class ImageView(QFrame):
         """The picture being painted: the overlay when there is one, else the image."""
         return self._overlay if self.overlay_shown() else self._image
 
-    def set_placeholder(self, text: str) -> None:
+    def set_placeholder(self, text: str, empty: bool = False, icon: QIcon | None = None) -> None:
+        """Text where the photo goes; `empty`: the first-run state, clickable, with `icon`."""
         self._placeholder = text
+        self._empty = empty
+        if icon is not None:
+            self._icon = icon
+        self.open_button.setVisible(empty)
+        self.setCursor(Qt.CursorShape.PointingHandCursor if empty else Qt.CursorShape.ArrowCursor)
+        self._place_button()
         self.update()
+
+    def is_empty_state(self) -> bool:
+        return self._empty and self._image is None
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self.is_empty_state() and event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+    def _place_button(self) -> None:
+        hint = self.open_button.sizeHint()
+        centre = self.contentsRect().center()
+        self.open_button.move(centre.x() - hint.width() // 2, centre.y() + 70)
+        self.open_button.resize(hint)
 
     def placeholder(self) -> str:
         return self._placeholder
@@ -93,6 +126,7 @@ class ImageView(QFrame):
     # ---- painting -------------------------------------------------------------------
     def resizeEvent(self, event) -> None:
         self._scaled = None
+        self._place_button()
         super().resizeEvent(event)
 
     def sizeHint(self) -> QSize:
@@ -126,8 +160,16 @@ class ImageView(QFrame):
             painter.setPen(pen)
             painter.drawRoundedRect(frame, 12, 12)
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            text_area = frame.adjusted(24, 24, -24, -24)
+            if self._empty and not self._icon.isNull():
+                centre = frame.center()
+                side = EMPTY_ICON
+                self._icon.paint(
+                    painter, QRect(int(centre.x()) - side // 2, int(centre.y()) - 130, side, side)
+                )
+                text_area = QRectF(frame.left() + 24, centre.y() - 56, frame.width() - 48, 112)
             painter.drawText(
-                frame.adjusted(24, 24, -24, -24),
+                text_area,
                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                 self._placeholder,
             )

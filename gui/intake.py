@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QIcon
 
 from gui import drops
+from gui.resources import ICON, resource_path
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QMimeData
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from gui.settings import Settings
 
 PLACEHOLDER = (
-    f"Drop photos here\n\nThis window takes {drops.ACCEPTS}.\n"
-    "File > Open (Ctrl+O) and Paste (Ctrl+V) do the same."
+    "Drop photos or a folder here to see what is in them,\nor click to choose them.\n\n"
+    f"This window takes {drops.ACCEPTS}; Paste (Ctrl+V) works too."
 )
 
 
@@ -40,6 +41,8 @@ class Intake(QObject):
         menus.open_action.triggered.connect(self.choose_images)
         menus.open_folder_action.triggered.connect(self.choose_folder)
         menus.paste_action.triggered.connect(self.paste)
+        view.clicked.connect(self.choose_images)  # the empty drop area and its Open button
+        view.set_placeholder(PLACEHOLDER, empty=True, icon=QIcon(str(resource_path(ICON))))
 
     def choose_images(self) -> None:
         from gui import dialogs
@@ -62,11 +65,11 @@ class Intake(QObject):
         if mime is None:
             self.refused.emit("The clipboard is empty.")
             return
-        self.open_mime(mime)
+        self.open_mime(mime, "paste")
 
-    def open_mime(self, mime: QMimeData) -> bool:
+    def open_mime(self, mime: QMimeData, verb: str = "drop") -> bool:
         """Open what `mime` holds; False when none of it could be opened."""
-        contents = drops.read_mime(mime)
+        contents = drops.read_mime(mime, verb)
         if contents.refused and not contents.usable:
             self.refused.emit(" ".join(contents.refused))
             return False

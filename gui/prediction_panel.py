@@ -126,7 +126,8 @@ def meta_text(result: ClassificationResult, device: str, source: str | None, pos
         parts.append(source)
     if position:
         parts.insert(0, position)
-    return " · ".join(parts)
+    # The line wraps only between its parts: never "2157 / ms" or "3 of / 21".
+    return " · ".join(part.replace(" ", "\u00a0") for part in parts)
 
 
 def heat_text(label: str, probability: float) -> str:

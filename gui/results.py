@@ -209,7 +209,8 @@ class ResultsModel(QAbstractTableModel):
             return result.top.label if result.ok and result.top is not None else ""
         if column == CONFIDENCE:
             return percent_text(result.top.probability) if result.ok and result.top else ""
-        return result.error or ""
+        # The row already names the file: "broken.jpg: the file is damaged…" loses its prefix.
+        return (result.error or "").removeprefix(f"{_file_name(item.name)}: ")
 
     def _sort_key(self, item: Item, column: int) -> Any:
         result = item.result
@@ -351,7 +352,9 @@ class ResultsPanel(QWidget):
         header.setStretchLastSection(True)
         self.table.setColumnWidth(FILE, 260)
         self.table.setColumnWidth(LABEL, 220)
-        self.table.setColumnWidth(CONFIDENCE, 96)
+        # Room for the title and the sort arrow beside it, never over it.
+        title = header.fontMetrics().horizontalAdvance(HEADERS[CONFIDENCE])
+        self.table.setColumnWidth(CONFIDENCE, max(110, title + 44))
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.proxy.rowsInserted.connect(self._update_count)
         self.proxy.rowsRemoved.connect(self._update_count)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from gui.results import ResultsPanel
     from gui.session import Item, Session
 
-THUMB_SIDE = 40
+THUMB_SIDE = 28  # rows of 34 px: ten of them under the photo on a 1366x768 screen
 
 
 class ResultsArea(QObject):
@@ -80,7 +80,7 @@ class ResultsArea(QObject):
             self.splitter.setStretchFactor(0, 3)
             self.splitter.setStretchFactor(1, 2)
             height = max(self.splitter.height(), 400)
-            self.splitter.setSizes([height * 56 // 100, height * 44 // 100])
+            self.splitter.setSizes([height * 40 // 100, height * 60 // 100])
             self.built.emit(self.panel)
         return self.panel
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+from PySide6.QtCore import QByteArray, QSettings, QSize, QStandardPaths
 
 DEVICE = "model/device"
 WEIGHTS = "model/weights"
@@ -117,3 +117,13 @@ def pictures_folder() -> str:
     directory (a source checkout, when started with `make run`)."""
     pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
     return pictures if pictures and Path(pictures).is_dir() else str(Path.home())
+
+
+def default_size() -> QSize:
+    """The first run's window: room for the photo, its bars and 10 table rows on a 1366x768
+    screen, and no larger than the screen."""
+    from PySide6.QtGui import QGuiApplication
+
+    screen = QGuiApplication.primaryScreen()
+    free = screen.availableGeometry().size() if screen is not None else QSize(1366, 768)
+    return QSize(min(1280, free.width() - 40), min(800, free.height() - 40))

@@ -352,7 +352,7 @@ class InstanceServer(QObject):
         socket.flush()
         self._clients.pop(socket, None)
         socket.disconnectFromServer()
-        log.info("another launch handed over %d file(s)", len(files))
+        log.info("another launch handed over %d files", len(files))
         self.filesReceived.emit(files)
         return False
 

@@ -71,6 +71,7 @@ class TableFollower(QObject):
         for signal in (proxy.layoutChanged, proxy.rowsInserted, proxy.rowsRemoved):
             signal.connect(self._changed)
         proxy.modelReset.connect(self._changed)
+        panel.search.textChanged.connect(self._changed)  # "zz", "zzz": the sentence follows
 
     def _changed(self, *args: object) -> None:
         panel, empty = self.panel, self.empty

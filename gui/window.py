@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 from gui.current_item import CurrentItemView
 from gui.export import Exporter
 from gui.image_view import ImageView
-from gui.intake import PLACEHOLDER, Intake
+from gui.intake import Intake
 from gui.library import Library
 from gui.menus import Menus
 from gui.model_control import ModelControl
@@ -27,7 +27,7 @@ from gui.prediction_panel import PredictionPanel
 from gui.resources import APP_NAME
 from gui.results_area import ResultsArea
 from gui.session import Item, Session
-from gui.settings import Settings
+from gui.settings import Settings, default_size
 from gui.status import Notice, StatusBar
 from gui.table_follow import TableFollower
 
@@ -97,8 +97,7 @@ class MainWindow(QMainWindow):
         self._connect()
         geometry = self.settings.geometry
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(980, 680)
-        self.view.set_placeholder(PLACEHOLDER)
+            self.resize(default_size())
         self.panel.show_placeholder()
 
     # ================================================================== building

@@ -151,6 +151,7 @@ class ClassifierWorker(QObject):
             top_k=request.top_k,
             batch_size=request.batch_size,
             cancel=request.cancel,
+            features=True,  # Find Similar compares them (gui/library.py)
         )
         self._runs.append(_Run(request, results))
         self._schedule()

@@ -99,7 +99,7 @@ def test_a_folder_on_the_cluster_gives_the_records_of_a_local_run(
         capsys, "--weights", str(checkpoint), "--cluster", cluster.address, str(album)
     )
     assert code == 1, err  # the broken and the empty file failed, as they do locally
-    assert "on the cluster, 1 actor(s) on cpu" in err  # two CPUs: one is left for Ray Data
+    assert "on the cluster, 1 actor on cpu" in err  # two CPUs: one is left for Ray Data
     assert sorted(r["path"] for r in records) == sorted(local_records)
     for record in records:
         assert_same_as_local(record, local_records[record["path"]])

@@ -175,7 +175,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"resnet-classify: {exc}", file=sys.stderr)
             return exc.exit_code
     else:
-        results = classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size)
+        results = classifier.classify_many(
+            paths, top_k=args.top, batch_size=args.batch_size, features=bool(args.duplicates)
+        )
 
     library = library_cli.LibraryRun(args)
     results = library.observe(results)
@@ -200,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
             progress.advance()
     if progress:
         progress.clear()
-    failed += library.finish()
+    failed += library.finish(fmt)
     if unreadable:
         print(f"resnet-classify: {failure_summary(unreadable, classified, fmt)}", file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK

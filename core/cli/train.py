@@ -185,7 +185,7 @@ def format_summary(result: TrainingResult) -> str:
     lines = [
         f"Validation accuracy: {result.val_accuracy * 100:.1f}% ({right} of {total} held-out "
         f"images), best epoch {result.best_epoch} of {len(result.history)} run; "
-        f"{result.seconds:.1f} s on {result.device}",
+        f"{result.seconds:.1f} s on {'CPU' if result.device == 'cpu' else result.device}",
     ]
     if result.refit_epochs:
         lines.append(

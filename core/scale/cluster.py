@@ -62,8 +62,9 @@ class ClusterPlan:
     def describe(self) -> str:
         gpu = f", {self.gpus_per_actor} GPU" if self.gpus_per_actor else ""
         return (
-            f"{self.actors} actor(s) on {self.device}, each {self.cpus_per_actor:g} CPU{gpu}, "
-            f"{self.decode_workers} decoding thread(s)"
+            f"{self.actors} actor{'s' if self.actors != 1 else ''} on {self.device}, each "
+            f"{self.cpus_per_actor:g} CPU{gpu}, {self.decode_workers} decoding "
+            f"thread{'s' if self.decode_workers != 1 else ''}"
         )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from dnd import MODEL_TIMEOUT_MS, RESULT_TIMEOUT_MS, drop, file_urls
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QLabel, QTableWidget, QTextBrowser
 
 
@@ -121,21 +122,22 @@ def test_counter_and_next_follow_the_tables_sort(qtbot, window, album):
     order = [window.items()[row].name for row in window.results.shown_rows()]
     assert [Path(n).name for n in order][:2] == ["rocket.jpg", "coffee.png"]
     window.show_item(window.results.shown_rows()[0])
-    assert window.meta.text().startswith("1 of 5 · ")
+    assert window.meta.text().startswith("1\u00a0of\u00a05 · ")
     window.menus.next_action.trigger()
     assert Path(window.items()[window.current_index()].name).name == "coffee.png"
-    assert window.meta.text().startswith("2 of 5 · ")
+    assert window.meta.text().startswith("2\u00a0of\u00a05 · ")
     table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # astronaut, broken, chelsea, coffee
-    qtbot.waitUntil(lambda: window.meta.text().startswith("4 of 5 · "))
+    qtbot.waitUntil(lambda: window.meta.text().startswith("4\u00a0of\u00a05 · "))
 
 
 def test_a_filter_without_matches_says_so_and_hides_the_photo(qtbot, window, album):
     classified(qtbot, window, album)
     panel = window.results
     shown_before = window.current_index()
-    panel.search.setText("no label is like this")
+    panel.search.setText("no label is like")
+    panel.search.setText("no label is like this")  # typed on: the sentence follows
     empty = panel.findChild(QLabel, "emptyFilter")
-    assert empty.isVisible() and "no label is like this" in empty.text()
+    assert empty.isVisible() and "contains “no label is like this”" in empty.text()
     assert not panel.table.isVisible()
     assert window.current_index() == -1 and window.title.text() == "No image matches the filter."
     assert window.bars.count() == 0 if hasattr(window.bars, "count") else True
@@ -150,3 +152,64 @@ def test_a_filter_without_matches_says_so_and_hides_the_photo(qtbot, window, alb
 def test_the_heat_map_is_not_offered_without_an_image(qtbot, make_window):
     window = make_window()
     assert not window.heat_action.isEnabled() and not window.heat_button.isEnabled()
+
+
+def test_export_confirms_with_the_file_name_and_opens_its_folder(
+    qtbot, window, album, tmp_path, monkeypatch
+):
+    classified(qtbot, window, album)
+    target = tmp_path / "out" / "my results.csv"
+    target.parent.mkdir()
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), ""))
+    )
+    window.export_action.trigger()
+    box = window.exporter.confirmation
+    assert box is not None and box.isVisible()
+    assert box.text() == "Exported 5 results to my results.csv."
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(opened.append))
+    next(b for b in box.buttons() if "Folder" in b.text()).click()
+    assert [url.toLocalFile() for url in opened] == [str(target.parent)]
+    assert window.settings.last_folder == str(target.parent)
+
+
+def test_the_empty_window_offers_open_and_a_clickable_drop_area(qtbot, make_window, monkeypatch):
+    asked = []
+    monkeypatch.setattr(
+        QFileDialog,
+        "getOpenFileNames",
+        staticmethod(lambda *a, **k: (asked.append(a[2]), ([], ""))[1]),
+    )
+    window = make_window()
+    assert window.view.is_empty_state() and window.view.open_button.isVisible()
+    assert "click to choose" in window.view.placeholder()
+    qtbot.mouseClick(window.view, Qt.MouseButton.LeftButton)
+    window.view.open_button.click()
+    assert len(asked) == 2
+    assert (
+        asked[0] == window.settings.last_folder and "firstrun" not in asked[0]
+    )  # not the checkout
+
+
+def test_a_first_window_fits_1366x768_with_ten_table_rows(qtbot, make_window, album):
+    window = make_window()
+    assert window.width() <= 1366 and window.height() <= 768
+    with qtbot.waitSignal(window.modelReady, timeout=MODEL_TIMEOUT_MS):
+        window.start()
+    classified(qtbot, window, album)
+    table = window.results.table
+    rows = table.viewport().height() // table.verticalHeader().defaultSectionSize()
+    assert rows >= 10, (window.size(), table.viewport().height())
+
+
+def test_title_names_the_file_and_the_model_and_errors_not_the_file(
+    qtbot, window, album, checkpoint
+):
+    classified(qtbot, window, album)
+    window.show_item(0)
+    shown = Path(window.items()[0].name).name
+    assert window.windowTitle() == f"{shown} — {checkpoint.name}"
+    broken = next(i for i, item in enumerate(window.items()) if item.name.endswith("broken.jpg"))
+    error = window.results.model.index(broken, 3).data()
+    assert error and "broken.jpg" not in error
