@@ -262,7 +262,7 @@ class Session(QObject):
         self.deviceRequested.emit(self._device_id, device)
 
     def on_device_changed(self, request_id: int, info: ModelInfo) -> None:
-        if self.closing:
+        if self.closing or request_id != self._device_id:  # a later switch is on its way
             return
         self.model = info
         self.device = info.device
@@ -270,7 +270,7 @@ class Session(QObject):
         self.classify_stale()  # results from the other device are stale by their key
 
     def on_device_failed(self, request_id: int, message: str) -> None:
-        if self.closing:
+        if self.closing or request_id != self._device_id:
             return
         self.deviceFailed.emit(message)
         if self.model is not None:
