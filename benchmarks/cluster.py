@@ -115,8 +115,7 @@ def _cli(inp, extra: list[str]) -> float:
 
 
 def _inproc_local(inp, files: list[Path]) -> dict[str, float]:
-    from core.engine import Classifier
-    from core.model import load_model
+    from core import Classifier, load_model
 
     start = time.perf_counter()
     clf = Classifier(load_model(str(inp.checkpoint)), "cpu")
@@ -124,8 +123,7 @@ def _inproc_local(inp, files: list[Path]) -> dict[str, float]:
 
 
 def _inproc_cluster(inp, files: list[Path], address: str, actors: int) -> dict[str, float]:
-    from core.model import load_model
-    from core.scale.cluster import ClusterRun
+    from core import ClusterRun, load_model
 
     start = time.perf_counter()
     run = ClusterRun(files, load_model(str(inp.checkpoint)), address, actors=actors)
@@ -148,9 +146,7 @@ def _clocked(results, start: float) -> dict[str, float]:
 
 def _driver_rate(n: int = 20_000) -> float:
     """Records a second the driver rebuilds from workers' rows and writes to an --output file."""
-    from core.results import json_line
-    from core.scale.cluster import _result
-    from core.scale.record_file import RecordFile
+    from core import RecordFile, json_line, result_from_row
 
     preds = json.dumps([[i, f"class {i}", 0.1] for i in range(5)])
     rows = [
@@ -170,7 +166,7 @@ def _driver_rate(n: int = 20_000) -> float:
         out = RecordFile.open(Path(tmp) / "out.jsonl", "json")
         start = time.perf_counter()
         for row in rows:
-            out.write(json_line(_result(row)))
+            out.write(json_line(result_from_row(row)))
         seconds = time.perf_counter() - start
         out.close()
     return round(n / seconds)

@@ -8,20 +8,17 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-import core.decode.images
 from benchmarks.data import Inputs
 from benchmarks.pipelines import ModelAlone, NaiveLoop, plain_model, reference_transform
 from benchmarks.timing import interleaved, summary
-from core.decode.images import read_image
-from core.engine import Classifier
-from core.model import load_checkpoint
+from core import Classifier, PillowDecoder, PreparedBatch, load_checkpoint, read_image
 
 ROOT = Path(__file__).resolve().parent.parent
 Log = Callable[[str], None]
@@ -118,14 +115,17 @@ def folder(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
 
     full_out: dict[str, tuple[list[int], list[float]]] = {}
 
+    no_draft = Classifier(
+        load_checkpoint(inp.checkpoint), "cpu", decoder=PillowDecoder(draft_oversample=None)
+    )
+
     def run_ours_no_draft() -> None:
-        with _draft_setting(None):
-            for r in clf.classify_many(files, top_k=TOP):
-                assert r.ok, r.error
-                full_out[r.path] = (
-                    [p.index for p in r.predictions],
-                    [p.probability for p in r.predictions],
-                )
+        for r in no_draft.classify_many(files, top_k=TOP):
+            assert r.ok, r.error
+            full_out[r.path] = (
+                [p.index for p in r.predictions],
+                [p.probability for p in r.predictions],
+            )
 
     log(f"folder: {len(files)} photos, naive loop vs classify_many, {rounds} rounds")
     t = interleaved(
@@ -211,19 +211,6 @@ def compare(
 
 
 # ---- levers ------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _draft_setting(oversample: int | None) -> Iterator[None]:
-    saved = core.decode.images.DRAFT_OVERSAMPLE, core.decode.images.DRAFT_MIN_SIDE
-    if oversample is None:
-        core.decode.images.DRAFT_MIN_SIDE = 10**9
-    else:
-        core.decode.images.DRAFT_OVERSAMPLE = oversample
-    try:
-        yield
-    finally:
-        core.decode.images.DRAFT_OVERSAMPLE, core.decode.images.DRAFT_MIN_SIDE = saved
-
-
 def lever_draft(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
     """Decode + preprocess time and how far the 224 crop moves, per draft oversampling."""
     pre = load_checkpoint(inp.checkpoint).preprocess
@@ -236,12 +223,10 @@ def lever_draft(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
             ref = tf(im.convert("RGB"))
         row: dict[str, object] = {}
         for name, setting in (("full", None), ("4x", 4), ("2x", 2), ("1x", 1)):
-            with _draft_setting(setting):
-                x = pre(read_image(path, pre.resize_size))
-                decoded = read_image(path, pre.resize_size).size
-                t = interleaved(
-                    {"t": lambda path=path: pre(read_image(path, pre.resize_size))}, rounds
-                )["t"]
+            decoder = PillowDecoder(draft_oversample=setting)
+            x = decoder.prepare(path, pre)
+            decoded = decoder.read(path, pre).size
+            t = interleaved({"t": lambda path=path, d=decoder: d.prepare(path, pre)}, rounds)["t"]
             # error in 8-bit pixel levels of the un-normalised crop
             std = torch.tensor(pre.std).view(3, 1, 1) * 255
             err = ((x - ref).abs() * std).flatten()
@@ -354,9 +339,10 @@ def lever_folder(inp: Inputs, rounds: int, log: Log) -> dict[str, object]:
     def make(bs: int, w: int) -> Callable[[], None]:
         def f() -> None:
             if w == 0:  # decode on the calling thread, no overlap
+                pre, pillow = clf.model.preprocess, clf.decoder.pillow
                 for i in range(0, len(files), bs):
-                    chunk = [clf._prepare_one(p) for p in files[i : i + bs]]
-                    list(clf._run_batch(chunk, 5))
+                    chunk = [pillow.prepare_one(p, pre) for p in files[i : i + bs]]
+                    clf.classify_batch(PreparedBatch.of(chunk, torch.stack), 5)
             else:
                 list(clf.classify_many(files, batch_size=bs, workers=w))
 

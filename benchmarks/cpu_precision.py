@@ -41,9 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.data import make_inputs
     from benchmarks.timing import interleaved, load_average, machine, summary
-    from core.devices import cpu_matrix_units
-    from core.engine import Classifier
-    from core.model import load_checkpoint
+    from core import Classifier, cpu_matrix_units, load_checkpoint
 
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)

@@ -26,10 +26,15 @@ import torch
 from PIL import Image
 
 from benchmarks.data import base_photo, make_checkpoint
-from core.devices import available_devices, resolve_device
-from core.engine import Classifier
-from core.errors import DeviceUnavailableError, OutOfDeviceMemoryError
-from core.model import load_checkpoint
+from core import (
+    Classifier,
+    DeviceUnavailableError,
+    OutOfDeviceMemoryError,
+    PillowDecoder,
+    available_devices,
+    load_checkpoint,
+    resolve_device,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "motorcycle", "hubble_deep_field")
@@ -121,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         state["cpu_results"] = {str(p): cpu.classify(p, top_k=1000) for p in photos}
         if target is None:
             return "skipped"
-        gpu = Classifier(load_checkpoint(ckpt), target, decode="cpu")  # the network, not nvJPEG
+        gpu = Classifier(load_checkpoint(ckpt), target, decoder=PillowDecoder())  # not nvJPEG
         state["gpu"] = gpu
         assert gpu.device.type == target and gpu.info.device.startswith(target)
         rows, worst, distinct = [], 0.0, set()
@@ -303,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         if target is None:
             return "skipped"
         try:
-            from core.explain import explain as grad_cam  # another issue's module, if present
+            from core import explain as grad_cam  # another issue's module, if present
         except ImportError:
             return "skipped"
         gpu: Classifier = state["gpu"]  # type: ignore[assignment]

@@ -24,9 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, resource, sys
 from PIL import Image
-import core.decode.images as images
-from core.errors import ImageReadError
-from core.decode.preprocess import Preprocess
+import core
+from core import ImageReadError, Preprocess, read_image
 
 def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -38,12 +37,12 @@ try:
         fmt, mode, size = img.format, img.mode, img.size
 except Exception as exc:
     mode = type(exc).__name__
-cost_of = getattr(images, "decode_cost_of", None)  # the checkout's estimate, with any draft
+cost_of = getattr(core, "decode_cost_of", None)  # the checkout's estimate, with any draft
 estimate = cost_of(path, 256) if cost_of is not None else None
 before = peak()
 error = None
 try:
-    Preprocess().resize_crop(images.read_image(path, 256))
+    Preprocess().resize_crop(read_image(path, 256))
 except ImageReadError as exc:
     error = exc.message
 print(json.dumps({"format": fmt, "mode": mode, "size": size, "estimate": estimate,

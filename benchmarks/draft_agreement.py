@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-import core.decode.images
-from benchmarks.cpu import _draft_setting
 from benchmarks.data import make_inputs
 from benchmarks.pipelines import NaiveLoop, plain_model
-from core.engine import Classifier
-from core.model import load_checkpoint
+from core import Classifier, PillowDecoder, load_checkpoint
+
+# Up to this size (longest side) JPEGs are decoded in full whatever the oversampling
+# (`core.decode.images.DRAFT_MIN_SIDE`).
+DRAFT_MIN_SIDE = 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,27 +34,30 @@ def main(argv: list[str] | None = None) -> int:
     files = [
         f
         for f in inp.folder_files()
-        if f.suffix == ".jpg" and max(Image.open(f).size) > core.decode.images.DRAFT_MIN_SIDE
+        if f.suffix == ".jpg" and max(Image.open(f).size) > DRAFT_MIN_SIDE
     ] + [inp.large]
     naive = NaiveLoop(plain_model(inp.checkpoint))
-    clf = Classifier(load_checkpoint(inp.checkpoint), "cpu")
     ref = {f: naive(f, 1000) for f in files}
     out: dict[str, object] = {"images": len(files), "by_oversample": {}}
     for oversample in (4, 2, 1):
-        with _draft_setting(oversample):
-            same1 = same5 = 0
-            diffs = []
-            for f in files:
-                r = clf.classify(f, top_k=1000)
-                rmap = dict(zip(*ref[f], strict=True))
-                diffs.append(max(abs(rmap[q.index] - q.probability) for q in r.predictions))
-                same1 += r.top.index == ref[f][0][0]
-                same5 += [q.index for q in r.predictions[:5]] == ref[f][0][:5]
-            times = []
-            for _ in range(7):
-                start = time.perf_counter()
-                clf.classify(inp.large)
-                times.append(time.perf_counter() - start)
+        clf = Classifier(
+            load_checkpoint(inp.checkpoint),
+            "cpu",
+            decoder=PillowDecoder(draft_oversample=oversample),
+        )
+        same1 = same5 = 0
+        diffs = []
+        for f in files:
+            r = clf.classify(f, top_k=1000)
+            rmap = dict(zip(*ref[f], strict=True))
+            diffs.append(max(abs(rmap[q.index] - q.probability) for q in r.predictions))
+            same1 += r.top.index == ref[f][0][0]
+            same5 += [q.index for q in r.predictions[:5]] == ref[f][0][:5]
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            clf.classify(inp.large)
+            times.append(time.perf_counter() - start)
         out["by_oversample"][f"{oversample}x"] = {  # type: ignore[index]
             "same_top1": same1,
             "same_top5_in_order": same5,

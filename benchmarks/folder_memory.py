@@ -61,6 +61,7 @@ def child(folder: str, weights: str) -> dict[str, float]:
     from PySide6.QtWidgets import QApplication
 
     from gui.window import MainWindow
+    from tests.gui.stall_meter import StallMeter  # the window test's own meter
 
     app = QApplication.instance() or QApplication([])
     window = MainWindow(weights=weights, device="cpu", interactive=False)
@@ -108,30 +109,6 @@ def child(folder: str, weights: str) -> dict[str, float]:
         "thumbnails_held": thumbs,
         "longest_stall_ms": round(longest_stall * 1000),
     }
-
-
-class StallMeter:
-    """Ticks on the UI thread every 5 ms; the longest gap between ticks is the longest stall."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import QTimer
-
-        self.longest = 0.0
-        self._last = time.perf_counter()
-        self._timer = QTimer()
-        self._timer.setInterval(5)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.longest = max(self.longest, now - self._last)
-        self._last = now
-
-    def stop(self) -> float:
-        self._timer.stop()
-        self._tick()
-        return self.longest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,12 +9,11 @@ as on the CPU (naive loop, model alone), the CUDA levers, and where a folder's t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,24 +24,12 @@ import torch
 
 from benchmarks.data import Inputs, make_inputs
 from benchmarks.pipelines import ModelAlone, NaiveLoop, plain_model
-from benchmarks.timing import interleaved, machine, summary
-from core.decode.gpu_pipeline import gpu_decode_unavailable
-from core.engine import Classifier
-from core.model import load_checkpoint
+from benchmarks.timing import cudnn_benchmark, interleaved, machine, summary
+from core import Classifier, GpuJpegDecoder, PillowDecoder, load_checkpoint
 
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def cudnn_benchmark(on: bool) -> Iterator[None]:
-    saved = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = on
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.benchmark = saved
 
 
 def with_benchmark(on: bool, fn: Callable[[], object]) -> Callable[[], object]:
@@ -58,33 +45,44 @@ def with_benchmark(on: bool, fn: Callable[[], object]) -> Callable[[], object]:
     return f
 
 
-class Timed(Classifier):
-    """The engine, with the main thread's time split: network vs Python vs waiting."""
-
-    def reset(self) -> None:
-        self.batch_s = self.predict_s = 0.0
-
-    def predict(self, batch: torch.Tensor, top_k: int = 5):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        try:
-            return super().predict(batch, top_k)
-        finally:
-            self.predict_s = getattr(self, "predict_s", 0.0) + time.perf_counter() - start
-
-    def _run_batch(self, batch, top_k):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        out = list(super()._run_batch(batch, top_k))
-        self.batch_s = getattr(self, "batch_s", 0.0) + time.perf_counter() - start
-        return iter(out)
+def timed_run(clf: Classifier, files: list[Path]) -> dict[str, float]:
+    """`classify_many`'s loop written out with the public API, its main thread's time split:
+    waiting for the decoder's next batch, the network (copy and sync included), the results."""
+    pre, device = clf.model.preprocess, clf.device
+    waiting = network = results = 0.0
+    batches = iter(clf.decoder.batches(files, pre, device, 8, lambda: False))
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        batch = next(batches, None)
+        t1 = time.perf_counter()
+        waiting += t1 - t0
+        if batch is None:
+            break
+        x = batch.input(device)
+        if x is not None:
+            clf.predict(x)
+        t2 = time.perf_counter()
+        network += t2 - t1
+        clf.classify_batch(batch)  # the network again, for the records: counted apart
+        results += time.perf_counter() - t2
+    return {
+        "total_s": time.perf_counter() - start - results,
+        "waiting": waiting,
+        "network": network,
+    }
 
 
 def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
     cuda = dev.startswith("cuda")
     plain = plain_model(inp.checkpoint, dev)
     naive = NaiveLoop(plain, dev)
-    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decoder=PillowDecoder())
     fast = Classifier(
-        load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16", decode="cpu"
+        load_checkpoint(inp.checkpoint),
+        dev,
+        precision="fp16" if cuda else "bf16",
+        decoder=PillowDecoder(),
     )
     ready = torch.randn(1, 3, 224, 224)
     on_dev = ready.to(dev).contiguous(memory_format=torch.channels_last)
@@ -98,8 +96,8 @@ def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
         "naive_24mp": with_benchmark(False, lambda: naive(inp.large)),
         "ours_24mp": with_benchmark(True, lambda: clf.classify(inp.large)),
     }
-    if cuda and gpu_decode_unavailable(clf.device) is None:
-        gclf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="gpu")
+    if cuda and GpuJpegDecoder().uses_gpu(clf.device):
+        gclf = Classifier(load_checkpoint(inp.checkpoint), dev, decoder=GpuJpegDecoder())
         v["gpu_path_small"] = with_benchmark(True, lambda: gclf.classify(inp.small))
         v["gpu_path_24mp"] = with_benchmark(True, lambda: gclf.classify(inp.large))
     log(f"latency: {len(v)} variants x {rounds}")
@@ -120,7 +118,7 @@ def latency(inp: Inputs, dev: str, rounds: int) -> dict[str, Any]:
 def model_throughput(inp: Inputs, dev: str, rounds: int, quick: bool = False) -> dict[str, Any]:
     """Images/s of the network alone on ready batches on the device: the ceiling."""
     plain = plain_model(inp.checkpoint, dev)
-    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decoder=PillowDecoder())
     amp = torch.float16 if dev.startswith("cuda") else torch.bfloat16
     out = {}
     for bs in (8,) if quick else (8, 32, 128):
@@ -146,12 +144,22 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
     cuda = dev.startswith("cuda")
     plain = plain_model(inp.checkpoint, dev)
     naive = NaiveLoop(plain, dev)
-    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
+    pillow = PillowDecoder()
+    clf = Classifier(load_checkpoint(inp.checkpoint), dev, decoder=pillow)
     fast = Classifier(
-        load_checkpoint(inp.checkpoint), dev, precision="fp16" if cuda else "bf16", decode="cpu"
+        load_checkpoint(inp.checkpoint),
+        dev,
+        precision="fp16" if cuda else "bf16",
+        decoder=PillowDecoder(),
+    )
+    first = Classifier(
+        load_checkpoint(inp.checkpoint),
+        dev,
+        decoder=PillowDecoder(workers=min(8, os.cpu_count() or 2), prefetch=16),
     )
     cores = os.cpu_count() or 2
-    default_workers = clf._decode_workers()
+    default_workers = pillow.workers_for(clf.device)
+    pre = clf.model.preprocess
     results: dict[str, dict[str, int]] = {}
 
     def ours(c: Classifier, key: str, **kw: Any) -> Callable[[], None]:
@@ -167,18 +175,13 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
         "naive": with_benchmark(False, run_naive),
         "ours_default": with_benchmark(True, ours(clf, "ours_default")),
         "ours_batch32": with_benchmark(True, ours(clf, "ours_batch32", batch_size=32)),
-        "ours_first_run_settings": with_benchmark(
-            True, ours(clf, "ours_first", workers=min(8, cores), prefetch=16)
-        ),
+        "ours_first_run_settings": with_benchmark(True, ours(first, "ours_first")),
         "ours_fast_batch32": with_benchmark(True, ours(fast, "ours_fast", batch_size=32)),
     }
     if cuda:
-        unpinned = Classifier(load_checkpoint(inp.checkpoint), dev, decode="cpu")
-        unpinned._stack = lambda ts: torch.stack(ts)  # type: ignore[method-assign]
-        v["ours_default_unpinned"] = with_benchmark(True, ours(unpinned, "unpinned"))
         v["ours_default_cudnn_benchmark_off"] = with_benchmark(False, ours(clf, "bench_off"))
-    if cuda and gpu_decode_unavailable(clf.device) is None:
-        gclf = Classifier(load_checkpoint(inp.checkpoint), dev, decode="gpu")
+    if cuda and GpuJpegDecoder().uses_gpu(clf.device):
+        gclf = Classifier(load_checkpoint(inp.checkpoint), dev, decoder=GpuJpegDecoder())
         v["gpu_path_batch256"] = with_benchmark(True, ours(gclf, "gpu_path"))
     log(f"folder: {len(files)} photos, {len(v)} variants x {rounds}")
     t = interleaved(v, rounds, warmup=1)
@@ -189,35 +192,30 @@ def folder(inp: Inputs, dev: str, rounds: int, files: list[Path]) -> dict[str, A
     log("folder: decode alone, network alone")
     with ThreadPoolExecutor(default_workers) as pool:
         start = time.perf_counter()
-        prepared = list(pool.map(clf._prepare_one, files))
+        prepared = list(pool.map(lambda f: pillow.prepare_one(f, pre), files))
         decode_s = time.perf_counter() - start
     with ThreadPoolExecutor(max(1, cores - 1)) as pool:
         start = time.perf_counter()
-        list(pool.map(clf._prepare_one, files))
+        list(pool.map(lambda f: pillow.prepare_one(f, pre), files))
         decode_all_s = time.perf_counter() - start
     with ThreadPoolExecutor(1) as pool:
         start = time.perf_counter()
-        list(pool.map(clf._prepare_one, files))
+        list(pool.map(lambda f: pillow.prepare_one(f, pre), files))
         decode_one_s = time.perf_counter() - start
     tensors = [p.tensor for p in prepared if p.tensor is not None]
     with cudnn_benchmark(True):
         start = time.perf_counter()
         for i in range(0, len(tensors), 8):
-            clf.predict(clf._stack(tensors[i : i + 8]))
+            clf.predict(pillow.stack(tensors[i : i + 8], clf.device))
         net_s = time.perf_counter() - start
     per_image_decode = [p.seconds for p in prepared]
-    timed = Timed(load_checkpoint(inp.checkpoint), dev, decode="cpu")
     with cudnn_benchmark(True):
-        list(timed.classify_many(files))  # warm
-        timed.reset()
-        start = time.perf_counter()
-        list(timed.classify_many(files))
-        total = time.perf_counter() - start
+        timed_run(clf, files)  # warm
+        split = timed_run(clf, files)
     main_thread = {
-        "total_s": round(total, 3),
-        "waiting_for_decoded_images_s": round(total - timed.batch_s, 3),
-        "network_incl_copy_and_sync_s": round(timed.predict_s, 3),
-        "batching_and_results_python_s": round(timed.batch_s - timed.predict_s, 3),
+        "total_s": round(split["total_s"], 3),
+        "waiting_for_decoded_images_s": round(split["waiting"], 3),
+        "network_incl_copy_and_sync_s": round(split["network"], 3),
     }
     return {
         "images": len(files),

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from torchvision.io import decode_jpeg, read_file
 
     from benchmarks.timing import interleaved, machine
-    from core.decode.jpeg_header import parse_jpeg_header
+    from core import parse_jpeg_header
 
     files = []
     for path in sorted(args.folder.glob("*.jpg")):

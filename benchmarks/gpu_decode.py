@@ -37,7 +37,7 @@ def log(msg: str) -> None:
 
 
 # ---- the folder -------------------------------------------------------------------------------
-def _grain(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def grain(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Sensor-like noise (sigma 3 levels) for an image of `shape`, tiled from a 509 px patch at
     a random offset: drawing a normal per pixel of a 24 MP photo takes seconds."""
     tile = np.random.default_rng(7).normal(0.0, 3.0, (509, 509, 3)).astype(np.int16)
@@ -68,7 +68,7 @@ def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
     th = max(64, round(tw / aspect))
     img = img.resize((tw, th), Image.BICUBIC)
     big = np.asarray(img, dtype=np.int16)
-    big = big + _grain(big.shape, rng)
+    big = big + grain(big.shape, rng)
     img = Image.fromarray(np.clip(big, 0, 255).astype(np.uint8), img.mode)
     r = rng.random()
     if r < 0.015:
@@ -139,20 +139,17 @@ def throughput(
     only: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Images/s of each way through the folder, interleaved rounds, one warm-up each."""
-    from benchmarks.gpu import cudnn_benchmark
     from benchmarks.pipelines import NaiveLoop, plain_model
-    from core.decode import gpu_pipeline
-    from core.decode.gpu_pipeline import classify_folder
-    from core.engine import Classifier
-    from core.model import load_checkpoint
+    from benchmarks.timing import cudnn_benchmark
+    from core import Classifier, GpuJpegDecoder, PillowDecoder, load_checkpoint
 
-    def make(**kw: Any) -> Classifier:
-        return Classifier(load_checkpoint(checkpoint), dev, **kw)
+    def make(decoder: Any, precision: str = "fp32") -> Classifier:
+        return Classifier(load_checkpoint(checkpoint), dev, decoder=decoder, precision=precision)
 
-    pillow = make(decode="cpu")
-    gpu32 = make(decode="gpu")
-    gpu16 = make(decode="gpu", precision="fp16")
-    pillow16 = make(decode="cpu", precision="fp16")
+    pillow = make(PillowDecoder())
+    gpu32 = make(GpuJpegDecoder())
+    gpu16 = make(GpuJpegDecoder(), "fp16")
+    pillow16 = make(PillowDecoder(), "fp16")
     naive = NaiveLoop(plain_model(checkpoint, dev), dev)
     subset = files[:naive_count]
 
@@ -165,29 +162,18 @@ def throughput(
 
         return f
 
-    def gpu(c: Classifier, batch: int, gil_switch_s: float | None = None, **kw: Any):
+    def gpu(c: Classifier, batch: int, gil_switch_s: float | None = None):
         def f() -> None:
             saved = sys.getswitchinterval()
             if gil_switch_s:
                 sys.setswitchinterval(gil_switch_s)
             try:
                 with cudnn_benchmark(True):
-                    for _ in classify_folder(c, files, 5, batch, lambda: False, **kw):
+                    for _ in c.classify_many(files, top_k=5, batch_size=batch):
                         pass
                 _sync()
             finally:
                 sys.setswitchinterval(saved)
-
-        return f
-
-    def setting(fn: Callable[[], None], name: str, value: object) -> Callable[[], None]:
-        def f() -> None:
-            saved = getattr(gpu_pipeline, name)
-            setattr(gpu_pipeline, name, value)
-            try:
-                fn()
-            finally:
-                setattr(gpu_pipeline, name, saved)
 
         return f
 
@@ -200,13 +186,11 @@ def throughput(
         "ours_today_pillow_fp16_batch32": run(pillow16, batch_size=32),
         "gpu_path_fp32_batch256 (default)": run(gpu32),
         "gpu_path_fp16_batch256": gpu(gpu16, 256),
-        "gpu_path_fp32_batch128": gpu(gpu32, 128, min_batch=128),
-        "gpu_path_fp16_batch256_nvjpeg_only": gpu(gpu16, 256, share=False),
-        "gpu_path_fp16_batch256_15_readers": gpu(gpu16, 256, readers=15),
-        "gpu_path_fp16_batch256_python_reads": setting(gpu(gpu16, 256), "READ_IN_ONE_CALL", False),
+        "gpu_path_fp32_batch128": gpu(make(GpuJpegDecoder(min_batch=128)), 128),
+        "gpu_path_fp16_batch256_15_readers": gpu(make(GpuJpegDecoder(readers=15), "fp16"), 256),
         "gpu_path_fp16_batch256_gil_switch_0.5ms": gpu(gpu16, 256, 0.0005),
-        "gpu_path_fp32_batch256_chunk128": setting(run(gpu32), "NVJPEG_CHUNK", 128),
-        "gpu_path_fp16_batch256_chunk128": setting(gpu(gpu16, 256), "NVJPEG_CHUNK", 128),
+        "gpu_path_fp32_batch256_chunk128": run(make(GpuJpegDecoder(chunk=128))),
+        "gpu_path_fp16_batch256_chunk128": gpu(make(GpuJpegDecoder(chunk=128), "fp16"), 256),
     }
     if only:
         variants = {k: v for k, v in variants.items() if k in only}
@@ -235,27 +219,27 @@ def throughput(
     }
 
 
-def agreement(checkpoint: Path, dev: str, files: list[Path], share: bool) -> dict[str, Any]:
+def agreement(checkpoint: Path, dev: str, files: list[Path]) -> dict[str, Any]:
     """GPU path vs the fp32 Pillow path, image by image: top-1, the largest probability
-    difference (any class), and the mean absolute difference of the network's input tensors.
-    With `share` off, nvJPEG decodes every JPEG it can take (the most it can differ)."""
-    from core.decode.gpu_pipeline import GpuJpegPipeline, take
-    from core.engine import Classifier
-    from core.model import load_checkpoint
+    difference (any class), and the mean absolute difference of the network's input tensors."""
+    from core import Classifier, GpuJpegDecoder, PillowDecoder, load_checkpoint
 
-    clf = Classifier(load_checkpoint(checkpoint), dev, decode="gpu")
+    decoder = GpuJpegDecoder(min_batch=128)
+    clf = Classifier(load_checkpoint(checkpoint), dev, decoder=decoder)
     model = clf.model.module
-    pipe = GpuJpegPipeline(clf, batch_size=128, share=share)
+    pre = clf.model.preprocess
+    pipe = decoder.pipeline(pre, clf.device, 128)
     gpu_inputs: dict[str, torch.Tensor] = {}
     decoded_on_gpu = 0
-    for batch in pipe.batches(files):
-        x = take(batch, clf.device)
+    for batch in decoder.run(pipe, files, lambda: False):
+        x = batch.input(clf.device)
         decoded_on_gpu += batch.gpu_decoded
         for name, row in zip(batch.names, batch.rows, strict=True):
             if row is not None and x is not None:
                 gpu_inputs[name] = x[row].clone()
-    with ThreadPoolExecutor(clf._decode_workers()) as pool:
-        prepared = list(pool.map(clf._prepare_one, files))
+    pillow = PillowDecoder()
+    with ThreadPoolExecutor(pillow.workers_for(clf.device)) as pool:
+        prepared = list(pool.map(lambda f: pillow.prepare_one(f, pre), files))
     names = [p.path for p in prepared if p.tensor is not None and p.path in gpu_inputs]
     cpu_inputs = {p.path: p.tensor for p in prepared if p.tensor is not None}
     top1_same = top1_same_fp16 = 0
@@ -314,7 +298,7 @@ def agreement(checkpoint: Path, dev: str, files: list[Path], share: bool) -> dic
 
 def _kind(path: Path, pipe: Any) -> str:
     """How a photo is stored, as far as decoding goes: route, sampling, draft, rotation."""
-    from core.decode.gpu_pipeline import draft_factor, parse_jpeg_header
+    from core import draft_factor, parse_jpeg_header
 
     with open(path, "rb") as f:
         header = parse_jpeg_header(f.read())
@@ -345,8 +329,7 @@ def run_all(
     res: dict[str, Any] = {"folder": json.loads((folder / "done.json").read_text())}
     sections: list[tuple[str, Callable[[], Any]]] = [
         ("single_24mp_ms", lambda: single_24mp(checkpoint, dev, large, 5 if quick else 15)),
-        ("agreement", lambda: agreement(checkpoint, dev, files, share=True)),
-        ("agreement_nvjpeg_only", lambda: agreement(checkpoint, dev, files, share=False)),
+        ("agreement", lambda: agreement(checkpoint, dev, files)),
         (
             "throughput",
             lambda: throughput(checkpoint, dev, files, 1 if quick else 3, 20 if quick else 150),

@@ -25,9 +25,7 @@ def _sync() -> None:
 def levers(checkpoint: Path, dev: str, files: list[Path]) -> dict[str, Any]:
     from torchvision.io import ImageReadMode, decode_jpeg
 
-    from core.decode.jpeg_header import as_one_by_one_sampling, parse_jpeg_header
-    from core.engine import Classifier
-    from core.model import load_checkpoint
+    from core import PillowDecoder, as_one_by_one_sampling, load_checkpoint, parse_jpeg_header
 
     device = torch.device(dev)
     raw = {p: bytearray(p.read_bytes()) for p in files}
@@ -121,13 +119,13 @@ def levers(checkpoint: Path, dev: str, files: list[Path]) -> dict[str, Any]:
         out["greyscale"] = res
 
     # Pillow's threads (draft, resize, normalise) on the files nvJPEG takes
-    clf = Classifier(load_checkpoint(checkpoint), dev, decode="cpu")
+    decoder, pre = PillowDecoder(), load_checkpoint(checkpoint).preprocess
     pillow: dict[str, float] = {}
     for threads in (1, 8, 15):
         subset = colour[:200] if threads == 1 else colour
         with ThreadPoolExecutor(threads) as pool:
             start = time.perf_counter()
-            list(pool.map(clf._prepare_one, subset))
+            list(pool.map(lambda f: decoder.prepare_one(f, pre), subset))
             pillow[f"threads{threads}"] = round(len(subset) / (time.perf_counter() - start), 1)
     out["pillow_images_per_s_on_nvjpeg_files"] = pillow
     return out
@@ -136,16 +134,13 @@ def levers(checkpoint: Path, dev: str, files: list[Path]) -> dict[str, Any]:
 def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: bool):
     """Each stage alone (synchronised), then all together: reading and header parsing, the
     Pillow path for the files nvJPEG cannot take, nvJPEG, preprocessing, the network; end to
-    end with and without the readers taking JPEGs back from nvJPEG's queue."""
-    from core.decode.gpu_decode import BatchAssembly
-    from core.decode.gpu_pipeline import GpuJpegPipeline, classify_folder
-    from core.engine import Classifier
-    from core.model import load_checkpoint
+    end with other numbers of readers and nvJPEG call sizes."""
+    from core import BatchAssembly, Classifier, GpuJpegDecoder, load_checkpoint
 
-    clf = Classifier(
-        load_checkpoint(checkpoint), dev, decode="gpu", precision="fp16" if fp16 else "fp32"
-    )
-    pipe = GpuJpegPipeline(clf, batch_size=batch)
+    decoder = GpuJpegDecoder()
+    precision = "fp16" if fp16 else "fp32"
+    clf = Classifier(load_checkpoint(checkpoint), dev, decoder=decoder, precision=precision)
+    pipe = decoder.pipeline(clf.model.preprocess, clf.device, batch)
     out: dict[str, Any] = {"batch": batch, "precision": clf.precision, "readers": pipe.readers}
     with ThreadPoolExecutor(pipe.readers) as pool:
         list(pool.map(pipe.load, files))  # page cache warm
@@ -182,23 +177,29 @@ def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: b
         out["nvjpeg_decode_s"] += decoded - start
         out["preprocess_s"] += prepared - decoded
         out["network_s"] += time.perf_counter() - again
-    settings = [(8, True, 256), (15, True, 256), (4, True, 256), (8, False, 256), (8, True, 128)]
+    settings = [(8, 256), (15, 256), (4, 256), (8, 128)]
     out["end_to_end"] = {}
-    for readers, share, chunk in settings:
+    for readers, chunk in settings:
+        other = GpuJpegDecoder(readers=readers, chunk=chunk, min_batch=batch)
         for _ in range(2):  # the second run is timed
-            p = GpuJpegPipeline(clf, batch, readers, share=share, chunk=chunk)
+            p = other.pipeline(clf.model.preprocess, clf.device, batch)
             start = time.perf_counter()
-            for b in p.batches(files):
-                clf.predict(b.tensor)
+            for b in other.run(p, files, lambda: False):
+                clf.predict(b.input(clf.device))
             took = time.perf_counter() - start
-        out["end_to_end"][f"readers{readers}_chunk{chunk}{'_share' if share else ''}"] = {
+        out["end_to_end"][f"readers{readers}_chunk{chunk}_share"] = {
             "images_per_s": round(len(files) / took, 1),
             "stolen_by_pillow": p.routes["Pillow: nvJPEG busy"],
-            **{k: round(v, 3) for k, v in p.stats.items()},
         }
+    engine = Classifier(
+        load_checkpoint(checkpoint),
+        dev,
+        decoder=GpuJpegDecoder(min_batch=batch),
+        precision=precision,
+    )
     for _ in range(2):  # the engine's way, default settings: the second run is timed
         start = time.perf_counter()
-        list(classify_folder(clf, files, 5, batch, lambda: False))
+        list(engine.classify_many(files, batch_size=batch))
         out["end_to_end_s"] = time.perf_counter() - start
     parts = ("read_and_parse_s", "pillow_refused_wall_s", "nvjpeg_decode_s", "preprocess_s")
     out["sum_of_stages_s"] = sum(out[k] for k in parts) + out["network_s"]
@@ -210,13 +211,19 @@ def breakdown(checkpoint: Path, dev: str, files: list[Path], batch: int, fp16: b
 def single_24mp(checkpoint: Path, dev: str, large: Path, rounds: int) -> dict[str, Any]:
     """Batch 1 on the 24 MP JPEG: today's path and the GPU path, and the GPU path's stages."""
     from benchmarks.pipelines import NaiveLoop, plain_model
-    from core.decode.gpu_pipeline import GpuJpegPipeline, normalise_into, resize_crop_into
-    from core.engine import Classifier
-    from core.model import load_checkpoint
+    from core import (
+        Classifier,
+        GpuJpegDecoder,
+        PillowDecoder,
+        load_checkpoint,
+        normalise_into,
+        resize_crop_into,
+    )
 
-    pillow = Classifier(load_checkpoint(checkpoint), dev, decode="cpu")
-    gpu = Classifier(load_checkpoint(checkpoint), dev, decode="gpu")
-    pipe = GpuJpegPipeline(gpu, batch_size=1, readers=1)
+    pillow = Classifier(load_checkpoint(checkpoint), dev, decoder=PillowDecoder())
+    decoder = GpuJpegDecoder(min_batch=1, readers=1)
+    gpu = Classifier(load_checkpoint(checkpoint), dev, decoder=decoder)
+    pipe = decoder.pipeline(gpu.model.preprocess, gpu.device, 1)
     naive = NaiveLoop(plain_model(checkpoint, dev), dev)
     naive(large)
     naive_s = []
@@ -257,7 +264,7 @@ def single_24mp(checkpoint: Path, dev: str, large: Path, rounds: int) -> dict[st
 def graphs_and_compile(checkpoint: Path, dev: str, batch: int, do_compile: bool) -> dict:
     """The network alone at a folder batch in fp16: eager, a CUDA graph, torch.compile (its
     compile time counted)."""
-    from core.model import load_checkpoint
+    from core import load_checkpoint
 
     model = load_checkpoint(checkpoint).module.to(dev, memory_format=torch.channels_last).eval()
     x = torch.randn(batch, 3, 224, 224, device=dev).contiguous(memory_format=torch.channels_last)

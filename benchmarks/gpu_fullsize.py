@@ -5,8 +5,9 @@ of the files 8-12 MP, with 4:2:0, 4:2:2 and 4:4:4 JPEGs, some progressive, greys
 EXIF-rotated, and a few PNGs; and, as a second row, the 1.5 MP folder of
 `benchmarks/gpu_decode.py`. On each, side by side in one process, rounds interleaved:
 
-- the GPU path as the CLI runs it (`Classifier(..., decode="gpu")`, `classify_many`, batch 8);
-- the Pillow path on the same GPU (`decode="cpu"`);
+- the GPU path as the CLI runs it (`Classifier(..., decoder=GpuJpegDecoder())`, `classify_many`,
+  batch 8);
+- the Pillow path on the same GPU (`decoder=PillowDecoder()`);
 
 in images/s and megapixels/s, with the GPU path's top-1 agreement with the Pillow path (fp32).
 Then start-up: the CLI on 20 photos from a fresh process, to its first record and to its end,
@@ -50,7 +51,7 @@ def _megapixels(rng: np.random.Generator) -> float:
 def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
     from PIL import Image
 
-    from benchmarks.gpu_decode import _grain
+    from benchmarks.gpu_decode import grain
 
     i, seed, folder = args
     rng = np.random.default_rng(seed)
@@ -69,7 +70,7 @@ def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
     th = max(64, round(tw / aspect))
     img = img.resize((tw, th), Image.BILINEAR)
     big = np.asarray(img, dtype=np.int16)
-    big = big + _grain(big.shape, rng)
+    big = big + grain(big.shape, rng)
     img = Image.fromarray(np.clip(big, 0, 255).astype(np.uint8), img.mode)
     r = rng.random()
     if r < 0.02:
@@ -141,11 +142,10 @@ def folder_row(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, An
     import torch
 
     from benchmarks.timing import interleaved
-    from core.engine import Classifier
-    from core.model import load_checkpoint
+    from core import Classifier, GpuJpegDecoder, PillowDecoder, load_checkpoint
 
-    gpu = Classifier(load_checkpoint(checkpoint), "cuda", decode="gpu")
-    pillow = Classifier(load_checkpoint(checkpoint), "cuda", decode="cpu")
+    gpu = Classifier(load_checkpoint(checkpoint), "cuda", decoder=GpuJpegDecoder())
+    pillow = Classifier(load_checkpoint(checkpoint), "cuda", decoder=PillowDecoder())
 
     def run(c: Classifier) -> list[Any]:
         out = list(c.classify_many(files, top_k=5, batch_size=8))

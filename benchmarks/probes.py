@@ -36,7 +36,7 @@ def _peak_mib() -> float:
 def floor(checkpoint: str, gc_paused: bool = False) -> dict[str, float]:
     import contextlib
 
-    from core.imports import collector_paused
+    from core import collector_paused
 
     t0 = time.perf_counter()
     with collector_paused() if gc_paused else contextlib.nullcontext():
@@ -81,8 +81,7 @@ def naive(checkpoint: str, paths: list[str]) -> dict[str, float]:
 
 
 def fast(checkpoint: str, paths: list[str]) -> dict[str, float]:
-    from core.engine import Classifier
-    from core.model import load_checkpoint
+    from core import Classifier, load_checkpoint
 
     clf = Classifier(load_checkpoint(checkpoint), "cpu")
     start = time.perf_counter()
@@ -92,8 +91,7 @@ def fast(checkpoint: str, paths: list[str]) -> dict[str, float]:
 
 
 def first_photo(checkpoint: str, path: str, warm: bool) -> dict[str, float]:
-    from core.engine import Classifier
-    from core.model import load_checkpoint
+    from core import Classifier, load_checkpoint
 
     clf = Classifier(load_checkpoint(checkpoint), "cpu")
     if warm:

@@ -85,10 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     from torch import nn
 
     from benchmarks.timing import machine
-    from core.engine import Classifier
-    from core.model import load_checkpoint
-    from core.teach.head_training import stratified_split
-    from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
+    from core import (
+        Classifier,
+        TrainingOptions,
+        load_checkpoint,
+        save_checkpoint,
+        scan_folder,
+        stratified_split,
+        train,
+    )
 
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 def interleaved(
@@ -52,7 +53,7 @@ def machine() -> dict[str, object]:
     import torch
     import torchvision
 
-    from core.devices import cpu_model
+    from core import cpu_model
 
     info: dict[str, object] = {
         "cpu": cpu_model(),
@@ -70,3 +71,17 @@ def machine() -> dict[str, object]:
         info["cuda"] = torch.version.cuda
         info["cudnn"] = torch.backends.cudnn.version()
     return info
+
+
+@contextlib.contextmanager
+def cudnn_benchmark(on: bool) -> Iterator[None]:
+    """cuDNN's autotuner on or off for the enclosed runs: a baseline runs as a user would have
+    it (off), ours as the engine sets it (on)."""
+    import torch
+
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = on
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = saved

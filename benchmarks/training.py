@@ -86,9 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from benchmarks.timing import load_average, machine
-    from core.engine import Classifier
-    from core.model import load_checkpoint
-    from core.teach.training import FEATURE_BATCH_CPU, FEATURE_BATCH_CUDA, TrainingOptions, train
+    from core import (
+        FEATURE_BATCH_CPU,
+        FEATURE_BATCH_CUDA,
+        Classifier,
+        TrainingOptions,
+        load_checkpoint,
+        train,
+    )
 
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)

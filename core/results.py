@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+# The name a result carries for encoded bytes (a pasted image), which have no path.
+PASTED_IMAGE = "pasted image"
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -39,6 +42,9 @@ class ClassificationResult:
     error: str | None = None
     device: str = ""
     seconds: float = 0.0
+    features: Any = field(default=None, repr=False, compare=False)
+    """The image's pooled features (the 2048 values before `fc`, a float32 numpy array) when
+    they were asked for (`classify_many(..., features=True)`); never in the records."""
 
     @property
     def ok(self) -> bool:

@@ -11,7 +11,6 @@ import errno
 import logging
 import os
 import socket
-import sys
 import threading
 import urllib.error
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import torch.hub
 from torchvision.models import ResNet50_Weights
 
 from core.errors import Cancelled, WeightsUnavailableError
+from core.resources import resources_dir
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,6 @@ URL_ENV = "RESNET_CLASSIFIER_WEIGHTS_URL"
 BUNDLED_ENV = "RESNET_CLASSIFIER_WEIGHTS_DIR"
 
 _download_lock = threading.Lock()
-
-
-def resources_dir() -> Path:
-    """`resources/` beside the code, or inside a PyInstaller bundle."""
-    base = getattr(sys, "_MEIPASS", None)
-    return (
-        Path(base) / "resources" if base else Path(__file__).resolve().parent.parent / "resources"
-    )
 
 
 def weights_enum(variant: str = DEFAULT_VARIANT) -> ResNet50_Weights:

@@ -16,9 +16,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-_T0 = time.perf_counter()
+from core import ExitCode
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+_T0 = time.perf_counter()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,14 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gui.single_instance import hand_over
 
         if hand_over(args.images):
-            return EXIT_OK
+            return ExitCode.OK
 
     # Qt answers a missing library and an X display that does not answer alike, with an abort.
     from gui.platform_check import problem
 
     if (why := problem()) is not None:
         _say(sys.stderr, f"resnet-classifier: {why}")
-        return EXIT_FAILED
+        return ExitCode.SOME_FAILED
 
     from PySide6.QtCore import QLoggingCategory, QSettings
     from PySide6.QtGui import QIcon
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if leaky:
         _say(sys.stderr, f"resnet-classifier: {leak_advice()}")
         if args.self_test:
-            return EXIT_FAILED
+            return ExitCode.SOME_FAILED
 
     settings = Settings.in_memory() if scripted else Settings(QSettings())
     window = MainWindow(
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sample = resource_path(SAMPLE_IMAGE)
         if not sample.is_file():
             _say(sys.stderr, f"resnet-classifier: self-test: sample image missing: {sample}")
-            return EXIT_FAILED
+            return ExitCode.SOME_FAILED
         images = [str(sample)]
         check = SelfTest(window, args.timeout)
     if args.startup_probe:
@@ -176,16 +176,18 @@ class SelfTest:
         from PySide6.QtCore import QTimer
 
         self.window = window
-        self.code = EXIT_FAILED
+        self.code = ExitCode.SOME_FAILED
         self._done = False
         window.itemClassified.connect(self._on_result)
-        window.modelProblem.connect(lambda m: self._fail(m, EXIT_MODEL))
-        window.deviceProblem.connect(lambda m: self._fail(m, EXIT_MODEL))
-        window.workerError.connect(lambda m: self._fail(f"unexpected error: {m}", EXIT_FAILED))
+        window.modelProblem.connect(lambda m: self._fail(m, ExitCode.MODEL))
+        window.deviceProblem.connect(lambda m: self._fail(m, ExitCode.MODEL))
+        window.workerError.connect(
+            lambda m: self._fail(f"unexpected error: {m}", ExitCode.SOME_FAILED)
+        )
         self._timer = QTimer()
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(
-            lambda: self._fail(f"no result within {timeout_s:g} seconds", EXIT_FAILED)
+            lambda: self._fail(f"no result within {timeout_s:g} seconds", ExitCode.SOME_FAILED)
         )
         self._timer.start(int(timeout_s * 1000))
 
@@ -193,12 +195,14 @@ class SelfTest:
         if self._done:
             return
         if not result.ok:
-            self._fail(result.error or "the sample image could not be classified", EXIT_FAILED)
+            self._fail(
+                result.error or "the sample image could not be classified", ExitCode.SOME_FAILED
+            )
             return
         import json
 
         _say(sys.stdout, json.dumps(result.to_dict(), ensure_ascii=False))
-        self._finish(EXIT_OK)
+        self._finish(ExitCode.OK)
 
     def _fail(self, message: str, code: int) -> None:
         if self._done:

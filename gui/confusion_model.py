@@ -13,7 +13,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-from core.printable import elide_middle, printable
+from core import elide_middle, printable
 from gui.plain_text import tip
 
 HEADER_LIMIT = 40  # characters of a class name in a header

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from core.errors import ClassifierError
-from core.library.corrections import CorrectionStore
+from core import ClassifierError, CorrectionStore
 from gui.file_job import FileJob
 
 if TYPE_CHECKING:
@@ -91,7 +90,7 @@ class Corrections(QObject):
         if not corrections:
             self.failed.emit("Nothing to teach from", "Correct or accept some photos first.")
             return
-        from core.library.reteach import teach_from_corrections
+        from core import teach_from_corrections
 
         folder = Path(models_dir or _models_dir())
         out = folder / f"corrections-{time.strftime('%Y%m%d-%H%M%S')}.pth"

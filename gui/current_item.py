@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from PySide6.QtGui import QAction, QImage
 
-    from core.results import ClassificationResult
+    from core import ClassificationResult
     from gui.image_view import ImageView
     from gui.prediction_panel import PredictionPanel
     from gui.session import Session

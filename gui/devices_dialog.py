@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from core.devices import DeviceReport
+    from core import DeviceReport
 
 NO_GPU_ACTION = "No GPU — why?"
 
@@ -43,7 +43,7 @@ class DeviceReportLoader(QObject):
 
     def _run(self) -> None:
         try:
-            from core.devices import device_report
+            from core import device_report
 
             report = device_report()
         except Exception as exc:  # the dialog says so rather than staying empty

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QAction
     from PySide6.QtWidgets import QWidget
 
-    from core.results import ClassificationResult
+    from core import ClassificationResult
     from gui.results_area import ResultsArea
     from gui.session import Session
     from gui.settings import Settings
@@ -63,9 +63,8 @@ class Exporter(QObject):
         Returns how many images were written; a file that cannot be written is reported
         (`failed`), not raised.
         """
-        from core.errors import ExportError
-        from core.export import write_results
-        from core.results import printable
+        from core import ExportError, write_results
+        from core import escape_undecodable as printable
 
         try:
             count = write_results(path, self.rows())  # atomic: a failure keeps the old file
@@ -97,7 +96,7 @@ def confirm(parent: QWidget, path: str, count: int) -> object:
     """ "Exported 21 results to results.csv", with a button that opens its folder."""
     from PySide6.QtWidgets import QMessageBox
 
-    from core.results import printable
+    from core import escape_undecodable as printable
     from gui.dialogs import show_folder
 
     box = QMessageBox(parent)

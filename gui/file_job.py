@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from core.errors import ClassifierError
+from core import ClassifierError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader
 
-from core.errors import ImageReadError
+from core import ImageReadError
 from gui.messages import ImageJob, Source
 from gui.reporting import reporting
 
@@ -41,8 +41,9 @@ class ImageLoader(QObject):
     @reporting
     def expand(self, request_id: int, raw: Sequence[Source]) -> None:
         """Files as given, folders as their images in name order; problems in words."""
-        from core.decode.images import expand_paths
+        from core import apply_image_settings, expand_paths
 
+        apply_image_settings()  # HEIC and the other registered formats are listed too
         self._current = max(self._current, request_id)
         sources: list[Source] = []
         problems: list[str] = []
@@ -114,8 +115,15 @@ def decode_for_display(source: Source, max_side: int) -> QImage:
     `read_image` the model uses, for whatever Qt cannot read. Only regular files are opened
     (a FIFO would block the loader for good), within the decoders' shared pixel budget.
     """
-    from core.decode.images import DECODE_BUDGET, check_regular_file, decode_cost_of, read_image
+    from core import (
+        DECODE_BUDGET,
+        apply_image_settings,
+        check_regular_file,
+        decode_cost_of,
+        read_image,
+    )
 
+    apply_image_settings()  # idempotent: Pillow reads what the engine reads
     if not isinstance(source, bytes):
         check_regular_file(source)
     if isinstance(source, bytes):

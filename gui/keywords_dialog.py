@@ -19,12 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.library.keywords import PARENT, KeywordRecord, plan_keywords, write_keywords
-from core.results import printable
+from core import PARENT, KeywordRecord, plan_keywords, write_keywords
+from core import escape_undecodable as printable
 from gui.file_job import FileJob
 
 if TYPE_CHECKING:
-    from core.results import ClassificationResult
+    from core import ClassificationResult
     from gui.unsure import Threshold
 
 

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
+from core import PASTED_IMAGE
 from gui.corrections import CorrectDialog, Corrections
 from gui.unsure import Threshold, UnsureView
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QDialog, QWidget
 
-    from core.results import ClassificationResult
+    from core import ClassificationResult
     from gui.menus import Menus
     from gui.results import ResultsPanel
     from gui.results_area import ResultsArea
@@ -60,6 +61,11 @@ class Library(QObject):
         self.correct_action.setToolTip("Give the selected photo its right class")
         self.correct_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.correct_action.triggered.connect(lambda: self.ask_correction(session.current))
+        self.similar_action = QAction("Find &Similar", window)
+        self.similar_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
+        self.similar_action.setToolTip("The photos of the folder most like the selected one")
+        self.similar_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.similar_action.triggered.connect(lambda: self.find_similar(session.current))
         session.itemClassified.connect(self._update)
         session.expanded.connect(self._update)
         self._update()
@@ -67,7 +73,7 @@ class Library(QObject):
     def results(self) -> list[ClassificationResult]:
         """The table's results (its order and filter) that belong to a file on disk."""
         rows = self.session.results_in(self.table.shown_rows())
-        return [r for r in rows if r.path != "pasted image" and Path(r.path).is_file()]
+        return [r for r in rows if r.path != PASTED_IMAGE and Path(r.path).is_file()]
 
     def write_keywords(self) -> QDialog:
         from gui.keywords_dialog import KeywordsDialog
@@ -121,8 +127,40 @@ class Library(QObject):
     def _decided(self, index: int, label: str) -> None:
         self.corrections.correct(index, label)
 
+    def find_similar(self, index: int, count: int = 10) -> QDialog | None:
+        """The photos most like item `index`, by the features that came with the results."""
+        import numpy as np
+
+        from core import most_similar
+        from gui.similar_dialog import SimilarDialog
+
+        items = self.session.items
+        if not 0 <= index < len(items):
+            return None
+        have = [
+            i
+            for i, it in enumerate(items)
+            if it.result is not None and it.result.features is not None
+        ]
+        rows = []
+        if index in have and len(have) > 1:
+            features = np.stack([items[i].result.features for i in have])
+            for row, similarity in most_similar(features, have.index(index), count):
+                other = have[row]
+                rows.append((other, items[other].name, similarity, self._thumbnail(other)))
+        dialog = SimilarDialog(self.window, items[index].name, rows)
+        dialog.picked.connect(self.window.show_item)
+        return self._open(dialog)
+
+    def _thumbnail(self, index: int) -> object:
+        panel = self.table.panel
+        if panel is None:
+            return None
+        return panel.model.index(index, 0).data(Qt.ItemDataRole.DecorationRole)
+
     def _attach(self, panel: ResultsPanel) -> None:
         panel.table.addAction(self.correct_action)
+        panel.table.addAction(self.similar_action)
         self._show_corrections()
 
     def _show_corrections(self) -> None:

@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow
 
-    from core.results import DeviceInfo
+    from core import DeviceInfo
 
 HEAT_TIP = "Where the model found the selected prediction (Grad-CAM); click a bar for another class"
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow, QPushButton
 
-    from core.results import DeviceInfo, ModelInfo
+    from core import DeviceInfo, ModelInfo
     from gui.current_item import CurrentItemView
     from gui.dialogs import ModelDialog
     from gui.menus import Menus

@@ -16,7 +16,7 @@ import re
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 
-from core.printable import elide_middle, printable
+from core import elide_middle, printable
 
 NAME_LIMIT = 120  # characters of a name shown in a label
 MESSAGE_LIMIT = 1200  # characters of a sentence (a notice, an error) shown in a label

@@ -19,7 +19,7 @@ from gui.widgets import PredictionBars, percent_text
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
 
-    from core.results import ClassificationResult
+    from core import ClassificationResult
 
 HEAT_TIP = (
     "Grad-CAM: red where the evidence for the class is strongest, blue where there is "

@@ -46,8 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.library.unsure import is_unsure
-from core.printable import elide_middle, printable
+from core import PASTED_IMAGE, elide_middle, is_unsure, printable
 from gui.plain_text import tip
 from gui.unsure import unsure_mark
 from gui.widgets import percent_text
@@ -509,4 +508,4 @@ def eta_text(seconds: float) -> str:
 
 
 def _file_name(name: str) -> str:
-    return Path(name).name if name != "pasted image" else name
+    return Path(name).name if name != PASTED_IMAGE else name

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QImage
     from PySide6.QtWidgets import QSplitter
 
-    from core.results import ClassificationResult
+    from core import ClassificationResult
     from gui.results import ResultsPanel
     from gui.session import Item, Session
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from core.library.unsure import is_unsure
+from core import is_unsure
 from gui.widgets import percent_text
 
 if TYPE_CHECKING:

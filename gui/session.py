@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
 
-from core.printable import summary
+from core import PASTED_IMAGE, summary
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from PySide6.QtGui import QImage
 
-    from core.results import ClassificationResult, DeviceInfo, ModelInfo
+    from core import ClassificationResult, DeviceInfo, ModelInfo
     from gui.drops import Source
     from gui.messages import HeatMap, ModelFailure
     from gui.worker import Background
@@ -60,7 +60,7 @@ class HeatState(NamedTuple):
 
 def display_name(source: Source) -> str:
     """The name the engine gives a source: its path, or "pasted image" for bytes."""
-    return "pasted image" if isinstance(source, bytes) else str(source)
+    return PASTED_IMAGE if isinstance(source, bytes) else str(source)
 
 
 class Session(QObject):
@@ -262,7 +262,7 @@ class Session(QObject):
         self.deviceRequested.emit(self._device_id, device)
 
     def on_device_changed(self, request_id: int, info: ModelInfo) -> None:
-        if self.closing:
+        if self.closing or request_id != self._device_id:  # a later switch is on its way
             return
         self.model = info
         self.device = info.device
@@ -270,7 +270,7 @@ class Session(QObject):
         self.classify_stale()  # results from the other device are stale by their key
 
     def on_device_failed(self, request_id: int, message: str) -> None:
-        if self.closing:
+        if self.closing or request_id != self._device_id:
             return
         self.deviceFailed.emit(message)
         if self.model is not None:

@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.library.sorting import SortPlan, SortReport, UndoReport, execute, plan_sort, undo
-from core.results import printable
+from core import SortPlan, SortReport, UndoReport, execute, plan_sort, undo
+from core import escape_undecodable as printable
 from gui.file_job import FileJob
 
 if TYPE_CHECKING:
-    from core.results import ClassificationResult
+    from core import ClassificationResult
     from gui.unsure import Threshold
 
 PLAN_LINES = 500  # lines of the plan shown; the counts cover every file

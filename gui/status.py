@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QStatusBar
 from gui.plain_text import MESSAGE_LIMIT, NAME_LIMIT, plain, set_text, shown, tip
 
 if TYPE_CHECKING:
-    from core.results import ClassificationResult, ModelInfo
+    from core import ClassificationResult, ModelInfo
     from gui.session import Session
 
 NOTICE_STYLE = (

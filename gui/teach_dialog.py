@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.printable import elide_middle, printable
+from core import elide_middle, printable
 from gui import teach_naming
 from gui.accuracy_curve import AccuracyCurve
 from gui.confusion_model import ConfusionView

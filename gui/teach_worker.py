@@ -16,8 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPainter
 
-from core.errors import ClassifierError
-from core.imports import collector_paused
+from core import ClassifierError, collector_paused
 from gui.image_loader import decode_for_display
 from gui.imports import plain_imports
 from gui.reporting import reporting
@@ -86,8 +85,7 @@ class TeachWorker(QObject):
     @reporting
     def scan(self, request_id: int, folder: str) -> None:
         with plain_imports(), collector_paused():
-            from core.teach.probe import unreadable_images
-            from core.teach.training import scan_folder
+            from core import scan_folder, unreadable_images
         try:
             found = scan_folder(folder)
         except ClassifierError as exc:
@@ -114,8 +112,7 @@ class TeachWorker(QObject):
     @reporting
     def train(self, request: TrainRequest) -> None:
         with plain_imports(), collector_paused():
-            from core.errors import Cancelled
-            from core.teach.training import TrainingOptions, save_checkpoint, train
+            from core import Cancelled, TrainingOptions, save_checkpoint, train
 
         rid = request.request_id
         options = TrainingOptions(
@@ -151,7 +148,7 @@ class TeachWorker(QObject):
     @Slot(str, str)
     @reporting
     def copy(self, source: str, target: str) -> None:
-        from core.export import copy_file  # atomic: a full disk keeps the model that was there
+        from core import copy_file  # atomic: a full disk keeps the model that was there
 
         try:
             copy_file(source, target)

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QSpinBox, QStyle, QWidget
 
-from core.library.unsure import percent, unsure_share
+from core import percent, unsure_share
 
 if TYPE_CHECKING:
     from gui.session import Session

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from gui.plain_text import NAME_LIMIT, plain, shown, tip
 
 if TYPE_CHECKING:
-    from core.results import Prediction
+    from core import Prediction
 
 BAR_SCALE = 1000
 """Prediction bars run from 0 to this, so a bar's value is its probability in tenths of a percent."""

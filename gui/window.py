@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
     from PySide6.QtWidgets import QDialog, QMessageBox
 
-    from core.results import ClassificationResult
+    from core import ClassificationResult
     from gui.drops import Source
     from gui.worker import Background
 

@@ -22,9 +22,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from core.errors import ClassifierError, DeviceUnavailableError, WeightsUnavailableError
-from core.imports import collector_paused
-from core.results import ClassificationResult, DeviceInfo
+from core import (
+    ClassificationResult,
+    ClassifierError,
+    DeviceInfo,
+    DeviceUnavailableError,
+    WeightsUnavailableError,
+    collector_paused,
+)
 from gui.image_loader import ImageLoader, to_qimage
 from gui.imports import plain_imports
 from gui.messages import ClassifyRequest, ExplainRequest, HeatMap, LoadRequest, ModelFailure, Source
@@ -74,9 +79,15 @@ class ClassifierWorker(QObject):
         self.status.emit("Starting PyTorch…")
         # The first torch import happens here, on the worker thread.
         with plain_imports(), collector_paused():
-            from core.devices import available_devices, resolve_device
-            from core.engine import Classifier
-            from core.model import load_model
+            from core import (
+                Classifier,
+                apply_image_settings,
+                available_devices,
+                load_model,
+                resolve_device,
+            )
+
+        apply_image_settings()  # the engine's images are read as the CLI reads them
 
         if self._devices is None:
             self._devices = available_devices()
@@ -151,6 +162,7 @@ class ClassifierWorker(QObject):
             top_k=request.top_k,
             batch_size=request.batch_size,
             cancel=request.cancel,
+            features=True,  # Find Similar compares them (gui/library.py)
         )
         self._runs.append(_Run(request, results))
         self._schedule()
@@ -231,8 +243,7 @@ class ClassifierWorker(QObject):
         if self._classifier is None:
             self.explainFailed.emit(request.request_id, "No model is loaded.")
             return
-        from core.decode.images import read_image
-        from core.explain import explain
+        from core import explain, read_image
 
         try:
             explanation = explain(self._classifier, request.source, request.class_index)
@@ -305,7 +316,7 @@ class _ThrottledProgress:
 
 
 def _failed(source: Source, error: str) -> ClassificationResult:
-    from core.decode.images import source_name  # the engine's naming; imported late, as Pillow is
+    from core import source_name  # the engine's naming; imported late, as Pillow is
 
     return ClassificationResult(path=source_name(source), error=error)
 

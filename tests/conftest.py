@@ -9,6 +9,15 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+
+@pytest.fixture(scope="session", autouse=True)
+def image_settings() -> None:
+    """What every entry point does before its first image (HEIC registered, warnings off)."""
+    from core.decode.settings import apply_image_settings
+
+    apply_image_settings()
+
+
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 
 

@@ -67,7 +67,7 @@ def album(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> 
 @pytest.fixture(scope="module")
 def local_records(album: Path, checkpoint: Path) -> dict[str, ClassificationResult]:
     """What a run on this machine gives for the album, by path."""
-    from core.decode.images import expand_paths
+    from core.decode.files import expand_paths
     from core.engine import Classifier
     from core.model import load_model
 

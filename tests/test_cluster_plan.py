@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import DeviceUnavailableError
-from core.scale.cluster import ClusterPlan, _result, plan_resources
+from core.scale.cluster import ClusterPlan, plan_resources, result_from_row
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,15 +84,18 @@ def test_a_file_this_machine_sees_but_a_worker_does_not_says_storage_is_not_shar
         "missing": True,
         "error": "cat.jpg: file not found.",
     }  # what the worker's engine said
-    assert "not found on cluster node node-7, though this machine sees it" in _result(row).error
-    assert "shared storage" in _result(row).error
+    assert (
+        "not found on cluster node node-7, though this machine sees it"
+        in result_from_row(row).error
+    )
+    assert "shared storage" in result_from_row(row).error
     gone = {
         **row,
         "file": str(tmp_path / "gone.jpg"),
         "path": "gone.jpg",
         "error": "gone.jpg: file not found.",
     }
-    assert _result(gone).error == "gone.jpg: file not found."  # as a local run says
+    assert result_from_row(gone).error == "gone.jpg: file not found."  # as a local run says
 
 
 def test_core_imports_without_ray():

@@ -15,7 +15,7 @@ from skimage import data
 
 from core.decode.preprocess import Preprocess
 from core.engine import Classifier
-from core.explain import crop_box, explain, jet
+from core.grad_cam import crop_box, explain, jet
 from core.model import LoadedModel, load_checkpoint
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

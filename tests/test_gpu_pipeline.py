@@ -16,17 +16,12 @@ import torch
 from PIL import Image, ImageOps
 
 from core.decode import gpu_pipeline
-from core.decode.gpu_pipeline import (
-    GpuJpegPipeline,
-    classify_folder,
-    draft_factor,
-    normalise_into,
-    orient,
-    parse_jpeg_header,
-    resize_crop_into,
-    wants_gpu_decoding,
-)
-from core.decode.jpeg_header import as_one_by_one_sampling
+from core.decode.gpu import GpuJpegDecoder, decoder_for
+from core.decode.gpu_decode import draft_factor, normalise_into, orient, resize_crop_into
+from core.decode.gpu_pipeline import GpuJpegPipeline
+from core.decode.gpu_run import PipelineRun
+from core.decode.jpeg_header import as_one_by_one_sampling, parse_jpeg_header
+from core.decode.pillow import PillowDecoder
 from core.decode.preprocess import Preprocess
 from core.engine import Classifier
 from core.model import load_checkpoint
@@ -44,6 +39,21 @@ def with_orientation(img: Image.Image, orientation: int) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = orientation
     return jpeg_bytes(img, quality=90, exif=exif.tobytes())
+
+
+def pipeline(
+    clf: Classifier, batch_size: int, readers: int, chunk: int | None = None
+) -> GpuJpegPipeline:
+    """The GPU path's pipeline on the classifier's device (on the CPU, nvJPEG is torchvision's
+    CPU decoder: the routing, batching and fallback are the same)."""
+    pre, device = clf.model.preprocess, clf.device
+    return GpuJpegPipeline(PillowDecoder(), pre, device, batch_size, readers, chunk=chunk)
+
+
+def gpu_results(clf: Classifier, sources, batch_size: int, readers: int, stop=lambda: False):
+    """The results of the GPU path's batches, run by the engine as it runs any decoder's."""
+    for batch in GpuJpegDecoder.run(pipeline(clf, batch_size, readers), sources, stop):
+        yield from clf.classify_batch(batch, 5)
 
 
 def without_quantisation_tables(data: bytes) -> bytes:
@@ -198,7 +208,7 @@ def with_a_bad_marker_in_the_scan(data: bytes) -> bytes:
 def test_reading_sends_only_what_nvjpeg_can_take_to_it(
     classifier: Classifier, mixed_folder: list[Path]
 ):
-    pipe = GpuJpegPipeline(classifier, batch_size=4, readers=2)
+    pipe = pipeline(classifier, batch_size=4, readers=2)
     reads = {Path(r.name).name: r for r in map(pipe.read, mixed_folder)}
     gpu = {name for name, r in reads.items() if r.data is not None}
     assert gpu == {"chelsea.jpg", "rotated.jpg", "rocket.jpg", "grey.jpg"}  # CPU decodes grey right
@@ -212,7 +222,7 @@ def test_a_folder_gives_the_pillow_paths_results_and_errors_in_order(
     classifier: Classifier, mixed_folder: list[Path]
 ):
     pillow = list(classifier.classify_many(mixed_folder, batch_size=3))
-    gpu_path = list(classify_folder(classifier, mixed_folder, 5, 3, lambda: False, 2, min_batch=1))
+    gpu_path = list(gpu_results(classifier, mixed_folder, 3, 2))
     assert [r.path for r in gpu_path] == [str(p) for p in mixed_folder]
     assert [r.error for r in gpu_path] == [r.error for r in pillow]
     assert [r.ok for r in gpu_path] == [
@@ -241,7 +251,7 @@ def test_sizes_the_pillow_path_refuses_get_its_error_on_the_gpu_path_too(
     folder = [thin, photos["chelsea"]]
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # chelsea is 451 x 300
     pillow = list(classifier.classify_many(folder, batch_size=2))
-    gpu_path = list(classify_folder(classifier, folder, 5, 2, lambda: False, 1, min_batch=1))
+    gpu_path = list(gpu_results(classifier, folder, 2, 1))
     assert "too long and thin" in pillow[0].error and "too large" in pillow[1].error
     assert [r.error for r in gpu_path] == [r.error for r in pillow]
 
@@ -250,12 +260,12 @@ def test_a_file_too_large_to_read_whole_takes_the_pillow_path(
     classifier: Classifier, photos, monkeypatch
 ):
     monkeypatch.setattr(gpu_pipeline, "MAX_GPU_FILE_BYTES", 1000)
-    pipe = GpuJpegPipeline(classifier, batch_size=1, readers=1)
+    pipe = pipeline(classifier, batch_size=1, readers=1)
     read = pipe.read(photos["chelsea"])
     assert read.data is None and pipe.routes["Pillow: over 64 MB"] == 1
     pillow = classifier.classify_many([photos["chelsea"]], batch_size=1)
-    gpu_path = classify_folder(classifier, [photos["chelsea"]], 5, 1, lambda: False, 1, 1)
-    assert next(gpu_path).top.index == next(pillow).top.index
+    gpu = gpu_results(classifier, [photos["chelsea"]], 1, 1)
+    assert next(gpu).top.index == next(pillow).top.index
 
 
 def test_a_batch_nvjpeg_refuses_is_decoded_file_by_file(
@@ -263,7 +273,7 @@ def test_a_batch_nvjpeg_refuses_is_decoded_file_by_file(
 ):
     bad_scan = tmp_path / "damaged.jpg"
     bad_scan.write_bytes(with_a_bad_marker_in_the_scan(mixed_folder[0].read_bytes()))
-    pipe = GpuJpegPipeline(classifier, batch_size=4, readers=1)
+    pipe = pipeline(classifier, batch_size=4, readers=1)
     good, damaged = pipe.read(mixed_folder[0]), pipe.read(bad_scan)
     assert damaged.data is not None  # the header reads well: nvJPEG gets it
     decoded = pipe.decode([good, damaged])
@@ -277,7 +287,7 @@ def test_a_batch_nvjpeg_refuses_is_decoded_file_by_file(
 def test_cancelling_a_folder_stops_between_batches(classifier: Classifier, photos):
     done = []
     sources = [photos["chelsea"]] * 12
-    for r in classify_folder(classifier, sources, 1, 4, lambda: len(done) >= 4, 2, min_batch=1):
+    for r in gpu_results(classifier, sources, 4, 2, lambda: len(done) >= 4):
         done.append(r)
     assert 4 <= len(done) < 12
 
@@ -285,7 +295,7 @@ def test_cancelling_a_folder_stops_between_batches(classifier: Classifier, photo
 def test_greyscale_is_decoded_as_three_equal_channels(
     classifier: Classifier, mixed_folder, portrait: Image.Image
 ):
-    pipe = GpuJpegPipeline(classifier, batch_size=4, readers=1)
+    pipe = pipeline(classifier, batch_size=4, readers=1)
     (img,) = pipe.decode([pipe.read(mixed_folder[-1])])
     assert img.shape[0] == 3 and torch.equal(img[0], img[2])
     # stored with 2x1 luma sampling (the H100 decoded those wrong): rewritten as 1x1 first
@@ -313,7 +323,7 @@ def test_while_nvjpeg_is_busy_the_readers_decode_its_queue_with_pillow(
     classifier: Classifier, photos: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ):
     sources = [photos["chelsea"], photos["rocket"]] * 8
-    pipe = GpuJpegPipeline(classifier, batch_size=8, readers=2, chunk=4)
+    pipe = pipeline(classifier, batch_size=8, readers=2, chunk=4)
     helped = threading.Event()
     pillow, decode = pipe.pillow, pipe.decode
 
@@ -329,7 +339,7 @@ def test_while_nvjpeg_is_busy_the_readers_decode_its_queue_with_pillow(
 
     monkeypatch.setattr(pipe, "pillow", pillow_noting_help)
     monkeypatch.setattr(pipe, "decode", slow_decode)
-    batches = list(pipe.batches(sources))
+    batches = list(PipelineRun(pipe, sources).batches())
     assert helped.is_set() and pipe.routes["Pillow: nvJPEG busy"] >= 1
     assert [n for b in batches for n in b.names] == [str(p) for p in sources]
     assert sum(b.gpu_decoded for b in batches) < len(sources)
@@ -339,21 +349,21 @@ def test_while_nvjpeg_is_busy_the_readers_decode_its_queue_with_pillow(
 
 
 def test_the_cpu_never_takes_the_gpu_path(classifier: Classifier):
-    assert not wants_gpu_decoding(classifier, "gpu")
-    assert not classifier._gpu_decoding()
+    assert isinstance(classifier.decoder, GpuJpegDecoder)  # the default, "auto"
+    assert not classifier.decoder.uses_gpu(classifier.device)
 
 
 # ---- on a CUDA GPU ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def on_cuda(checkpoint: Path) -> Classifier:
-    return Classifier(load_checkpoint(checkpoint), "cuda", decode="gpu")
+    return Classifier(load_checkpoint(checkpoint), "cuda", decoder=decoder_for("gpu"))
 
 
 @cuda
 def test_on_cuda_a_folder_agrees_with_the_pillow_path(
     on_cuda: Classifier, classifier: Classifier, mixed_folder: list[Path]
 ):
-    assert on_cuda._gpu_decoding()
+    assert on_cuda.decoder.uses_gpu(on_cuda.device)
     pillow = list(classifier.classify_many(mixed_folder))
     gpu_path = list(on_cuda.classify_many(mixed_folder, batch_size=4))
     assert [r.path for r in gpu_path] == [str(p) for p in mixed_folder]
@@ -368,7 +378,8 @@ def test_on_cuda_a_folder_agrees_with_the_pillow_path(
 def test_on_cuda_the_preprocessed_tensor_is_pillows_within_float_noise(
     on_cuda: Classifier, classifier: Classifier, mixed_folder: list[Path]
 ):
-    from core.decode.gpu_pipeline import prepare_on_gpu
+    def prepare_on_gpu(clf: Classifier, path: Path) -> torch.Tensor | None:
+        return clf.decoder.on_gpu(path, clf.model.preprocess, clf.device)
 
     for path in (mixed_folder[0], mixed_folder[2], mixed_folder[-1]):
         gpu = prepare_on_gpu(on_cuda, path)
@@ -382,8 +393,8 @@ def test_on_cuda_the_preprocessed_tensor_is_pillows_within_float_noise(
 @cuda
 def test_on_cuda_one_photo_and_decode_cpu(on_cuda: Classifier, photos, checkpoint: Path):
     gpu = on_cuda.classify(photos["chelsea"])
-    cpu_decode = Classifier(load_checkpoint(checkpoint), "cuda", decode="cpu")
-    assert not cpu_decode._gpu_decoding()
+    cpu_decode = Classifier(load_checkpoint(checkpoint), "cuda", decoder=decoder_for("cpu"))
+    assert isinstance(cpu_decode.decoder, PillowDecoder)
     ref = cpu_decode.classify(photos["chelsea"])
     assert gpu.top.index == ref.top.index
     assert gpu.top.probability == pytest.approx(ref.top.probability, abs=0.02)

@@ -176,10 +176,10 @@ def test_a_legacy_checkpoint_declaring_more_than_it_holds_is_refused_before_load
 def test_a_legacy_checkpoint_too_large_to_read_whole_is_refused_with_a_way_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    import core.model
+    import core.checkpoint
 
     path = _legacy(tmp_path / "old.pth", {"fc.weight": torch.zeros(1000, 2048)})  # 8 MB
-    monkeypatch.setattr(core.model, "MAX_LEGACY_BYTES", 4_000_000)
+    monkeypatch.setattr(core.checkpoint, "MAX_LEGACY_BYTES", 4_000_000)
     _no_torch_load(monkeypatch)
     with pytest.raises(CheckpointError) as refused:
         load_checkpoint(path)
@@ -190,10 +190,10 @@ def test_a_legacy_checkpoint_too_large_to_read_whole_is_refused_with_a_way_out(
 def test_a_legacy_checkpoint_with_an_oversized_object_pickle_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    import core.model
+    import core.checkpoint
 
     path = _legacy(tmp_path / "old.pth", {"fc.weight": torch.zeros(2, 3), "classes": ["c"] * 5000})
-    monkeypatch.setattr(core.model, "MAX_PICKLE_BYTES", 4096)
+    monkeypatch.setattr(core.checkpoint, "MAX_PICKLE_BYTES", 4096)
     _no_torch_load(monkeypatch)
     with pytest.raises(CheckpointError, match=r"^old\.pth is damaged or hostile"):
         load_checkpoint(path)

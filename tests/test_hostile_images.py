@@ -20,7 +20,8 @@ import pytest
 from hostile_corpus import costly_bombs, peak_memory
 from PIL import Image
 
-from core.decode.images import expand_paths, read_image
+from core.decode.files import expand_paths
+from core.decode.images import read_image
 from core.decode.preprocess import Preprocess
 from core.errors import ImageReadError
 
@@ -227,7 +228,8 @@ def test_classifying_a_thin_picture_gives_one_error_record(tmp_path: Path, check
 
 # ---- memory: a pixel budget shared by the decoders --------------------------------------------
 def test_decoders_never_hold_more_decoded_pixels_than_the_budget(tmp_path: Path, checkpoint):
-    from core.decode.images import PixelBudget
+    from core.decode.budget import PixelBudget
+    from core.decode.pillow import PillowDecoder
     from core.engine import Classifier
     from core.model import load_checkpoint
 
@@ -237,7 +239,9 @@ def test_decoders_never_hold_more_decoded_pixels_than_the_budget(tmp_path: Path,
         Image.new("RGB", (1500, 1000), (i * 20, 100, 50)).save(path)
         paths.append(path)
     budget = PixelBudget(20_000_000)  # bytes of decoded pixels: two of these images at a time
-    classifier = Classifier(load_checkpoint(checkpoint), "cpu", pixel_budget=budget)
+    classifier = Classifier(
+        load_checkpoint(checkpoint), "cpu", decoder=PillowDecoder(pixel_budget=budget)
+    )
     results = list(classifier.classify_many(paths, batch_size=2, workers=4))
     assert [r.ok for r in results] == [True] * 10
     assert 0 < budget.peak <= 20_000_000
@@ -245,7 +249,7 @@ def test_decoders_never_hold_more_decoded_pixels_than_the_budget(tmp_path: Path,
 
 
 def test_an_image_larger_than_the_whole_budget_decodes_alone():
-    from core.decode.images import PixelBudget
+    from core.decode.budget import PixelBudget
 
     budget = PixelBudget(100)
     with budget.claim() as claim:
@@ -290,7 +294,7 @@ def test_near_limit_bombs_cost_the_cli_no_more_than_its_decode_budget(
     # Small files, each under Pillow's pixel limit, whose decoding holds far more than their
     # pictures (the float TIFF alone held 4 GB before the fix). Peak memory is compared with
     # the same CLI over as many small photos, on the same machine.
-    from core.decode.images import DECODE_BUDGET_BYTES
+    from core.decode.budget import DECODE_BUDGET_BYTES
 
     bombs = costly_bombs(tmp_path / "bombs")
     small = tmp_path / "small"

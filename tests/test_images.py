@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.decode.images import expand_paths, read_image
+from core.decode.files import expand_paths
+from core.decode.images import read_image
 from core.errors import ImageReadError
 
 

@@ -64,7 +64,7 @@ def test_a_local_run_killed_midway_finishes_on_the_rerun(
 
 
 def test_csv_and_table_files_resume_in_their_own_format(tmp_path: Path):
-    from core.cli.classify import format_table
+    from core.cli.output import format_table
 
     for fmt, render in [
         ("csv", lambda r: csv_text(csv_rows(r))),

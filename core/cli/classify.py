@@ -9,26 +9,25 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from core import __version__
 from core.cli import library as library_cli
 from core.cli.help import CLASSIFY_EPILOG, failure_summary, model_error_lines
-from core.errors import ClassifierError, ClusterError
+from core.cli.output import record_file_writer, writer_for
+from core.cli.progress import DownloadBar, ImagesBar
+from core.errors import ClassifierError, ClusterError, ExitCode
 from core.printable import printable as escaped
-from core.results import ClassificationResult, json_line, record_writer
+from core.results import ClassificationResult
+from core.version import version
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from core.engine import Classifier
     from core.model import LoadedModel
     from core.scale.record_file import RecordFile
-
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scale_out_arguments(p)
     library_cli.add_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return p
 
 
@@ -115,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -123,14 +122,17 @@ def _run(args: argparse.Namespace) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
-        from core.decode.images import expand_paths
+        from core.decode.files import expand_paths
+        from core.decode.gpu import decoder_for
+        from core.decode.settings import apply_image_settings
         from core.engine import Classifier
         from core.model import load_model
 
+    apply_image_settings()
     paths = expand_paths(args.paths, recursive=args.recursive)
     if not paths:
         print("resnet-classify: no images found in the given folders.", file=sys.stderr)
-        return EXIT_SOME_FAILED
+        return ExitCode.SOME_FAILED
     record_file = None
     if args.output is not None:
         try:
@@ -144,7 +146,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"resnet-classify: every image already has a record in {escaped(args.output)}.",
                 file=sys.stderr,
             )
-            return EXIT_SOME_FAILED if record_file.failed else EXIT_OK
+            return ExitCode.SOME_FAILED if record_file.failed else ExitCode.OK
     if args.cluster and (code := _join_cluster(args)) is not None:
         return code
     fmt = record_file.format if record_file else None
@@ -155,17 +157,19 @@ def _run(args: argparse.Namespace) -> int:
             args.weights,
             args.labels,
             variant=args.variant,
-            progress=_download_progress if interactive else None,
+            progress=DownloadBar() if interactive else None,
         )
         classifier = (
             None
             if args.cluster
-            else Classifier(model, args.device, precision=args.precision, decode=args.decode)
+            else Classifier(
+                model, args.device, precision=args.precision, decoder=decoder_for(args.decode)
+            )
         )
     except ClassifierError as exc:  # the model is not usable: nothing can be classified
         lines = model_error_lines("resnet-classify", exc, "--weights")
         print(*(escaped(line) for line in lines), sep="\n", file=sys.stderr)
-        return EXIT_MODEL
+        return ExitCode.MODEL
     for note in model.notes:
         print(f"resnet-classify: warning: {escaped(note)}", file=sys.stderr)
     if classifier is None:
@@ -175,14 +179,16 @@ def _run(args: argparse.Namespace) -> int:
             print(f"resnet-classify: {exc}", file=sys.stderr)
             return exc.exit_code
     else:
-        results = classifier.classify_many(paths, top_k=args.top, batch_size=args.batch_size)
+        results = classifier.classify_many(
+            paths, top_k=args.top, batch_size=args.batch_size, features=bool(args.duplicates)
+        )
 
     library = library_cli.LibraryRun(args)
     results = library.observe(results)
-    writer = _record_writer(record_file, fmt) if record_file else _writer(fmt, sys.stdout, args.top)
+    writer = record_file_writer(record_file, fmt) if record_file else writer_for(fmt, sys.stdout)
     if library.prints_plan and not record_file:
         writer = lambda _result: None  # noqa: E731 - the plan is printed in their place
-    progress = _Progress(len(paths)) if interactive and len(paths) > 1 else None
+    progress = ImagesBar(len(paths)) if interactive and len(paths) > 1 else None
     failed = record_file.failed if record_file else 0
     saved: set[str] = set()
     classified = unreadable = 0
@@ -199,11 +205,11 @@ def _run(args: argparse.Namespace) -> int:
         if progress:
             progress.advance()
     if progress:
-        progress.clear()
-    failed += library.finish()
+        progress.close()
+    failed += library.finish(fmt)
     if unreadable:
         print(f"resnet-classify: {failure_summary(unreadable, classified, fmt)}", file=sys.stderr)
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    return ExitCode.SOME_FAILED if failed else ExitCode.OK
 
 
 # ---- devices: the doctor and where JPEGs are decoded (core.devices, core.decode.gpu_pipeline) ----------
@@ -234,7 +240,7 @@ def _print_devices() -> int:
         from core.devices import device_report
 
     sys.stdout.write(device_report().to_text())
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _save_explanation(
@@ -246,7 +252,7 @@ def _save_explanation(
     Two images of one name get NAME.png, NAME-2.png... False (and a message) on failure.
     """
     from core.decode.images import read_image
-    from core.explain import explain
+    from core.grad_cam import explain
 
     name = stem = Path(result.path).stem
     n = 1
@@ -271,74 +277,6 @@ def _save_explanation(
         )
         return False
     return True
-
-
-def _writer(fmt: str, out: TextIO, top_k: int):
-    # Whatever the stream's encoding, a character it lacks is written escaped, never raised:
-    # one odd name must not stop the run (JSON escapes on its own, see `record_writer`).
-    if hasattr(out, "reconfigure"):
-        out.reconfigure(errors="backslashreplace")
-    if fmt in ("json", "csv"):
-        return record_writer(out, fmt)
-    # A file that failed goes to stderr: stdout keeps the predictions only.
-    return lambda r: (out if r.ok else sys.stderr).write(format_table(r))
-
-
-def format_table(result: ClassificationResult) -> str:
-    """A readable block per image: path, then aligned rank, percentage, bar and label.
-
-    Names are written with their control characters escaped (`core.printable`): a file named
-    with ESC[2J or OSC 52 must not clear the terminal or write its clipboard.
-    """
-    lines = [escaped(result.path)]
-    if result.error is not None:
-        lines.append(f"  error: {escaped(result.error)}")
-    else:
-        for p in result.predictions:
-            bar = "#" * round(p.probability * 20)
-            lines.append(
-                f"  {p.rank:>2}. {p.probability * 100:6.2f}%  {bar:<20}  {escaped(p.label)} ({p.index})"
-            )
-    return "\n".join(lines) + "\n\n"
-
-
-class _Progress:
-    """A one-line progress bar on stderr, redrawn in place."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.start = time.perf_counter()
-        self.draw()
-
-    def advance(self) -> None:
-        self.done += 1
-        self.draw()
-
-    def draw(self) -> None:
-        width = 30
-        filled = round(width * self.done / self.total)
-        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {rate:.1f} img/s"
-        )
-        sys.stderr.flush()
-
-    def clear(self) -> None:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
-
-
-def _download_progress(done: int, total: int) -> None:
-    mb = 1024 * 1024
-    if total:
-        text = f"Downloading ResNet50 weights: {done * 100 // total:3d}% ({done / mb:.1f}/{total / mb:.1f} MB)"
-    else:
-        text = f"Downloading ResNet50 weights: {done / mb:.1f} MB"
-    sys.stderr.write("\r" + text)
-    if total and done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 # ---- scale-out: --cluster (Ray) and --output (resumable record file) -------------------------
@@ -406,18 +344,6 @@ def _open_output(path: str, fmt: str | None) -> RecordFile:
     from core.scale.record_file import RecordFile
 
     return RecordFile.open(path, fmt)
-
-
-def _record_writer(record_file: RecordFile, fmt: str) -> Callable[[ClassificationResult], None]:
-    """Each record rendered as on stdout, then written to the file whole and flushed."""
-    from core.results import csv_rows
-    from core.scale.record_file import csv_text
-
-    if fmt == "json":
-        return lambda r: record_file.write(json_line(r))
-    if fmt == "csv":
-        return lambda r: record_file.write(csv_text(csv_rows(r)))
-    return lambda r: record_file.write(format_table(r))
 
 
 def _cluster_results(

@@ -48,6 +48,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="with --sort-into: print the plan, touch nothing"
     )
     g.add_argument(
+        "--duplicates",
+        action="store_true",
+        help="print groups of near-duplicates (resized, recompressed, slightly cropped copies) "
+        "in place of the records; with --format json one line per group",
+    )
+    g.add_argument(
+        "--similarity",
+        type=confidence,
+        default=0.95,
+        metavar="S",
+        help="with --duplicates: how alike two photos' features must be, 0-1 (default: "
+        "%(default)s)",
+    )
+    g.add_argument(
         "--correct",
         metavar="LABEL",
         help="record that the photos given are LABEL (kept in each folder's "
@@ -140,7 +154,10 @@ class LibraryRun:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.wanted = any((args.min_confidence is not None, args.write_keywords, args.sort_into))
+        self.unsure_wanted = any(
+            (args.min_confidence is not None, args.write_keywords, args.sort_into)
+        )
+        self.wanted = self.unsure_wanted or args.duplicates
         self.min_confidence = (
             args.min_confidence if args.min_confidence is not None else DEFAULT_MIN_CONFIDENCE
         )
@@ -149,8 +166,13 @@ class LibraryRun:
 
     @property
     def prints_plan(self) -> bool:
-        """`--dry-run` prints the plan on stdout in place of the records."""
-        return bool(self.args.sort_into and self.args.dry_run)
+        """`--dry-run` prints the plan, `--duplicates` the groups, in place of the records."""
+        return bool(self.args.sort_into and self.args.dry_run) or self.args.duplicates
+
+    @property
+    def needs_features(self) -> bool:
+        """The engine returns each image's pooled features with its result (`--duplicates`)."""
+        return bool(self.args.duplicates)
 
     def observe(self, results: Iterable[ClassificationResult]) -> Iterator[ClassificationResult]:
         """Pass `results` on, writing each one's keywords as it comes."""
@@ -169,18 +191,45 @@ class LibraryRun:
                     print(f"resnet-classify: {printable(record.error)}", file=sys.stderr)
             yield result
 
-    def finish(self) -> int:
-        """The unsure share, then the sort; how many photos the options failed on."""
+    def finish(self, fmt: str = "json") -> int:
+        """The unsure share, the sort, the duplicate groups; how many photos failed in them."""
         if not self.wanted:
             return 0
+        if self.args.duplicates:
+            self._duplicates(fmt)
         from core.library.unsure import unsure_share
 
         share = unsure_share(self.results, self.min_confidence)
-        if share.classified:
+        if share.classified and self.unsure_wanted:
             print(f"resnet-classify: {share.describe()}.", file=sys.stderr)
         if self.args.sort_into:
             self.failed += self._sort()
         return self.failed
+
+    def _duplicates(self, fmt: str) -> None:
+        import json
+
+        import numpy as np
+
+        from core.library.similar import duplicate_groups
+
+        ok = [r for r in self.results if r.ok and r.features is not None]
+        if not ok:
+            return
+        features = np.stack([r.features for r in ok])
+        groups = duplicate_groups([r.path for r in ok], features, self.args.similarity)
+        for n, group in enumerate(groups, 1):
+            if fmt == "json":
+                print(json.dumps(group.to_dict()))
+                continue
+            print(f"group {n} ({len(group.paths)} photos)")
+            for path, sim in zip(group.paths, group.similarity, strict=True):
+                print(f"  {sim:.4f}  {printable(path)}")
+        print(
+            f"resnet-classify: {len(groups)} groups of near-duplicates among {len(ok)} photos "
+            f"(similarity at least {self.args.similarity:g}).",
+            file=sys.stderr,
+        )
 
     def _sort(self) -> int:
         from core.library.sorting import execute, plan_sort

@@ -9,8 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from core.cli.classify import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
-from core.errors import ClassifierError, ModelLoadError
+from core.errors import ClassifierError, ExitCode, ModelLoadError
 
 
 def run_reteach(
@@ -29,7 +28,7 @@ def run_reteach(
             "PHOTO..., or correct rows in the window).",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return ExitCode.USAGE
     options = TrainingOptions(
         epochs=args.epochs,
         val_split=args.val_split,
@@ -44,11 +43,11 @@ def run_reteach(
         )
     except ClassifierError as exc:
         print(f"resnet-train: {exc}", file=sys.stderr)
-        return EXIT_MODEL if isinstance(exc, ModelLoadError) else EXIT_SOME_FAILED
+        return ExitCode.MODEL if isinstance(exc, ModelLoadError) else ExitCode.SOME_FAILED
     sys.stdout.write(summary(done.result))
     print(f"resnet-train: {done.describe()}.", file=sys.stderr)
     print(
         f"Saved {done.path}. Classify with: resnet-classify --weights {done.path} PHOTO...",
         file=sys.stderr,
     )
-    return EXIT_OK
+    return ExitCode.OK

@@ -16,16 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from core import __version__
-from core.cli.classify import EXIT_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from core.cli.help import TRAIN_EPILOG, model_error_lines
-from core.errors import Cancelled, ClassifierError, ModelLoadError
+from core.cli.progress import TrainingBar
+from core.errors import Cancelled, ClassifierError, ExitCode, ModelLoadError
 from core.printable import printable as escaped
+from core.version import version
 
 if TYPE_CHECKING:
-    from core.teach.training import Progress, TrainingResult
+    from core.teach.training import TrainingResult
 
-EXIT_INTERRUPTED = 130
 CLASSES_LISTED = 20  # classes named in the first line; more are counted
 MATRIX_CLASSES = 20  # the confusion matrix is printed up to this many classes
 
@@ -85,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same model (default: 0)")
     p.add_argument("--verbose", "-v", action="store_true", help="log what training does")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return p
 
 
@@ -114,14 +113,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         cancel.set()
         print("\nInterrupted.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
 
 
 def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     from core.imports import collector_paused
 
     with collector_paused():
+        from core.decode.settings import apply_image_settings
         from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
+
+    apply_image_settings()
 
     if args.from_corrections:
         from core.cli.reteach import run_reteach
@@ -131,7 +133,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
         folders = scan_folder(args.data)
     except ClassifierError as exc:
         _say(f"resnet-train: {exc}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     listed = ", ".join(f"{c.name} ({c.count})" for c in folders.classes[:CLASSES_LISTED])
     more = len(folders.classes) - CLASSES_LISTED
     _say(
@@ -149,7 +151,7 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
         device=args.device,
         refit_on_all=args.refit,
     )
-    bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
+    bar = TrainingBar() if sys.stderr.isatty() else None
     try:
         result = train(folders, options, backbone=args.backbone, progress=bar, cancel=cancel.is_set)
         if bar:
@@ -159,18 +161,18 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
         if bar:
             bar.clear()
         print("Cancelled.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except ClassifierError as exc:
         if bar:
             bar.clear()
         for line in model_error_lines("resnet-train", exc, "--backbone"):
             _say(line)
         if isinstance(exc, ModelLoadError):
-            return EXIT_MODEL
-        return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_SOME_FAILED
+            return ExitCode.MODEL
+        return ExitCode.USAGE if exc.exit_code == ExitCode.USAGE else ExitCode.SOME_FAILED
     _write(sys.stdout, format_summary(result))
     _say(f"Saved {path}. Classify with: resnet-classify --weights {path} PHOTO...")
-    return EXIT_SOME_FAILED if result.skipped else EXIT_OK
+    return ExitCode.SOME_FAILED if result.skipped else ExitCode.OK
 
 
 def format_summary(result: TrainingResult) -> str:
@@ -257,34 +259,6 @@ def _write(stream: TextIO, text: str) -> None:
     encoding = getattr(stream, "encoding", None) or "utf-8"
     stream.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
     stream.flush()
-
-
-class _Bar:
-    """A one-line progress bar on stderr: reading images, then epochs with accuracy."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-
-    def __call__(self, p: Progress) -> None:
-        width = 30
-        filled = round(width * p.done / max(p.total, 1))
-        bar = f"[{'#' * filled}{'.' * (width - filled)}]"
-        if p.stage == "loading":
-            text = "Loading the backbone…"
-        elif p.stage == "features":
-            text = f"{bar} reading images {p.done}/{p.total}"
-        elif p.stage == "refitting":
-            text = f"{bar} learning from every image, epoch {p.done}/{p.total}"
-        else:
-            e = p.epoch
-            acc = f"  val accuracy {e.val_accuracy * 100:.1f}%" if e else ""
-            text = f"{bar} epoch {p.done}/{p.total}{acc}"
-        self.out.write("\r\033[K" + text)
-        self.out.flush()
-
-    def clear(self) -> None:
-        self.out.write("\r\033[K")
-        self.out.flush()
 
 
 if __name__ == "__main__":

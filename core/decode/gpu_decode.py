@@ -3,7 +3,7 @@
 `torchvision.io.decode_jpeg(list, device="cuda")` sends the baseline JPEGs of a list to the
 GPU's hardware decoders in one batched call (NVJPG engines on A100/H100; other GPUs decode on
 their cores) and the rest one by one with the Huffman pass on the CPU. The call holds a global
-lock and waits for its stream, so one thread calls it (`core.decode.gpu_pipeline` schedules around it).
+lock and waits for its stream, so one thread calls it (`core.decode.gpu_run` schedules around it).
 
 The tensor steps (`orient`, `resize_crop_into`, `normalise_into`) are plain torch and run on any
 device: the tests check them on the CPU against Pillow.
@@ -15,12 +15,12 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from core.decode.jpeg_header import as_one_by_one_sampling
+from core.decode.batch import Prepared, PreparedBatch
+from core.decode.jpeg_header import JpegHeader, as_one_by_one_sampling
 from core.decode.preprocess import Preprocess
 
 log = logging.getLogger(__name__)
@@ -108,18 +108,18 @@ def _statistics(pre: Preprocess, device: torch.device) -> tuple[torch.Tensor, to
 _STATS: dict[tuple[object, ...], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-# ---- a batch, filled as its files are decoded ------------------------------------------
+# ---- a file, and a batch filled as its files are decoded ------------------------------------------
 @dataclass
-class GpuBatch:
-    """A batch ready for the network: `tensor` holds one row per entry whose `row` is set."""
+class FileRead:
+    """One file after its reader thread: encoded bytes for the GPU, or the Pillow path's
+    result when the GPU cannot take it."""
 
-    names: list[str]
-    rows: list[int | None]
-    errors: list[str | None]
-    seconds: list[float]
-    tensor: torch.Tensor | None
-    ready: torch.cuda.Event | None
-    gpu_decoded: int = 0
+    source: object
+    name: str
+    data: torch.Tensor | None = None
+    header: JpegHeader | None = None
+    prepared: Prepared | None = None  # the Pillow path's result
+    seconds: float = 0.0
 
 
 @dataclass
@@ -130,7 +130,7 @@ class BatchAssembly:
     pre: Preprocess
     device: torch.device
     size: int
-    reads: list[Any] = field(default_factory=list)
+    reads: list[FileRead | None] = field(default_factory=list)
     levels: torch.Tensor | None = None
     on_gpu: list[int] = field(default_factory=list)
     missing: int = 0
@@ -139,7 +139,7 @@ class BatchAssembly:
         self.reads = [None] * self.size
         self.missing = self.size
 
-    def put_decoded(self, i: int, r: Any, img: torch.Tensor) -> None:
+    def put_decoded(self, i: int, r: FileRead, img: torch.Tensor) -> None:
         if self.levels is None:
             c = self.pre.crop_size
             self.levels = torch.empty((self.size, 3, c, c), device=self.device)
@@ -147,11 +147,11 @@ class BatchAssembly:
         self.on_gpu.append(i)
         self.put(i, r)
 
-    def put(self, i: int, r: Any) -> None:
+    def put(self, i: int, r: FileRead) -> None:
         self.reads[i] = r
         self.missing -= 1
 
-    def finish(self) -> GpuBatch:
+    def finish(self) -> PreparedBatch:
         """Normalise the decoded rows, copy in the Pillow path's, and mark the batch ready."""
         reads = self.reads
         gpu = set(self.on_gpu)
@@ -177,7 +177,7 @@ class BatchAssembly:
         if self.device.type == "cuda":
             ready = torch.cuda.Event()
             ready.record(torch.cuda.current_stream(self.device))
-        return GpuBatch(
+        return PreparedBatch(
             names=[r.name for r in reads],
             rows=[rows.get(i) for i in range(self.size)],
             errors=[None if i in rows else _error(r) for i, r in enumerate(reads)],
@@ -188,11 +188,11 @@ class BatchAssembly:
         )
 
 
-def _ok(r: Any) -> bool:
+def _ok(r: FileRead) -> bool:
     return r.prepared is not None and r.prepared.tensor is not None
 
 
-def _error(r: Any) -> str | None:
+def _error(r: FileRead) -> str | None:
     return r.prepared.error if r.prepared is not None else "unreadable"
 
 

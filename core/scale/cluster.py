@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ClusterError, DeviceUnavailableError
+from core.errors import ClusterError, DeviceUnavailableError, first_line
 from core.results import ClassificationResult, Prediction
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def connect(address: str, verbose: bool = False) -> Any:
             )
         except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
             raise ClusterError(
-                f"Cannot reach a Ray cluster at '{address}' ({_first_line(exc)}). Start one "
+                f"Cannot reach a Ray cluster at '{address}' ({first_line(exc)}). Start one "
                 "with `ray start --head`, then pass its address (docs/cluster.md)."
             ) from None
     _quiet_ray_data(verbose)
@@ -228,9 +228,9 @@ class ClusterRun:
                         continue
                     seen.add(row["id"])
                     self.per_node[row["node"]] += 1
-                    yield _result(row)
+                    yield result_from_row(row)
         except ray.exceptions.RayError as exc:
-            raise ClusterError(f"The cluster run failed: {_first_line(exc)}") from None
+            raise ClusterError(f"The cluster run failed: {first_line(exc)}") from None
         finally:
             del model_ref
 
@@ -248,8 +248,10 @@ class ClassifyBatch:
     ) -> None:
         import ray
 
+        from core.decode.settings import apply_image_settings
         from core.engine import Classifier
 
+        apply_image_settings()  # a fresh process on its node: set it up as the CLI sets itself up
         self.classifier = Classifier(ray.get(model_ref[0]), device, precision=precision)
         self.top_k = top_k
         self.decode_workers = decode_workers
@@ -301,7 +303,7 @@ def _manifest_row(index: int, path: str) -> dict[str, Any]:
     return {"id": index, "path": path, "file": os.path.abspath(path)}
 
 
-def _result(row: Mapping[str, Any]) -> ClassificationResult:
+def result_from_row(row: Mapping[str, Any]) -> ClassificationResult:
     """A worker's row back to the record a local run would give."""
     preds = tuple(
         Prediction(rank=r, index=i, label=label, probability=p)
@@ -321,8 +323,3 @@ def _result(row: Mapping[str, Any]) -> ClassificationResult:
         device=row["device"],
         seconds=row["seconds"],
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.decode.images import is_image_path
+from core.decode.files import is_image_path
 from core.errors import ClassifierError
 
 # A class below this many images gets a warning; so does a largest/smallest ratio above the next.

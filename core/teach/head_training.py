@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.engine import _is_out_of_memory
 from core.errors import Cancelled, OutOfDeviceMemoryError
+from core.gpu_memory import is_out_of_memory
 from core.teach.taught_model import EpochStats, TrainingOptions
 
 FEATURE_DIM = 2048
@@ -63,7 +63,7 @@ def stratified_split(
 
 def _out_of_memory_or(exc: RuntimeError) -> Exception:
     """A GPU out of memory as the user's error; any other error as it was."""
-    if not _is_out_of_memory(exc):
+    if not is_out_of_memory(exc):
         return exc
     return OutOfDeviceMemoryError(
         "The GPU ran out of memory while training. Train without fine-tuning, close "

@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
-from core import __version__
 from core.decode.preprocess import Preprocess
 from core.errors import ClassifierError
 from core.library.unsure import CoverageAccuracy, coverage_accuracy
 from core.printable import printable
+from core.version import version
 
 CHECKPOINT_FORMAT = "resnet-classifier/taught-1"
 
@@ -159,7 +159,7 @@ class TrainingResult:
                 "num_classes": len(self.class_names),
                 "backbone": self.backbone,
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "trained_with": f"resnet-train {__version__}",
+                "trained_with": f"resnet-train {version()}",
                 "fine_tuned_layer4": self.options.fine_tune,
                 "epochs_run": len(self.history),
                 "best_epoch": self.best_epoch,

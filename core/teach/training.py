@@ -2,8 +2,8 @@
 
 The network's ImageNet backbone (or any ResNet50 checkpoint's) stays; its `fc` is replaced by
 one with N outputs, as torchvision's fine-tuning recipe does. By default only that layer is
-trained, on features computed once per image: the images go through the engine's own decoding,
-preprocessing and batching (`Classifier.prepared_batches`), so teaching costs about one pass of
+trained, on features computed once per image: the images go through the Pillow decoder's
+batches (`core.decode.PillowDecoder`, as the engine decodes off CUDA), so teaching costs about one pass of
 the network per image: 1.22x classifying the same 150 images once on a 2-core CPU
 (`benchmarks/training.py`). Light augmentation (a random resized crop, flipped half the time) is
 an option: each augmented view is one more pass, made from the same decoded tensors.
@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -39,9 +38,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.cancel import CancelLike, stop_check
+from core.decode.pillow import PillowDecoder
 from core.decode.preprocess import Preprocess
-from core.engine import Classifier, _is_out_of_memory
+from core.engine import Classifier
 from core.errors import Cancelled, OutOfDeviceMemoryError
+from core.gpu_memory import free_cached_memory, is_out_of_memory
 from core.model import LoadedModel, load_checkpoint, load_imagenet
 from core.teach.class_folders import (
     ClassFolder,
@@ -83,7 +85,6 @@ log = logging.getLogger(__name__)
 FEATURE_BATCH_CPU, FEATURE_BATCH_CUDA = 8, 64
 
 ProgressCallback = Callable[[Progress], None]
-CancelLike = threading.Event | Callable[[], bool] | None
 
 
 # ---- teaching ----------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ def train(
     opts = options or TrainingOptions()
     folders = data if isinstance(data, ClassFolders) else scan_folder(data)
     report = progress or (lambda _p: None)
-    stopped = _cancel_check(cancel)
+    stopped = stop_check(cancel)
     generator = torch.Generator().manual_seed(opts.seed)
 
     start = time.perf_counter()
@@ -113,7 +114,8 @@ def train(
     module = base.module
     module.fc = nn.Identity()
     model = LoadedModel(module, folders.names, Preprocess.classic(), base.source)
-    classifier = Classifier(model, opts.device)
+    # Pillow on every device: the same features wherever a class is taught
+    classifier = Classifier(model, opts.device, decoder=PillowDecoder())
     device = classifier.device
     seconds_loading = time.perf_counter() - start
     report(Progress("loading", 1, 1))
@@ -186,20 +188,25 @@ def _extract(
     report(Progress("features", 0, len(items)))
     # small batches on a CPU (cancelling waits for one; throughput is the same), large on a GPU
     batch_size = FEATURE_BATCH_CUDA if device.type == "cuda" else FEATURE_BATCH_CPU
-    batches = classifier.prepared_batches([p for p, _ in items], batch_size, stopped)
+    pre = classifier.model.preprocess
+    batches = classifier.decoder.batches([p for p, _ in items], pre, device, batch_size, stopped)
     for batch in batches:
-        good = [p for p in batch if p.tensor is not None]
-        skipped.extend((p.path, p.error or "unreadable") for p in batch if p.tensor is None)
-        if good:
-            x = classifier.stack([p.tensor for p in good])  # type: ignore[misc]
+        good = [name for name, row in zip(batch.names, batch.rows, strict=True) if row is not None]
+        skipped.extend(
+            (name, error or "unreadable")
+            for name, row, error in zip(batch.names, batch.rows, batch.errors, strict=True)
+            if row is None
+        )
+        x = batch.input(device)
+        if x is not None:
             views = [x] + [_augment(x, generator) for _ in range(opts.augment_passes)]
             out = _forward(module, torch.cat(views), device, stop).split(len(good))
             clean.append(out[0])
             for k in range(opts.augment_passes):
                 augmented[k].append(out[k + 1])
-            labels.extend(label_of[p.path] for p in good)
-            paths.extend(p.path for p in good)
-        done += len(batch)
+            labels.extend(label_of[name] for name in good)
+            paths.extend(good)
+        done += len(batch.names)
         report(Progress("features", done, len(items)))
     if stopped():
         raise Cancelled("Training cancelled.")
@@ -262,10 +269,9 @@ def _forward(module: nn.Module, x: torch.Tensor, device: torch.device, stop: str
                 return head_input(module, y).float().cpu()
             return y.half().cpu()
     except RuntimeError as exc:
-        if not _is_out_of_memory(exc):
+        if not is_out_of_memory(exc):
             raise
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        free_cached_memory()
         raise OutOfDeviceMemoryError(
             "The GPU ran out of memory while reading the images. Close other programs using "
             "the GPU, or train on the CPU (--device cpu)."
@@ -328,11 +334,3 @@ def _summarise(
         held_out_paths=tuple(str(p) for p in val_paths),
         data_folder=str(Path(folders.root).resolve()),
     )
-
-
-def _cancel_check(cancel: CancelLike) -> Callable[[], bool]:
-    if cancel is None:
-        return lambda: False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set
-    return cancel

@@ -58,6 +58,8 @@ windows_python() {
 	unzip -qo -j "$WIN_DOWNLOADS"/msvc_runtime-"${WIN_MSVC_RUNTIME#*==}"-*.whl \
 		'msvc_runtime-*.data/data/*.dll' -x '*/Scripts/*' -d "$home.tmp/$WIN_PYTAG"
 	mv "$home.tmp" "$home"
+	# a python for an older requirements.txt is not used again
+	find "$WIN_CACHE" -maxdepth 1 -name 'python-*' ! -name "${home##*/}" -exec rm -rf {} +
 	WIN_PY=$home/$WIN_PYTAG/python.exe
 	build_prefix
 	log_step "Windows python: pip check (under Wine)"

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -278,7 +279,12 @@ class Steps:
         (self.out / "steps.json").write_text(json.dumps(self.record, indent=1) + "\n")
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a cancelled CI job stops the Wine processes and Xvfb too
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupted)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("setup", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "windows" / "installer-test")

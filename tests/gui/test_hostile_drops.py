@@ -14,8 +14,8 @@ import pytest
 from dnd import MODEL_TIMEOUT_MS, RESULT_TIMEOUT_MS, drop, file_urls
 from hostile_corpus import costly_bombs, mutants, peak_memory
 from PIL import Image
+from stall_meter import StallMeter
 
-from benchmarks.folder_memory import StallMeter
 from core.errors import ImageReadError
 from gui.image_loader import decode_for_display
 
@@ -113,7 +113,7 @@ def test_the_window_over_near_limit_bombs_holds_no_more_than_its_decode_budget(
 ):
     # The real window in a process of its own (benchmarks/folder_memory.py's child): model
     # loaded, folder dropped, every row's thumbnail made. The float TIFF alone held 4 GB before.
-    from core.decode.images import DECODE_BUDGET_BYTES
+    from core.decode.budget import DECODE_BUDGET_BYTES
 
     bombs = costly_bombs(tmp_path / "bombs")
     window = ["-m", "benchmarks.folder_memory", "--weights", str(checkpoint)]

@@ -206,6 +206,19 @@ def test_an_image_that_failed_has_no_heat_map(session):
     assert rec.of("explainRequested") == []
 
 
+def test_only_the_last_device_switch_is_answered(session):
+    loaded(session)
+    asked = Recorder(session, "deviceRequested", "deviceChanged", "deviceFailed")
+    session.switch_device("cuda:0")
+    session.switch_device("cuda:1")
+    (first, _), (second, _) = asked.of("deviceRequested")
+    session.on_device_changed(first, ModelInfo("ImageNet", 1000, "cuda:0", "GPU 0"))
+    session.on_device_failed(first, "out of memory")
+    assert asked.of("deviceChanged") == [] and asked.of("deviceFailed") == []
+    session.on_device_changed(second, ModelInfo("ImageNet", 1000, "cuda:1", "GPU 1"))
+    assert session.device == "cuda:1" and len(asked.of("deviceChanged")) == 1
+
+
 def test_nothing_is_reported_once_the_session_is_closed(session):
     rec = Recorder(session, "classifyRequested", "itemClassified", "expanded")
     loaded(session)

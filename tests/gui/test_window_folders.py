@@ -209,7 +209,7 @@ def test_heat_map_shows_over_the_photo_for_the_prediction_clicked(
     def no_memory(*args, **kwargs):
         raise OutOfDeviceMemoryError("The GPU ran out of memory making the heat map.")
 
-    monkeypatch.setattr("core.explain.explain", no_memory)
+    monkeypatch.setattr("core.grad_cam.explain", no_memory)
     with qtbot.waitSignal(window.heatMapProblem, timeout=RESULT_TIMEOUT_MS):
         qtbot.mouseClick(window.bars.rows[4], Qt.MouseButton.LeftButton)  # turns it on
     assert window.heat_action.isChecked()

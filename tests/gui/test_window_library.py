@@ -172,3 +172,26 @@ def test_teach_from_corrections_changes_the_corrected_photos_answers(
     assert note.args[0].startswith(f"{changed} of 6 predictions changed. Taught 4 classes")
     assert "held-out accuracy" in note.args[0]
     assert window.status() == note.args[0]
+
+
+def test_find_similar_lists_a_copys_original_first(qtbot, window, tmp_path, photos):
+    from PIL import Image
+    from PySide6.QtCore import Qt
+
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    for path in photos.values():
+        shutil.copy(path, folder)
+    img = Image.open(photos["coffee"]).convert("RGB")
+    img.resize((img.width // 2, img.height // 2)).save(folder / "coffee_small.jpg", quality=80)
+    with qtbot.waitSignal(window.runFinished, timeout=RESULT_TIMEOUT_MS):
+        assert drop(window, file_urls([folder]))
+    names = [Path(i.name).name for i in window.items()]
+    dialog = window.library.find_similar(names.index("coffee_small.jpg"))
+    qtbot.addWidget(dialog)
+    listed = [Path(n).name for n in dialog.names()]
+    assert listed[0] == "coffee.png" and len(listed) == 4
+    first = dialog.list.item(0)
+    rect = dialog.list.visualItemRect(first)
+    qtbot.mouseClick(dialog.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert Path(window.items()[window.current_index()].name).name == "coffee.png"

@@ -20,10 +20,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from core.decode.images import ImageSource, read_image
+from core.decode.files import ImageSource
+from core.decode.pillow import PillowDecoder
 from core.decode.preprocess import Preprocess
 from core.devices import device_name, resolve_device
 from core.errors import ClassifierError, OutOfDeviceMemoryError
+from core.gpu_memory import free_cached_memory
 from core.model import LoadedModel
 
 if TYPE_CHECKING:
@@ -89,11 +91,11 @@ def explain(
     module is). A `device` other than that moves the module there for this call only.
     Raises `ImageReadError` for a bad image, `OutOfDeviceMemoryError` when the GPU is full.
     """
-    loaded, current = _unwrap(model)
+    loaded, current, decoder = _unwrap(model)
     target = resolve_device(str(device)) if device is not None else current
     pre = loaded.preprocess
-    img = source if isinstance(source, Image.Image) else read_image(source, pre.resize_size)
-    x = pre(img).unsqueeze(0)
+    img = source if isinstance(source, Image.Image) else decoder.read(source, pre)
+    x = decoder.prepare(img, pre).unsqueeze(0)
     module = getattr(loaded.module, "_orig_mod", loaded.module)  # torch.compile'd: the original
     if class_index is not None and not 0 <= class_index < loaded.num_classes:
         raise ValueError(f"class_index {class_index} is not in 0..{loaded.num_classes - 1}")
@@ -103,7 +105,7 @@ def explain(
             module.to(target)
         cam, index, probability = _grad_cam(module, x.to(target), class_index)
     except torch.cuda.OutOfMemoryError:
-        _free_cuda()
+        free_cached_memory()
         raise OutOfDeviceMemoryError(
             f"The GPU ran out of memory ({device_name(target)}) making the heat map."
         ) from None
@@ -121,11 +123,15 @@ def explain(
     )
 
 
-def _unwrap(model: Classifier | LoadedModel) -> tuple[LoadedModel, torch.device]:
+def _unwrap(model: Classifier | LoadedModel) -> tuple[LoadedModel, torch.device, PillowDecoder]:
+    """The model, where it runs, and the Pillow decoder that made (or would make) its input:
+    the map is drawn on the very picture the network saw."""
     if isinstance(model, LoadedModel):
         first = next(model.module.parameters(), None)
-        return model, first.device if first is not None else torch.device("cpu")
-    return model.model, model.device  # a Classifier; not imported here to keep imports light
+        device = first.device if first is not None else torch.device("cpu")
+        return model, device, PillowDecoder()
+    # a Classifier; not imported here to keep imports light
+    return model.model, model.device, model.decoder.pillow
 
 
 def _grad_cam(
@@ -221,8 +227,3 @@ def jet(values: np.ndarray) -> np.ndarray:
     v = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)[..., None]
     centres = np.asarray([3.0, 2.0, 1.0], dtype=np.float32)  # red, green, blue
     return np.clip(1.5 - np.abs(4.0 * v - centres), 0.0, 1.0) * 255.0
-
-
-def _free_cuda() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
