@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli.classify import format_table
+from core.cli.output import format_table
 from core.errors import OutputFileError
 from core.export import write_results
 from core.results import ClassificationResult, Prediction, csv_rows, json_line
