@@ -185,6 +185,7 @@ class Session(QObject):
         worker.modelFailed.connect(self.on_model_failed)
         worker.deviceChanged.connect(self.on_device_changed)
         worker.deviceFailed.connect(self.on_device_failed)
+        worker.deviceFellBack.connect(self.on_device_fell_back)
         worker.resultReady.connect(self.on_result)
         worker.classifyFinished.connect(self.on_classify_finished)
         worker.explained.connect(self.on_explained)
@@ -268,6 +269,11 @@ class Session(QObject):
         self.device = info.device
         self.deviceChanged.emit(info)
         self.classify_stale()  # results from the other device are stale by their key
+
+    def on_device_fell_back(self, request_id: int, message: str) -> None:
+        """The model being loaded could not use its device (ids of loads, not of switches)."""
+        if request_id == self._load_id and not self.closing:
+            self.deviceFailed.emit(message)
 
     def on_device_failed(self, request_id: int, message: str) -> None:
         if self.closing or request_id != self._device_id:

@@ -54,6 +54,7 @@ class ClassifierWorker(QObject):
     modelFailed = Signal(int, object)  # request id, ModelFailure
     deviceChanged = Signal(int, object)  # request id, ModelInfo
     deviceFailed = Signal(int, str)  # request id, message (the previous device stays)
+    deviceFellBack = Signal(int, str)  # load request id, why its device could not be used
     classifyStarted = Signal(int, int)  # request id, number of images
     resultReady = Signal(int, int, object)  # request id, index in the request, result
     classifyFinished = Signal(int, bool)  # request id, cancelled
@@ -96,7 +97,7 @@ class ClassifierWorker(QObject):
         try:
             resolve_device(device)
         except DeviceUnavailableError as exc:
-            self.deviceFailed.emit(request.request_id, exc.message)  # the window says: CPU instead
+            self.deviceFellBack.emit(request.request_id, exc.message)  # the window: CPU instead
             device = "cpu"
         name = Path(request.weights).name if request.weights else "ResNet50"
         self.status.emit(f"Loading {name} on {self._short_device(device)}…")
