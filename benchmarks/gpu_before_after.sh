@@ -1,6 +1,6 @@
 #!/bin/bash
 # The CLI before (an older commit) and after (this checkout) on the GPU and the Pillow paths, side by side,
-# and the CUDA tests: for the device machine (docs/benchmarks.md). Prepare here, then run there with
+# and the CUDA tests, in one call on the device machine. Prepare here, then run there with
 # carry [".gpu"]:  mkdir -p .gpu/before && git archive 46aa168 core benchmarks | tar -x -C .gpu/before
 #                  cp benchmarks/gpu_before_after.sh .gpu/ && bash .gpu/gpu_before_after.sh
 export PYTHONUNBUFFERED=1
