@@ -46,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import cpu
     from benchmarks.data import make_inputs
     from benchmarks.report import write
-    from benchmarks.timing import load_average, machine
-
-    def log(msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    from benchmarks.timing import load_average, log, machine
 
     q = args.quick
     start = time.perf_counter()

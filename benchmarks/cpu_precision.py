@@ -40,11 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from benchmarks.data import make_inputs
-    from benchmarks.timing import interleaved, load_average, machine, summary
+    from benchmarks.timing import interleaved, load_average, log, machine, summary
     from core import Classifier, cpu_matrix_units, load_checkpoint
-
-    def log(msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     info = machine()

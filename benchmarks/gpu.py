@@ -24,12 +24,8 @@ import torch
 
 from benchmarks.data import Inputs, make_inputs
 from benchmarks.pipelines import ModelAlone, NaiveLoop, plain_model
-from benchmarks.timing import cudnn_benchmark, interleaved, machine, summary
+from benchmarks.timing import cudnn_benchmark, interleaved, log, machine, summary
 from core import Classifier, GpuJpegDecoder, PillowDecoder, load_checkpoint
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def with_benchmark(on: bool, fn: Callable[[], object]) -> Callable[[], object]:

@@ -15,113 +15,61 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
-from benchmarks.data import PHOTO_NAMES, base_photo, cache_dir
+from benchmarks.data import cache_dir
 from benchmarks.gpu_decode_levers import breakdown, graphs_and_compile, levers, single_24mp
+from benchmarks.photo_folders import PhotoMix, folder_files, make_folder
+from benchmarks.timing import log
 
 FOLDER_VERSION = 1
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
 # ---- the folder -------------------------------------------------------------------------------
-def grain(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Sensor-like noise (sigma 3 levels) for an image of `shape`, tiled from a 509 px patch at
-    a random offset: drawing a normal per pixel of a 24 MP photo takes seconds."""
-    tile = np.random.default_rng(7).normal(0.0, 3.0, (509, 509, 3)).astype(np.int16)
-    h, w = shape[:2]
-    reps = (h // 509 + 2, w // 509 + 2, 1)
-    y, x = int(rng.integers(0, 509)), int(rng.integers(0, 509))
-    out = np.tile(tile, reps)[y : y + h, x : x + w]
-    return out if len(shape) == 3 else out[..., 0]
+def _megapixels(rng: np.random.Generator) -> float:
+    """Log-normal around 1.5 MP, 0.1 to 24."""
+    return float(np.clip(np.exp(rng.normal(np.log(1.5), 0.85)), 0.1, 24.0))
 
 
-def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
-    from PIL import Image
-
-    i, seed, folder = args
-    rng = np.random.default_rng(seed)
-    arr = base_photo(PHOTO_NAMES[i % len(PHOTO_NAMES)])
-    h, w = arr.shape[:2]
-    f = rng.uniform(0.5, 1.0)
-    ch, cw = max(48, int(h * f)), max(48, int(w * f))
-    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    img = Image.fromarray(arr[y : y + ch, x : x + cw])
-    img = img.convert("RGB") if img.mode != "L" else img
-    mp = float(np.clip(np.exp(rng.normal(np.log(1.5), 0.85)), 0.1, 24.0))
-    aspect = [4 / 3, 3 / 2, 16 / 9, 1.0][int(rng.integers(0, 4))]
-    if rng.random() < 0.3:
-        aspect = 1 / aspect
-    tw = max(64, round((mp * 1e6 * aspect) ** 0.5))
-    th = max(64, round(tw / aspect))
-    img = img.resize((tw, th), Image.BICUBIC)
-    big = np.asarray(img, dtype=np.int16)
-    big = big + grain(big.shape, rng)
-    img = Image.fromarray(np.clip(big, 0, 255).astype(np.uint8), img.mode)
-    r = rng.random()
-    if r < 0.015:
-        path = Path(folder) / f"{i:05d}.png"
-        img.save(path, compress_level=1)
-        return path.name, tw * th / 1e6, path.stat().st_size
-    if r < 0.02:
-        img = img.convert("CMYK")
-    elif r < 0.05 and img.mode == "RGB":
-        img = img.convert("L")
-    save: dict[str, Any] = {
-        "quality": int(rng.integers(75, 96)),
-        "subsampling": [2, 2, 2, 1, 0][int(rng.integers(0, 5))],
-    }
-    if rng.random() < 0.02:
-        save["progressive"] = True
-    if rng.random() < 0.05:
-        exif = Image.Exif()
-        exif[0x0112] = [3, 6, 8][int(rng.integers(0, 3))]
-        save["exif"] = exif.tobytes()
-    path = Path(folder) / f"{i:05d}.jpg"
-    img.save(path, **save)
-    return path.name, tw * th / 1e6, path.stat().st_size
+MIX = PhotoMix(
+    megapixels=_megapixels,
+    crop_min=0.5,
+    side_min=48,
+    aspects=(4 / 3, 3 / 2, 16 / 9, 1.0),
+    portrait=0.3,
+    resample=Image.Resampling.BICUBIC,
+    png=0.015,
+    cmyk=0.02,
+    grey=0.05,
+    quality=(75, 96),
+    subsampling=(2, 2, 2, 1, 0),
+    progressive=0.02,
+    rotated=0.05,
+)
 
 
 def photo_folder(count: int = 2000) -> Path:
     """The benchmark folder of `count` photos, made once (on all cores)."""
     folder = cache_dir() / f"gpu_folder_{count}_v{FOLDER_VERSION}"
-    done = folder / "done.json"
-    if done.exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    log(f"making {count} photos in {folder} (once)...")
-    start = time.perf_counter()
-    with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
-        made = list(pool.map(_one_photo, [(i, 1000 + i, str(folder)) for i in range(count)]))
-    mps = [m for _, m, _ in made]
-    info = {
-        "count": count,
-        "megapixels_median": round(float(np.median(mps)), 2),
-        "megapixels_p10_p90": [round(float(np.percentile(mps, q)), 2) for q in (10, 90)],
-        "megapixels_max": round(max(mps), 1),
-        "bytes_total": sum(b for _, _, b in made),
-        "png": sum(n.endswith(".png") for n, _, _ in made),
-        "seconds_to_make": round(time.perf_counter() - start, 1),
-    }
-    done.write_text(json.dumps(info))
-    log(f"made: {info}")
+    make_folder(folder, count, MIX, 1000, _describe)
     return folder
 
 
-def folder_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png"))
+def _describe(mps: list[float]) -> dict[str, Any]:
+    return {
+        "megapixels_median": round(float(np.median(mps)), 2),
+        "megapixels_p10_p90": [round(float(np.percentile(mps, q)), 2) for q in (10, 90)],
+        "megapixels_max": round(max(mps), 1),
+    }
 
 
 # ---- measurements -----------------------------------------------------------------------------

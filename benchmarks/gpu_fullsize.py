@@ -18,27 +18,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from benchmarks.data import PHOTO_NAMES, base_photo, cache_dir
+from benchmarks.data import cache_dir
+from benchmarks.photo_folders import PhotoMix, folder_files, make_folder
+from benchmarks.timing import log
 
 RESULTS = Path(__file__).parent / "results"
 FOLDER_VERSION = 1
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def _megapixels(rng: np.random.Generator) -> float:
@@ -48,83 +45,37 @@ def _megapixels(rng: np.random.Generator) -> float:
     return float(np.clip(np.exp(rng.normal(np.log(1.8), 0.7)), 0.3, 7.9))
 
 
-def _one_photo(args: tuple[int, int, str]) -> tuple[str, float, int]:
-    from PIL import Image
-
-    from benchmarks.gpu_decode import grain
-
-    i, seed, folder = args
-    rng = np.random.default_rng(seed)
-    arr = base_photo(PHOTO_NAMES[i % len(PHOTO_NAMES)])
-    h, w = arr.shape[:2]
-    f = rng.uniform(0.6, 1.0)
-    ch, cw = max(64, int(h * f)), max(64, int(w * f))
-    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    img = Image.fromarray(arr[y : y + ch, x : x + cw])
-    img = img.convert("RGB") if img.mode != "L" else img
-    mp = _megapixels(rng)
-    aspect = [4 / 3, 3 / 2, 16 / 9][int(rng.integers(0, 3))]
-    if rng.random() < 0.25:
-        aspect = 1 / aspect
-    tw = max(64, round((mp * 1e6 * aspect) ** 0.5))
-    th = max(64, round(tw / aspect))
-    img = img.resize((tw, th), Image.BILINEAR)
-    big = np.asarray(img, dtype=np.int16)
-    big = big + grain(big.shape, rng)
-    img = Image.fromarray(np.clip(big, 0, 255).astype(np.uint8), img.mode)
-    r = rng.random()
-    if r < 0.02:
-        path = Path(folder) / f"{i:05d}.png"
-        img.save(path, compress_level=1)
-        return path.name, tw * th / 1e6, path.stat().st_size
-    if r < 0.07 and img.mode == "RGB":
-        img = img.convert("L")
-    save: dict[str, Any] = {
-        "quality": int(rng.integers(80, 96)),
-        # 4:2:0 as most cameras, 4:4:4 as many phones and editors, some 4:2:2
-        "subsampling": [2, 2, 2, 2, 2, 2, 0, 0, 0, 1][int(rng.integers(0, 10))],
-    }
-    if rng.random() < 0.1:
-        save["progressive"] = True
-    if rng.random() < 0.1:
-        exif = Image.Exif()
-        exif[0x0112] = [3, 6, 8][int(rng.integers(0, 3))]
-        save["exif"] = exif.tobytes()
-    path = Path(folder) / f"{i:05d}.jpg"
-    img.save(path, **save)
-    return path.name, tw * th / 1e6, path.stat().st_size
+# 4:2:0 as most cameras, 4:4:4 as many phones and editors, some 4:2:2; no CMYK
+MIX = PhotoMix(
+    megapixels=_megapixels,
+    crop_min=0.6,
+    side_min=64,
+    aspects=(4 / 3, 3 / 2, 16 / 9),
+    portrait=0.25,
+    resample=Image.Resampling.BILINEAR,
+    png=0.02,
+    cmyk=0.02,
+    grey=0.07,
+    quality=(80, 96),
+    subsampling=(2, 2, 2, 2, 2, 2, 0, 0, 0, 1),
+    progressive=0.1,
+    rotated=0.1,
+)
 
 
 def fullsize_folder(count: int = 4000) -> tuple[Path, dict[str, Any]]:
     """The full-size folder of `count` photos, made once on all cores, and its description."""
     folder = cache_dir() / f"fullsize_{count}_v{FOLDER_VERSION}"
-    done = folder / "done.json"
-    if done.exists():
-        return folder, json.loads(done.read_text())
-    folder.mkdir(parents=True, exist_ok=True)
-    log(f"making {count} full-size photos in {folder} (once)...")
-    start = time.perf_counter()
-    with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
-        jobs = [(i, 5000 + i, str(folder)) for i in range(count)]
-        made = list(pool.map(_one_photo, jobs, chunksize=8))
-    mps = [m for _, m, _ in made]
-    info = {
-        "count": count,
+    return folder, make_folder(folder, count, MIX, 5000, _describe)
+
+
+def _describe(mps: list[float]) -> dict[str, Any]:
+    return {
         "megapixels_median": round(float(np.median(mps)), 2),
         "megapixels_mean": round(float(np.mean(mps)), 2),
         "share_8_to_12_mp": round(float(np.mean([m >= 8 for m in mps])), 3),
         "megapixels_total": round(float(sum(mps)), 1),
-        "bytes_total": sum(b for _, _, b in made),
-        "png": sum(n.endswith(".png") for n, _, _ in made),
-        "seconds_to_make": round(time.perf_counter() - start, 1),
     }
-    done.write_text(json.dumps(info))
-    log(f"made: {info}")
-    return folder, info
-
-
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png"))
 
 
 def _megapixels_of(files: list[Path]) -> float:
@@ -213,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from benchmarks.data import make_inputs
-    from benchmarks.gpu_decode import folder_files, photo_folder
+    from benchmarks.gpu_decode import photo_folder
     from benchmarks.timing import machine
 
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -227,11 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         "fullsize_folder": info,
     }
     log("full-size folder")
-    res["fullsize"] = folder_row(inp.checkpoint, _files(full), args.rounds)
+    res["fullsize"] = folder_row(inp.checkpoint, folder_files(full), args.rounds)
     log("1.5 MP folder")
     res["small_1_5mp"] = folder_row(inp.checkpoint, folder_files(small), args.rounds)
     log("start-up")
-    res["startup_seconds"] = startup(inp.checkpoint, _files(full), args.startup_rounds)
+    res["startup_seconds"] = startup(inp.checkpoint, folder_files(full), args.startup_rounds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     print(markdown(res))

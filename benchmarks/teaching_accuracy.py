@@ -27,7 +27,6 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.preprocessing import StandardScaler
     from torch import nn
 
-    from benchmarks.timing import machine
+    from benchmarks.timing import log, machine
     from core import (
         Classifier,
         TrainingOptions,
@@ -94,9 +93,6 @@ def main(argv: list[str] | None = None) -> int:
         stratified_split,
         train,
     )
-
-    def log(msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-teach-acc-"))
     backbone = args.backbone

@@ -6,8 +6,14 @@ import contextlib
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
+
+
+def log(msg: str) -> None:
+    """A timestamped progress line on stderr (the results go to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def interleaved(

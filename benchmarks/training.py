@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from benchmarks.timing import load_average, machine
+    from benchmarks.timing import load_average, log, machine
     from core import (
         FEATURE_BATCH_CPU,
         FEATURE_BATCH_CUDA,
@@ -94,9 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         load_checkpoint,
         train,
     )
-
-    def log(msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     machine_info = machine()  # its load average is the one at the start

@@ -47,7 +47,7 @@ class Exporter(QObject):
 
     def rows(self) -> list[ClassificationResult]:
         """What Export writes: the results the table shows, in its order (or the one image)."""
-        return self.session.results_in(self.table.shown_rows())
+        return self.table.shown_results()
 
     def choose(self) -> None:
         path = save_dialog(self.window, self.settings.last_folder)

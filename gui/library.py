@@ -72,7 +72,7 @@ class Library(QObject):
 
     def results(self) -> list[ClassificationResult]:
         """The table's results (its order and filter) that belong to a file on disk."""
-        rows = self.session.results_in(self.table.shown_rows())
+        rows = self.table.shown_results()
         return [r for r in rows if r.path != PASTED_IMAGE and Path(r.path).is_file()]
 
     def write_keywords(self) -> QDialog:

@@ -66,6 +66,11 @@ class ResultsArea(QObject):
         """The items the table shows, in its order (every item when there is no table)."""
         return self.panel.shown_rows() if self.shown() else range(len(self.session.items))
 
+    def shown_results(self) -> list[ClassificationResult]:
+        """What File > Export and the library's dialogs work on: the results of the items the
+        table shows, in its order (those without a result yet left out)."""
+        return self.session.results_in(self.shown_rows())
+
     def _build(self) -> ResultsPanel:
         if self.panel is None:
             from gui.results import ResultsPanel

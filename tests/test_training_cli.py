@@ -97,3 +97,24 @@ def test_offline_advice_names_backbone_and_unreadable_files_are_not_logged(
     assert trained.returncode == 1  # saved, one file unreadable
     assert "WARNING" not in trained.stderr, trained.stderr
     assert "broken.jpg" in trained.stdout  # the summary names it, once
+
+
+def test_from_corrections_honours_no_refit(
+    tmp_path: Path, photos: dict[str, Path], checkpoint: Path
+):
+    from core.library.corrections import CorrectionStore
+
+    data = make_class_folders(tmp_path / "data", photos, per_class=4, classes=("coffee", "rocket"))
+    album = tmp_path / "album"
+    album.mkdir()
+    store = CorrectionStore(album)
+    for photo in sorted(data.glob("*/*.jpg")):
+        (album / f"{photo.parent.name}-{photo.name}").write_bytes(photo.read_bytes())
+        store.set(album / f"{photo.parent.name}-{photo.name}", photo.parent.name)
+    out = run(
+        "core.cli.train", str(album), "--from-corrections", "--no-refit", "-o",
+        str(tmp_path / "m.pth"), "--backbone", str(checkpoint), "--epochs", "2", "--device", "cpu",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Validation accuracy: ")
+    assert "then learned from all" not in out.stdout  # the model of the training images only

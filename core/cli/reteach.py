@@ -7,18 +7,24 @@ import argparse
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ClassifierError, ExitCode, ModelLoadError
 
+if TYPE_CHECKING:
+    from core.teach.training import TrainingOptions
+
 
 def run_reteach(
-    args: argparse.Namespace, cancel: threading.Event, summary: Callable[[Any], str]
+    args: argparse.Namespace,
+    options: TrainingOptions,
+    cancel: threading.Event,
+    summary: Callable[[Any], str],
 ) -> int:
-    """Teach, print `summary(result)` as `resnet-train` does, then the before/after line."""
+    """Teach with `options` (those of `resnet-train`), print `summary(result)` as
+    `resnet-train` does, then the before/after line."""
     from core.library.corrections import CorrectionStore
     from core.library.reteach import teach_from_corrections
-    from core.teach.training import TrainingOptions
 
     store = CorrectionStore(args.data)
     corrections = store.items()
@@ -29,17 +35,13 @@ def run_reteach(
             file=sys.stderr,
         )
         return ExitCode.USAGE
-    options = TrainingOptions(
-        epochs=args.epochs,
-        val_split=args.val_split,
-        fine_tune=args.fine_tune,
-        augment_passes=args.augment,
-        seed=args.seed,
-        device=args.device,
-    )
     try:
         done = teach_from_corrections(
-            corrections, args.backbone, args.output, options=options, cancel=cancel.is_set
+            corrections,
+            args.backbone,
+            args.output,
+            options=options,
+            cancel=cancel.is_set,
         )
     except ClassifierError as exc:
         print(f"resnet-train: {exc}", file=sys.stderr)

@@ -124,11 +124,20 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
         from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
 
     apply_image_settings()
-
+    # one reading of the options for both kinds of teaching, so that neither can drop one
+    options = TrainingOptions(
+        epochs=args.epochs,
+        val_split=args.val_split,
+        fine_tune=args.fine_tune,
+        augment_passes=args.augment,
+        seed=args.seed,
+        device=args.device,
+        refit_on_all=args.refit,
+    )
     if args.from_corrections:
         from core.cli.reteach import run_reteach
 
-        return run_reteach(args, cancel, format_summary)
+        return run_reteach(args, options, cancel, format_summary)
     try:
         folders = scan_folder(args.data)
     except ClassifierError as exc:
@@ -142,15 +151,6 @@ def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
     )
     for warning in folders.warnings():
         _say(f"warning: {warning}")
-    options = TrainingOptions(
-        epochs=args.epochs,
-        val_split=args.val_split,
-        fine_tune=args.fine_tune,
-        augment_passes=args.augment,
-        seed=args.seed,
-        device=args.device,
-        refit_on_all=args.refit,
-    )
     bar = TrainingBar() if sys.stderr.isatty() else None
     try:
         result = train(folders, options, backbone=args.backbone, progress=bar, cancel=cancel.is_set)
