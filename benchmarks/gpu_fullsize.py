@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -133,25 +131,11 @@ def folder_row(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, An
 
 def startup(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, Any]:
     """Fresh processes: the CLI on 20 photos (to its first record, to its end) against the floor
-    of importing torch and starting CUDA."""
-    floor_code = "import torch; torch.zeros(1, device='cuda'); torch.cuda.synchronize()"
-    cli = [sys.executable, "-m", "core", "--weights", str(checkpoint), "--format", "json"]
-    cli += [str(p) for p in files[:20]]
-    out: dict[str, list[float]] = {"import torch + CUDA init": [], "CLI first record": []}
-    out["CLI 20 photos"] = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", floor_code], check=True, cwd=ROOT)
-        out["import torch + CUDA init"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        proc = subprocess.Popen(cli, stdout=subprocess.PIPE, cwd=ROOT, text=True)
-        assert proc.stdout is not None
-        proc.stdout.readline()
-        out["CLI first record"].append(time.perf_counter() - start)
-        proc.stdout.read()
-        proc.wait()
-        out["CLI 20 photos"].append(time.perf_counter() - start)
-    return {k: round(statistics.median(v), 2) for k, v in out.items()}
+    of importing torch and starting CUDA (`benchmarks.cli_startup`)."""
+    from benchmarks.cli_startup import measure
+
+    res = measure(checkpoint, files[:20], rounds)
+    return {k.removeprefix("this: "): v for k, v in res["median_s"].items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,6 +61,39 @@ def test_recursive_csv_and_top_k(checkpoint: Path, folder: Path):
     assert [Path(r["path"]).name for r in rows if r["error"]] == ["zz_broken.jpg"]
 
 
+def test_missing_and_empty_folders_are_said_with_exit_1(
+    checkpoint: Path, photos: dict[str, Path], tmp_path: Path
+):
+    # the folders are listed on a thread while torch loads: what a user sees must not change
+    (tmp_path / "empty").mkdir()
+    missing = tmp_path / "no such folder"
+    out = run_cli(
+        "--weights", str(checkpoint), "--format", "json", str(missing), str(photos["coffee"])
+    )
+    assert out.returncode == 1, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert records[0] == {"path": str(missing), "error": "no such folder: file not found."}
+    assert Path(records[1]["path"]).name == "coffee.png" and records[1]["predictions"]
+    empty = run_cli("--weights", str(checkpoint), str(tmp_path / "empty"))
+    assert empty.returncode == 1 and empty.stdout == ""
+    assert empty.stderr == "resnet-classify: no images found in the given folders.\n"
+
+
+def test_a_pipe_and_a_device_in_a_folder_get_records_and_never_block(
+    checkpoint: Path, photos: dict[str, Path], tmp_path: Path
+):
+    # listed and read ahead on threads now: each odd entry still gets its own record
+    (tmp_path / "a.png").write_bytes(photos["coffee"].read_bytes())
+    os.mkfifo(tmp_path / "b_pipe.jpg")
+    os.symlink("/dev/zero", tmp_path / "c_zero.jpg")
+    out = run_cli("--weights", str(checkpoint), "--format", "json", str(tmp_path))
+    assert out.returncode == 1, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [Path(r["path"]).name for r in records] == ["a.png", "b_pipe.jpg", "c_zero.jpg"]
+    assert "predictions" in records[0]
+    assert all("not a regular file" in r["error"] for r in records[1:])
+
+
 def test_table_is_readable_and_all_ok_exits_zero(checkpoint: Path, photos: dict[str, Path]):
     out = run_cli("--weights", str(checkpoint), "--format", "table", str(photos["chelsea"]))
     assert out.returncode == 0, out.stderr

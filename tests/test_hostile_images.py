@@ -20,6 +20,7 @@ import pytest
 from hostile_corpus import costly_bombs, peak_memory
 from PIL import Image
 
+from core.cli.startup import read_ahead
 from core.decode.files import expand_paths
 from core.decode.images import read_image
 from core.decode.preprocess import Preprocess
@@ -73,6 +74,18 @@ def test_every_entry_with_an_image_name_in_a_folder_gets_a_record(tmp_path: Path
     assert "broken link" in messages["b_broken.jpg"].message
     assert "not a regular file" in messages["c_pipe.jpg"].message
     assert "not a regular file" in messages["d_zero.jpg"].message
+
+
+def test_reading_a_folder_ahead_never_opens_a_pipe_or_a_device(tmp_path: Path, photos):
+    # `resnet-classify` asks for a folder's first files while the model loads
+    shutil.copy(photos["coffee"], tmp_path / "a_good.png")
+    os.mkfifo(tmp_path / "b_pipe.jpg")
+    os.symlink("/dev/zero", tmp_path / "c_zero.jpg")
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "d_broken.jpg")
+    thread = threading.Thread(target=read_ahead, args=(expand_paths([tmp_path]),), daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "reading ahead blocked"
 
 
 def test_unreadable_photo_says_permission_denied_not_damaged(tmp_path: Path, photos):

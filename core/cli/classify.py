@@ -118,18 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # Imported here so that `--help` and usage errors answer without loading torch.
+    # The folders are listed, and CUDA started, while the rest loads (`core.cli.startup`);
+    # torch is imported here so that `--help` and usage errors answer without loading it.
+    from core.cli.startup import Listing, start_cuda
     from core.imports import collector_paused
 
+    listing = Listing(args.paths, args.recursive)
     with collector_paused():
-        from core.decode.files import expand_paths
-        from core.decode.gpu import decoder_for
-        from core.decode.settings import apply_image_settings
-        from core.engine import Classifier
-        from core.model import load_model
+        import torch  # noqa: F401  (what everything below needs first)
 
-    apply_image_settings()
-    paths = expand_paths(args.paths, recursive=args.recursive)
+    paths = listing.paths()
     if not paths:
         print("resnet-classify: no images found in the given folders.", file=sys.stderr)
         return ExitCode.SOME_FAILED
@@ -149,6 +147,13 @@ def _run(args: argparse.Namespace) -> int:
             return ExitCode.SOME_FAILED if record_file.failed else ExitCode.OK
     if args.cluster and (code := _join_cluster(args)) is not None:
         return code
+    if not args.cluster:
+        start_cuda(args.device)
+    with collector_paused():
+        from core.decode.gpu import decoder_for
+        from core.engine import Classifier
+        from core.model import load_model
+
     fmt = record_file.format if record_file else None
     fmt = fmt or args.format or ("table" if sys.stdout.isatty() else "json")
     interactive = sys.stderr.isatty()
