@@ -262,8 +262,7 @@ def _probe_first_paint(window, app) -> None:  # type: ignore[no-untyped-def]
                 os._exit(0)
             return False
 
-    window._first_paint_filter = FirstPaint(window)
-    window.installEventFilter(window._first_paint_filter)
+    window.installEventFilter(FirstPaint(window))  # the window, its parent, keeps it
 
 
 def _quiet_offscreen_warnings() -> None:

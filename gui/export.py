@@ -39,15 +39,15 @@ class Exporter(QObject):
         self.window, self.session, self.table = window, session, table
         self.settings, self.action = settings, action
         action.triggered.connect(self.choose)
-        session.itemClassified.connect(self.update)
+        session.run.itemClassified.connect(self.update)
 
     def update(self, *_: object) -> None:
         """Export is offered once there is a result to write."""
-        self.action.setEnabled(self.session.has_results())
+        self.action.setEnabled(self.session.items.has_results())
 
     def rows(self) -> list[ClassificationResult]:
         """What Export writes: the results the table shows, in its order (or the one image)."""
-        return self.session.results_in(self.table.shown_rows())
+        return self.session.items.results_in(self.table.shown_rows())
 
     def choose(self) -> None:
         path = save_dialog(self.window, self.settings.last_folder)

@@ -29,7 +29,7 @@ from gui.unsure import unsure_mark
 from gui.widgets import percent_text
 
 if TYPE_CHECKING:
-    from gui.session import Item
+    from gui.items import Item
 
 FILE, LABEL, CONFIDENCE, ERROR = range(4)
 HEADERS = ("File", "Top-1", "Confidence", "Error")

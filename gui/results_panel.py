@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from gui.results_model import CONFIDENCE, ERROR, FILE, HEADERS, LABEL, ResultsFilter, ResultsModel
 
 if TYPE_CHECKING:
-    from gui.session import Item
+    from gui.items import Item
 
 
 class ResultsPanel(QWidget):

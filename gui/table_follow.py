@@ -90,14 +90,14 @@ class TableFollower(QObject):
         empty.setVisible(nothing)
         panel.table.setVisible(not nothing)
         # Called for every result of a sorted run: only O(1) work unless something is to change.
-        current = self.session.current
+        current = self.session.current_item.index
         if nothing and not self._emptied:
             self._emptied = True
             self.nothingShown.emit("No image matches the filter.")
         elif kept and (self._emptied or self._row(current) == -1):
             self._emptied = False
             self.moveTo.emit(panel.proxy.mapToSource(panel.proxy.index(0, 0)).row())
-        said = (self.session.current, self.position(self.session.current))
+        said = (self.session.current_item.index, self.position(self.session.current_item.index))
         if said != self._said:
             self._said = said
             self.orderChanged.emit()

@@ -95,7 +95,7 @@ class UnsureView(QObject):
         self.panel: Any = None  # gui.results_panel.ResultsPanel (which imports this module)
         self.control: UnsureControl | None = None
         threshold.changed.connect(self._apply)
-        session.runFinished.connect(self.show_share)
+        session.run.runFinished.connect(self.show_share)
 
     def attach(self, panel: Any) -> None:
         """Put the control into `panel`'s bar (once, when the table is first built)."""

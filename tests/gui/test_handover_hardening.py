@@ -200,7 +200,7 @@ def test_80000_missing_paths_make_a_short_notice(qtbot, window, name):
     assert server.listen()
     server.filesReceived.connect(lambda files: _open_from_outside(window, files))
     files = [f"/nowhere/{i}.jpg" for i in range(80_000)]
-    with qtbot.waitSignal(window.session.expanded, timeout=60_000):
+    with qtbot.waitSignal(window.session.items.expanded, timeout=60_000):
         assert taken(qtbot, start_hand_over(name, files)) is True
     text = window.notice.text()
     assert text.startswith("0.jpg: file not found.") and "79997 more" in text

@@ -95,7 +95,7 @@ def test_markup_class_and_file_names_show_as_text_and_memory_stays_flat(
     # ... and its tooltips hold the text escaped, the table's cells the text itself
     tips = [row.toolTip() for row in window.panel.bars.rows if row.isVisible()]
     tips.append(window.panel.title.toolTip())
-    model = window.results.model if window.results is not None else None
+    model = window.table.panel.model if window.table.panel is not None else None
     if model is not None:
         for column in range(model.columnCount()):
             index = model.index(model.rowCount() - 1, column)
