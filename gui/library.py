@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from core import ClassificationResult
     from gui.menus import Menus
-    from gui.results import ResultsPanel
     from gui.results_area import ResultsArea
+    from gui.results_panel import ResultsPanel
     from gui.review import ReviewDialog
     from gui.session import Session
     from gui.settings import Settings

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QSplitter
 
     from core import ClassificationResult
-    from gui.results import ResultsPanel
+    from gui.results_panel import ResultsPanel
     from gui.session import Item, Session
 
 THUMB_SIDE = 28  # rows of 34 px: ten of them under the photo on a 1366x768 screen
@@ -68,7 +68,7 @@ class ResultsArea(QObject):
 
     def _build(self) -> ResultsPanel:
         if self.panel is None:
-            from gui.results import ResultsPanel
+            from gui.results_panel import ResultsPanel
 
             self.panel = ResultsPanel(THUMB_SIDE)
             self.panel.picked.connect(self.picked)

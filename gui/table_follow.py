@@ -6,7 +6,7 @@
 - The window's shortcuts that a text box would swallow (Ctrl+E is "end of line" in a Qt line
   edit on Linux) still reach the window while the filter box has the focus.
 
-The table itself (gui/results.py) knows nothing of this; it is built on the first drop of many
+The table itself (gui/results_panel.py) knows nothing of this; it is built on the first drop of many
 images, and this module takes it from there.
 """
 
@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QLabel
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
 
-    from gui.results import ResultsPanel
     from gui.results_area import ResultsArea
+    from gui.results_panel import ResultsPanel
     from gui.session import Session
 
 

@@ -17,7 +17,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from core.results import CSV_HEADER
-from gui.results import CONFIDENCE, FILE
+from gui.results_model import CONFIDENCE, FILE
 from gui.widgets import percent_text
 
 ROOT = Path(__file__).resolve().parents[2]
