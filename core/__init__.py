@@ -75,6 +75,8 @@ _EXPORTS = {
     "PillowDecoder": "core.decode.pillow",
     "GpuJpegDecoder": "core.decode.gpu",
     "DECODE_CHOICES": "core.decode.gpu",
+    "JPEG_BACKENDS": "core.decode.nvjpeg:BACKENDS",
+    "installed_jpeg_backend": "core.decode.nvjpeg:installed_backend",
     "decoder_for": "core.decode.gpu",
     "Preprocess": "core.decode.preprocess",
     "read_image": "core.decode.images",

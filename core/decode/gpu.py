@@ -18,9 +18,10 @@ from PIL import Image
 from core.decode.batch import PreparedBatch, StopCheck
 from core.decode.decoder import Decoder
 from core.decode.files import ImageSource
-from core.decode.gpu_decode import gpu_decode_unavailable, normalise_into, resize_crop_into
+from core.decode.gpu_decode import normalise_into, resize_crop_into
 from core.decode.gpu_pipeline import GPU_MIN_BATCH, GpuJpegPipeline
 from core.decode.gpu_run import PipelineRun
+from core.decode.nvjpeg import gpu_decode_unavailable, installed_backend
 from core.decode.pillow import PillowDecoder
 from core.decode.pillow_processes import PillowProcesses, worker_count
 from core.decode.preprocess import Preprocess
@@ -62,8 +63,10 @@ class GpuJpegDecoder:
         min_batch: int = GPU_MIN_BATCH,
         chunk: int | None = None,
         processes: int | None = None,
+        backend: str | None = None,
     ) -> None:
         self.fallback = fallback or PillowDecoder()
+        self.backend = backend or installed_backend()
         self.readers = readers
         self.min_batch = min_batch
         self.chunk = chunk
@@ -80,7 +83,7 @@ class GpuJpegDecoder:
         """Whether JPEGs are decoded on `device`: a CUDA device where nvJPEG works."""
         if device.type != "cuda":
             return False
-        reason = gpu_decode_unavailable(device)
+        reason = gpu_decode_unavailable(device, self.backend)
         if reason is not None:
             if str(device) not in self._warned:
                 self._warned.add(str(device))
@@ -101,6 +104,7 @@ class GpuJpegDecoder:
             max(batch_size, self.min_batch),
             readers or self.readers,
             chunk=self.chunk,
+            backend=self.backend,
         )
 
     def batches(
@@ -163,7 +167,9 @@ class GpuJpegDecoder:
             return None
         pipe = self._single
         if pipe is None or pipe.device != device or pipe.pre != pre:
-            pipe = self._single = GpuJpegPipeline(self.fallback, pre, device, 1, readers=1)
+            pipe = self._single = GpuJpegPipeline(
+                self.fallback, pre, device, 1, readers=1, backend=self.backend
+            )
         read, refusal = pipe.load(source)
         if refusal is not None:
             return None
@@ -172,5 +178,5 @@ class GpuJpegDecoder:
             return None
         c = pre.crop_size
         levels = torch.empty((1, 3, c, c), dtype=torch.float32, device=device)
-        resize_crop_into(img, pre, levels[0], read.header.orientation)  # type: ignore[union-attr]
+        resize_crop_into(img, pre, levels[0], pipe.orientation(read))
         return normalise_into(levels, pre)
