@@ -98,7 +98,9 @@ def test_a_folder_without_classes_says_why_and_cannot_be_trained(model):
 
 def test_training_sends_the_options_and_shows_its_progress_then_its_result(model):
     scanned(model)
-    rec = Recorder(model, "trainRequested", "epochAdded", "resultChanged", "trainingFinished")
+    rec = Recorder(
+        model, "trainRequested", "runningChanged", "epochAdded", "resultChanged", "trainingFinished"
+    )
     model.set_epochs(8)
     model.set_fine_tune(True)
     model.set_augment(True)
@@ -131,6 +133,7 @@ def test_training_sends_the_options_and_shows_its_progress_then_its_result(model
     assert model.actions == TAUGHT
     assert model.progress == ProgressState(1, 1, "Done")
     assert rec.of("trainingFinished") == [("done",)]
+    assert rec.of("runningChanged") == [(True,), (False,)]  # the curve shows while it runs
 
 
 def test_a_cancelled_training_drops_its_late_answers_and_can_start_again(model):
