@@ -186,24 +186,13 @@ def _start_worker(shm_name: str, slot_bytes: int, budget: int, draft: int | None
 
     torch.set_num_threads(1)
     apply_image_settings()
+    # the workers share the main process's resource tracker: it unlinks the memory once
     shm = SharedMemory(name=shm_name)
-    _untrack(shm)
     _worker.update(
         shm=shm,
         slot_bytes=slot_bytes,
         decoder=PillowDecoder(pixel_budget=PixelBudget(budget), draft_oversample=draft),
     )
-
-
-def _untrack(shm: SharedMemory) -> None:
-    """The main process owns the memory: a worker's resource tracker must not unlink it."""
-    try:
-        from multiprocessing import resource_tracker
-
-        # the name the tracker knows it by ("/psm_..." on POSIX)
-        resource_tracker.unregister(getattr(shm, "_name", shm.name), "shared_memory")
-    except Exception:  # no tracker on this platform
-        pass
 
 
 def _started() -> int:
