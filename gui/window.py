@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from core import ClassificationResult
     from gui.drops import Source
     from gui.items import Item
-    from gui.teach_dialog import TeachDialog
     from gui.worker import Background
 
 __all__ = ["MainWindow"]
@@ -283,11 +282,6 @@ class MainWindow(QMainWindow):
 
     def export_results(self, path: str) -> int:
         return self.exporter.write(path)
-
-    @property
-    def teach_dialog(self) -> TeachDialog | None:
-        """`models.teach_dialog`, for the teach tests until the teach-model branch moves them."""
-        return self.models.teach_dialog
 
     # ================================================================== status, notices, errors
     def status(self) -> str:

@@ -149,7 +149,7 @@ def test_use_this_model_switches_the_window_to_the_taught_classes(
         if a.text() == "&Teach New Classes…"
     )
     action.trigger()
-    dialog = window.teach_dialog
+    dialog = window.models.teach_dialog
     qtbot.addWidget(dialog)
     dialog.model.models_dir = str(tmp_path)
     dialog.model.choose_backbone(str(checkpoint))

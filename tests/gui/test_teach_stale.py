@@ -40,7 +40,7 @@ def scanned(qtbot, dialog: TeachDialog, folder: Path) -> None:
 
 def test_start_from_is_the_model_the_window_uses(qtbot, window, checkpoint):
     window.models.open_teach_dialog()
-    dialog = window.teach_dialog
+    dialog = window.models.teach_dialog
     qtbot.addWidget(dialog)
     assert dialog.backbone_edit.text() == str(checkpoint)  # not "ImageNet weights"
 
