@@ -126,7 +126,7 @@ _EXPORTS = {
     "plan_sort": "core.library.sorting",
     "undo": "core.library.sorting",
     "is_unsure": "core.library.unsure",
-    "percent": "core.library.unsure",
+    "percent": "core.printable",
     "unsure_share": "core.library.unsure",
     # added as the window and the benchmarks came to need them
     "cpu_matrix_units": "core.devices",

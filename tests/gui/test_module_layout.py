@@ -69,6 +69,27 @@ def test_core_and_gui_modules_import_each_other_without_cycles():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def subsystem(module: str) -> str:
+    """core.decode.gpu -> core.decode; core.engine -> core.engine (a top-level module)."""
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def test_core_subsystems_depend_on_each_other_one_way():
+    """The library builds on teaching (reteach), so teaching must not need the library: every
+    arrow between core's subpackages and top-level modules points one way."""
+    graph: dict[str, set[str]] = {}
+    for name, deps in import_graph().items():
+        if name.startswith("core.") and name.count(".") >= 1:
+            graph.setdefault(subsystem(name), set()).update(
+                subsystem(d) for d in deps if d.startswith("core.")
+            )
+    graph = {a: deps - {a} for a, deps in graph.items()}
+    assert "core.teach" in graph and "core.library" in graph
+    cycle = find_cycle(graph)
+    assert cycle is None, "subsystem cycle: " + " -> ".join(cycle or [])
+
+
 def test_the_cycle_finder_finds_one():
     assert find_cycle({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}}) == [
         "a.x",
