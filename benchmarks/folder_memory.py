@@ -76,10 +76,10 @@ def child(folder: str, weights: str) -> dict[str, float]:
     samples = [after_load]
 
     def classified(index: int, _result: object) -> None:
-        table = window.results.table if window.results is not None else None
+        table = window.table.panel.table if window.table.panel is not None else None
         if table is not None:  # follow the run down the table: every row gets painted
-            proxy = window.results.proxy
-            table.scrollTo(proxy.mapFromSource(window.results.model.index(index, 0)))
+            proxy = window.table.panel.proxy
+            table.scrollTo(proxy.mapFromSource(window.table.panel.model.index(index, 0)))
             table.viewport().repaint()
         if index % 100 == 0:
             samples.append(_rss_mb())
@@ -95,7 +95,7 @@ def child(folder: str, weights: str) -> dict[str, float]:
     loop.exec()
     longest_stall = stalls.stop()
     done = sum(item.result is not None for item in window.items())
-    thumbs = window.results.model.thumbnail_count() if window.results is not None else 0
+    thumbs = window.table.panel.model.thumbnail_count() if window.table.panel is not None else 0
     window.close()
     app.processEvents()
     return {

@@ -30,5 +30,5 @@ def cmp(a, b):
 cmp("before_gpu_1","before_gpu_2"); cmp("before_gpu_1","after_gpu_1"); cmp("after_gpu_1","after_gpu_2"); cmp("before_cpu","after_cpu"); cmp("after_gpu_1","after_cpu")
 PY
 cp $W/*.err $OUT/ 2>/dev/null; head -c 2000 $W/after_gpu_1.err
-timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py tests/test_decoder_seam.py tests/test_engine.py tests/test_devices.py 2>&1 | tail -15
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py tests/test_decoder_routing.py tests/test_decoder_seam.py tests/test_engine.py tests/test_devices.py 2>&1 | tail -15
 echo "total $(( $(date +%s)-t0 )) s"

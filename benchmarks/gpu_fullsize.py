@@ -7,6 +7,8 @@ EXIF-rotated, and a few PNGs; and, as a second row, the 1.5 MP folder of
 
 - the GPU path as the CLI runs it (`Classifier(..., decoder=GpuJpegDecoder())`, `classify_many`,
   batch 8);
+- the GPU path with Pillow's share on threads, as before the worker processes
+  (`GpuJpegDecoder(processes=0)`);
 - the Pillow path on the same GPU (`decoder=PillowDecoder()`);
 
 in images/s and megapixels/s, with the GPU path's top-1 agreement with the Pillow path (fp32).
@@ -94,6 +96,7 @@ def folder_row(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, An
     from core import Classifier, GpuJpegDecoder, PillowDecoder, load_checkpoint
 
     gpu = Classifier(load_checkpoint(checkpoint), "cuda", decoder=GpuJpegDecoder())
+    threads = Classifier(load_checkpoint(checkpoint), "cuda", decoder=GpuJpegDecoder(processes=0))
     pillow = Classifier(load_checkpoint(checkpoint), "cuda", decoder=PillowDecoder())
 
     def run(c: Classifier) -> list[Any]:
@@ -102,12 +105,18 @@ def folder_row(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, An
         return out
 
     log(f"  agreement pass on {len(files)} files")
-    a, b = run(gpu), run(pillow)
+    a, b, c = run(gpu), run(pillow), run(threads)
     both = [(x, y) for x, y in zip(a, b, strict=True) if x.ok and y.ok]
     same = sum(x.top.index == y.top.index for x, y in both)
     errors_same = [x.path for x in a if not x.ok] == [y.path for y in b if not y.ok]
+    errors_same = errors_same and [x.path for x in c if not x.ok] == [y.path for y in b if not y.ok]
     log(f"  {rounds} interleaved rounds")
-    t = interleaved({"gpu path": lambda: run(gpu), "pillow path": lambda: run(pillow)}, rounds, 0)
+    paths = {
+        "gpu path": lambda: run(gpu),
+        "gpu path, Pillow on threads": lambda: run(threads),
+        "pillow path": lambda: run(pillow),
+    }
+    t = interleaved(paths, rounds, 0)
     mp = _megapixels_of(files)
     row: dict[str, Any] = {"files": len(files), "megapixels": round(mp, 1)}
     for name, seconds in t.items():
@@ -123,6 +132,9 @@ def folder_row(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, An
         }
     row["gpu_over_pillow"] = round(
         row["gpu path"]["images_per_s"] / row["pillow path"]["images_per_s"], 2
+    )
+    row["processes_over_threads"] = round(
+        row["gpu path"]["images_per_s"] / row["gpu path, Pillow on threads"]["images_per_s"], 2
     )
     row["agreement_top1"] = {"same": same, "of": len(both), "share": round(same / len(both), 4)}
     row["same_files_failed"] = errors_same
@@ -183,7 +195,7 @@ def markdown(res: dict[str, Any]) -> str:
     for key, label in (("fullsize", "full-size"), ("small_1_5mp", "1.5 MP")):
         row = res[key]
         name = f"{label} ({row['files']} files, {row['megapixels']:.0f} MP)"
-        for path in ("gpu path", "pillow path"):
+        for path in ("gpu path", "gpu path, Pillow on threads", "pillow path"):
             r = row[path]
             extra = (
                 f"{row['gpu_over_pillow']:.2f}x | {row['agreement_top1']['share'] * 100:.1f}%"

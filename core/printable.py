@@ -55,3 +55,8 @@ def summary(sentences: list[str], shown_at_most: int = 3) -> list[str]:
         return sentences
     rest = len(sentences) - shown_at_most
     return [*sentences[:shown_at_most], f"… and {rest} more like these."]
+
+
+def percent(value: float) -> str:
+    """0.6 as "60%", 0.125 as "12.5%": a threshold as a person reads it."""
+    return f"{value * 100:.4g}%"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QWidget
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QPaintEvent
+
+    from core import EpochStats
 
 
 class AccuracyCurve(QWidget):
@@ -18,7 +23,7 @@ class AccuracyCurve(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(260, 170)
-        self.epochs: list[Any] = []  # core.teach.training.EpochStats
+        self.epochs: list[EpochStats] = []
         self.total = 1
         self.best = 0
 
@@ -26,7 +31,7 @@ class AccuracyCurve(QWidget):
         self.epochs, self.total, self.best = [], max(1, total), 0
         self.update()
 
-    def add(self, stats: Any) -> None:
+    def add(self, stats: EpochStats) -> None:
         self.epochs.append(stats)
         self.update()
 
@@ -34,7 +39,7 @@ class AccuracyCurve(QWidget):
         self.best = epoch
         self.update()
 
-    def paintEvent(self, event: Any) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         fm = p.fontMetrics()

@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scripted = args.self_test or args.startup_probe
     joins = not scripted and not (args.weights or args.labels or args.device)
     if joins:
-        from gui.single_instance import hand_over
+        from gui.hand_over import hand_over
 
         if hand_over(args.images):
             return ExitCode.OK
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if instance is not None:
         instance.filesReceived.connect(lambda files: _open_from_outside(window, files))
     if sys.platform == "darwin" and not scripted:  # Finder's "Open" and "Open With"
-        from gui.single_instance import FileOpenCollector
+        from gui.file_open import FileOpenCollector
 
         finder = FileOpenCollector(app)
         app.installEventFilter(finder)
@@ -262,8 +262,7 @@ def _probe_first_paint(window, app) -> None:  # type: ignore[no-untyped-def]
                 os._exit(0)
             return False
 
-    window._first_paint_filter = FirstPaint(window)
-    window.installEventFilter(window._first_paint_filter)
+    window.installEventFilter(FirstPaint(window))  # the window, its parent, keeps it
 
 
 def _quiet_offscreen_warnings() -> None:

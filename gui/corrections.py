@@ -19,7 +19,8 @@ from core import ClassifierError, CorrectionStore
 from gui.file_job import FileJob
 
 if TYPE_CHECKING:
-    from gui.session import Item, Session
+    from gui.items import Item
+    from gui.session import Session
 
 
 class Corrections(QObject):
@@ -38,8 +39,8 @@ class Corrections(QObject):
         self._before: dict[str, str] | None = None  # top-1 by item, while re-classifying
         self._retaught: Any = None
         self.note = ""
-        session.expanded.connect(self._reload)
-        session.runFinished.connect(self._after_reclassify)
+        session.items.expanded.connect(self._reload)
+        session.run.runFinished.connect(self._after_reclassify)
 
     # ---- the store -------------------------------------------------------------------
     def labels(self) -> dict[str, str]:
@@ -94,7 +95,7 @@ class Corrections(QObject):
 
         folder = Path(models_dir or _models_dir())
         out = folder / f"corrections-{time.strftime('%Y%m%d-%H%M%S')}.pth"
-        backbone = self.session.weights
+        backbone = self.session.model_state.weights
         self.job = FileJob(lambda _p: teach_from_corrections(corrections, backbone, out), self)
         self.job.finished.connect(self._taught)
         self.job.failed.connect(self._teach_failed)
@@ -118,7 +119,7 @@ class Corrections(QObject):
         self.failed.emit("Teaching from corrections failed", message)
 
     def _after_reclassify(self) -> None:
-        if self._before is None or self.session.running():
+        if self._before is None or self.session.run.running():
             return
         before, self._before = self._before, None
         after = {

@@ -1,167 +1,142 @@
-"""Keeps the image view and the prediction panel on the session's current item: its photo,
-its bars and meta line, and its heat map while the heat-map action is on.
+"""Which image of the drop is shown, and its heat map, without any widget.
 
-It reads the session and writes to the two widgets; clicks on a bar and the heat-map action
-come back here as the user's intents and go to the session.
+The heat map is asked of the worker for the image shown and the prediction picked, tagged with
+an id: the answer to an older request is dropped here. The last few heat maps are kept, so
+flipping between classes or images is instant.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
+import collections
+from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
 
-from gui.prediction_panel import heat_text, meta_text
-from gui.resources import APP_NAME
-
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from PySide6.QtGui import QImage
 
-    from PySide6.QtGui import QAction, QImage
+    from gui.items import Item, Items
+    from gui.messages import HeatMap
+    from gui.model_state import ModelState
 
-    from core import ClassificationResult
-    from gui.image_view import ImageView
-    from gui.prediction_panel import PredictionPanel
-    from gui.session import Session
-    from gui.table_follow import TableFollower
-
-VIEW_MAX_SIDE = 2048  # longest side the loader decodes for the view, before the screen's scale
+HEAT_CACHE = 8  # heat maps kept, so flipping between classes or images is instant
 
 
-class CurrentItemView(QObject):
-    heatMapShown = Signal(object)  # HeatMap now drawn over the image
-    heatMapProblem = Signal(str)
+class HeatState(NamedTuple):
+    """What the heat-map area shows now: a heat map, or a line saying why there is none.
 
-    def __init__(
-        self,
-        session: Session,
-        view: ImageView,
-        panel: PredictionPanel,
-        heat_action: QAction,
-        follower: TableFollower | None = None,
-    ) -> None:
-        super().__init__(view)
-        self.session, self.view, self.panel, self.heat_action = session, view, panel, heat_action
-        # "3 of 21" for an item: the table's order when there is one (gui/table_follow.py).
-        self.position: Callable[[int], str] = lambda i: (
-            f"{i + 1} of {len(session.items)}" if len(session.items) > 1 else ""
-        )
-        if follower is not None:
-            self.position = follower.position
-            follower.orderChanged.connect(self.refresh)
-            follower.nothingShown.connect(self.show_nothing)
-        heat_action.setEnabled(False)  # nothing to map until an image is shown
-        session.imageLoaded.connect(self._on_image_loaded)
-        session.changed.connect(self.refresh)
-        session.heatChanged.connect(self._update_heat)
-        session.heatFailed.connect(self._on_heat_failed)
-        session.runStarted.connect(self.refresh)
-        session.itemClassified.connect(self._on_result)
-        session.runCancelled.connect(self.refresh)
-        panel.picked.connect(self.pick)
-        heat_action.toggled.connect(self._heat_toggled)
-        panel.set_heat_action(heat_action)
+    `rank` is the prediction to highlight, None where there is no prediction to point at.
+    (A NamedTuple, not a dataclass: importing dataclasses costs 2 ms before the first paint.)
+    """
 
-    def show(self, index: int) -> bool:
-        """Make item `index` current and ask for its photo; False if it already was (or isn't)."""
-        if not self.session.set_current(index):
+    heat: HeatMap | None
+    text: str
+    rank: int | None = None
+
+
+class CurrentItem(QObject):
+    """The index of the item shown (-1: none), the prediction picked and the heat maps."""
+
+    explainRequested = Signal(object)  # ExplainRequest, for the worker
+    imageLoaded = Signal(int, object, str)  # index of the item shown, QImage, error
+    heatChanged = Signal()  # a heat map arrived: ask `heat_state()` again
+    heatFailed = Signal(str)
+
+    def __init__(self, items: Items, model: ModelState, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.items, self.model = items, model
+        self.index = -1
+        self.heat_wanted = False  # the heat map is switched on
+        self.heat_rank = 0  # which of the current image's predictions the heat map shows
+        self.closing = False
+        self._explain_id = 0
+        self._heat_pending: tuple | None = None
+        self._heat_cache: collections.OrderedDict[tuple, HeatMap] = collections.OrderedDict()
+        items.viewLoaded.connect(self._on_view_loaded)
+        items.replacing.connect(self._forget)
+
+    def item(self) -> Item | None:
+        return self.items.get(self.index)
+
+    def set(self, index: int) -> bool:
+        """Make item `index` the current one; False when it already is or does not exist."""
+        if not 0 <= index < len(self.items) or index == self.index:
             return False
-        self.view.set_image(None)
-        self.view.set_overlay(None)
-        self.view.set_placeholder("Loading…")
-        self.heat_action.setEnabled(True)
-        self.session.request_image(index, self.view_side())
-        self.refresh()
+        self.index = index
+        self.heat_rank = 0
         return True
 
-    def show_nothing(self, text: str) -> None:
-        """No image to show (a filter hides them all): `text` where the photo and bars were."""
-        self.session.clear_current()
-        self.view.set_image(None)
-        self.view.set_overlay(None)
-        self.view.set_placeholder(text)
-        self.panel.show_placeholder(text, "")
-        self._title(None)
-        self.heat_action.setChecked(False)
-        self.heat_action.setEnabled(False)
+    def clear(self) -> None:
+        """No item is shown (a filter hides them all); the next one chosen is shown afresh."""
+        self.index = -1
 
-    def view_side(self) -> int:
-        return round(VIEW_MAX_SIDE * min(2.0, self.view.devicePixelRatioF()))
+    def _forget(self) -> None:
+        """A new drop replaces the items: no item is shown, no heat map is of any use."""
+        self._heat_cache.clear()
+        self.index = -1
 
-    def _on_image_loaded(self, index: int, image: QImage, error: str) -> None:
-        self.view.set_image(None if error else image)
-        if error:
-            self.view.set_placeholder(error)
+    def _on_view_loaded(self, index: int, image: QImage, error: str) -> None:
+        if index == self.index:
+            self.imageLoaded.emit(index, image, error)
 
-    def refresh(self) -> None:
-        self._refresh_predictions()
-        self._update_heat()
+    # ================================================================== heat map
+    def pick(self, rank: int) -> bool:
+        """Choose the current image's prediction `rank` (0 = top-1) for the heat map."""
+        item = self.item()
+        if item is None or item.result is None or not item.result.ok:
+            return False
+        self.heat_rank = max(0, min(rank, len(item.result.predictions) - 1))
+        return True
 
-    def _on_result(self, index: int, _result: ClassificationResult) -> None:
-        if index == self.session.current:
-            self.refresh()
+    def set_heat_wanted(self, on: bool) -> None:
+        self.heat_wanted = on
+        if not on:
+            self._heat_pending = None
 
-    def _refresh_predictions(self) -> None:
-        s = self.session
-        item = s.current_item()
-        if item is None:
+    def heat_state(self, max_side: int) -> HeatState:
+        """The heat map the current image and class call for, asked of the worker if not cached."""
+        item = self.item()
+        result = item.result if item is not None else None
+        if item is None or result is None or item.result_key != self.model.key():
+            return HeatState(None, "Waiting for the prediction…" if item else "")
+        if not result.ok:
+            return HeatState(None, "No heat map: this image could not be classified.")
+        self.heat_rank = min(self.heat_rank, len(result.predictions) - 1)
+        prediction = result.predictions[self.heat_rank]
+        key = (self.items.drop_id, self.index, prediction.index, item.result_key)
+        heat = self._heat_cache.get(key)
+        if heat is not None:
+            self._heat_cache.move_to_end(key)
+            return HeatState(heat, "", self.heat_rank)
+        waiting = HeatState(None, f"Making the heat map for “{prediction.label}”…", self.heat_rank)
+        if key != self._heat_pending:
+            self._heat_pending = key
+            self._explain_id += 1
+            from gui.messages import ExplainRequest
+
+            self.explainRequested.emit(
+                ExplainRequest(self._explain_id, item.source, prediction.index, max_side)
+            )
+        return waiting
+
+    def on_explained(self, request_id: int, heat: HeatMap) -> None:
+        if request_id != self._explain_id or self.closing or self._heat_pending is None:
             return
-        self.panel.show_name(item.name)
-        self._title(item.name)
-        result, stale = item.result, s.is_stale(item)
-        if result is None or (stale and not result.ok):
-            self.panel.show_waiting(s.waiting_text())
-            return
-        position = self.position(s.current)
-        source = s.model.source if s.model is not None else None
-        meta = meta_text(result, s.device_name(result.device), source, position)
-        selected = s.heat_rank if self.heat_action.isChecked() else None
-        self.panel.show_result(result, meta + ("  (updating…)" if stale else ""), selected)
+        self._heat_cache[self._heat_pending] = heat
+        while len(self._heat_cache) > HEAT_CACHE:
+            self._heat_cache.popitem(last=False)
+        self._heat_pending = None
+        self.heatChanged.emit()
 
-    def _title(self, name: str | None) -> None:
-        """The window's title: the file shown and the model ("chelsea.jpg — ImageNet"); Qt adds
-        the app's name after it on Linux and Windows."""
-        model = self.session.model.source if self.session.model is not None else None
-        parts = [p for p in (Path(name).name if name else None, model) if p]
-        self.view.window().setWindowTitle(" — ".join(parts) if parts else APP_NAME)
-
-    def pick(self, rank: int) -> None:
-        """Show the heat map of the current image's prediction `rank` (0 = top-1)."""
-        if not self.session.pick(rank):
+    def on_explain_failed(self, request_id: int, message: str) -> None:
+        if request_id != self._explain_id or self.closing:
             return
-        self.panel.bars.set_selected(self.session.heat_rank)
-        if self.heat_action.isChecked():
-            self._update_heat()
-        else:
-            self.heat_action.setChecked(True)  # asking about a class means: show me
+        self._heat_pending = None
+        self.heatFailed.emit(message)
 
-    def _heat_toggled(self, on: bool) -> None:
-        self.heat_action.setIconText("Hide heat map" if on else "Show heat map")
-        self.session.set_heat_wanted(on)
-        if on:
-            self._update_heat()
-            return
-        self.view.set_overlay(None)
-        self.panel.heat_label.setVisible(False)
-        self.panel.bars.set_selected(None)
+    def heat_maps_cached(self) -> int:
+        return len(self._heat_cache)
 
-    def _update_heat(self) -> None:
-        """Show the heat map the current image and class call for, or why there is none."""
-        if not self.heat_action.isChecked():
-            return
-        state = self.session.heat_state(self.view_side())
-        if state.rank is not None:
-            self.panel.bars.set_selected(state.rank)
-        self.view.set_overlay(state.heat.image if state.heat is not None else None)
-        if state.heat is None:
-            self.panel.set_heat_text(state.text)
-            return
-        self.panel.set_heat_text(heat_text(state.heat.label, state.heat.probability))
-        self.heatMapShown.emit(state.heat)
-
-    def _on_heat_failed(self, message: str) -> None:
-        if self.heat_action.isChecked():
-            self.view.set_overlay(None)
-            self.panel.set_heat_text(f"⚠ No heat map: {message}")
-        self.heatMapProblem.emit(message)
+    def close(self) -> None:
+        """Drop every heat map from now on."""
+        self.closing = True

@@ -39,11 +39,11 @@ class Exporter(QObject):
         self.window, self.session, self.table = window, session, table
         self.settings, self.action = settings, action
         action.triggered.connect(self.choose)
-        session.itemClassified.connect(self.update)
+        session.run.itemClassified.connect(self.update)
 
     def update(self, *_: object) -> None:
         """Export is offered once there is a result to write."""
-        self.action.setEnabled(self.session.has_results())
+        self.action.setEnabled(self.session.items.has_results())
 
     def rows(self) -> list[ClassificationResult]:
         """What Export writes: the results the table shows, in its order (or the one image)."""

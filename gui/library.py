@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from core import ClassificationResult
     from gui.menus import Menus
-    from gui.results import ResultsPanel
     from gui.results_area import ResultsArea
+    from gui.results_panel import ResultsPanel
     from gui.review import ReviewDialog
     from gui.session import Session
     from gui.settings import Settings
@@ -60,14 +60,16 @@ class Library(QObject):
         self.correct_action.setShortcut(QKeySequence("F2"))
         self.correct_action.setToolTip("Give the selected photo its right class")
         self.correct_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.correct_action.triggered.connect(lambda: self.ask_correction(session.current))
+        self.correct_action.triggered.connect(
+            lambda: self.ask_correction(session.current_item.index)
+        )
         self.similar_action = QAction("Find &Similar", window)
         self.similar_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         self.similar_action.setToolTip("The photos of the folder most like the selected one")
         self.similar_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.similar_action.triggered.connect(lambda: self.find_similar(session.current))
-        session.itemClassified.connect(self._update)
-        session.expanded.connect(self._update)
+        self.similar_action.triggered.connect(lambda: self.find_similar(session.current_item.index))
+        session.run.itemClassified.connect(self._update)
+        session.items.expanded.connect(self._update)
         self._update()
 
     def results(self) -> list[ClassificationResult]:
@@ -93,7 +95,8 @@ class Library(QObject):
         if not 0 <= index < len(self.session.items):
             return None
         item = self.session.items[index]
-        labels = self.session.model.labels if self.session.model is not None else ()
+        info = self.session.model_state.info
+        labels = info.labels if info is not None else ()
         result = item.result
         current = self.corrections.labels().get(item.name) or (
             result.top.label if result is not None and result.ok else ""
@@ -112,7 +115,7 @@ class Library(QObject):
 
         if self.review is not None:
             self.review.close()
-        items = self.session.items
+        items = self.session.items.as_list()
         labels = self.corrections.labels()
         order = review_order(items, self.threshold.value)
         self.review = ReviewDialog(self.window, items, order, labels.get)
@@ -180,7 +183,7 @@ class Library(QObject):
 
     def _update(self, *_: object) -> None:
         for action in self.actions:
-            action.setEnabled(self.session.has_results())
+            action.setEnabled(self.session.items.has_results())
 
     def _remember(self, value: float) -> None:
         self.settings.unsure_threshold = value

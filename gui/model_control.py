@@ -3,7 +3,7 @@
 File > Load Weights…, Load Labels… and Use ImageNet Weights; the dialog that comes when no
 model could be loaded; Model > Teach New Classes…, whose taught model can be used here; the
 Device menu and Help > Devices…. What the user chooses is remembered in the settings when the
-window is interactive. The loading itself is the session's, on the worker.
+window is interactive. The loading itself is the model state's (gui/model_state.py), on the worker.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow, QPushButton
 
     from core import DeviceInfo, ModelInfo
-    from gui.current_item import CurrentItemView
+    from gui.current_item_view import CurrentItemView
     from gui.dialogs import ModelDialog
     from gui.menus import Menus
     from gui.messages import ModelFailure
-    from gui.session import Session
+    from gui.model_state import ModelState
     from gui.settings import Settings
     from gui.status import StatusBar
     from gui.teach_dialog import TeachDialog
@@ -37,7 +37,7 @@ class ModelControl(QObject):
     def __init__(
         self,
         window: QMainWindow,
-        session: Session,
+        model: ModelState,
         settings: Settings,
         menus: Menus,
         status_bar: StatusBar,
@@ -45,43 +45,43 @@ class ModelControl(QObject):
         interactive: bool,
     ) -> None:
         super().__init__(window)
-        self.window, self.session, self.settings, self.menus = window, session, settings, menus
+        self.window, self.model, self.settings, self.menus = window, model, settings, menus
         self.status_bar, self.shown, self.interactive = status_bar, shown, interactive
         self.dialog: ModelDialog | None = None
         self.retry_button: QPushButton | None = None
         self.choose_button: QPushButton | None = None
         self.teach_dialog: TeachDialog | None = None
-        session.modelLoaded.connect(self._on_loaded)
-        session.modelFailed.connect(self._on_failed)
-        session.devicesListed.connect(self._on_devices)
-        session.deviceChanged.connect(self._on_device_changed)
-        session.deviceFailed.connect(self._on_device_failed)
+        model.modelLoaded.connect(self._on_loaded)
+        model.modelFailed.connect(self._on_failed)
+        model.devicesListed.connect(self._on_devices)
+        model.deviceChanged.connect(self._on_device_changed)
+        model.deviceFailed.connect(self._on_device_failed)
         menus.weights_action.triggered.connect(self.choose_weights)
         menus.labels_action.triggered.connect(self.choose_labels)
         menus.imagenet_action.triggered.connect(self.use_imagenet)
         menus.teach_action.triggered.connect(self.open_teach_dialog)
         menus.devices_action.triggered.connect(self.show_devices)
-        menus.deviceChosen.connect(session.switch_device)
+        menus.deviceChosen.connect(model.switch_device)
 
     # ---- loading -----------------------------------------------------------------------------
     def load_weights(self, path: str, labels: str | None = None) -> None:
         """Load the user's checkpoint (and labels); on failure the current model stays."""
-        self.session.load(path, labels, remember=True)
+        self.model.load(path, labels, remember=True)
 
     def use_imagenet(self) -> None:
-        self.session.load(None, None, remember=True)
+        self.model.load(None, None, remember=True)
 
     def choose_weights(self) -> None:
         from gui import dialogs
 
-        path = dialogs.open_weights(self.window, self._folder_of(self.session.weights))
+        path = dialogs.open_weights(self.window, self._folder_of(self.model.weights))
         if path:
             self.load_weights(path)
 
     def choose_labels(self) -> None:
         from gui import dialogs
 
-        s = self.session
+        s = self.model
         path = dialogs.open_labels(self.window, self._folder_of(s.labels or s.weights))
         if path:
             s.load(s.weights, path, remember=True)
@@ -91,10 +91,10 @@ class ModelControl(QObject):
 
     def _on_loaded(self, info: ModelInfo) -> None:
         self.status_bar.progress.setVisible(False)
-        if self.session.load_remember and self.interactive:
-            self.settings.weights, self.settings.labels = self.session.pending_model
+        if self.model.remember and self.interactive:
+            self.settings.weights, self.settings.labels = self.model.pending
         self._check_device(info.device)
-        self.status_bar.show_ready(self.session.model)
+        self.status_bar.show_ready(self.model.info)
         if info.notes:  # class names it stores that do not fit, say
             self.notice.emit(" ".join(info.notes))
         self.ready.emit(info)
@@ -102,8 +102,8 @@ class ModelControl(QObject):
     def _on_failed(self, failure: ModelFailure) -> None:
         self.status_bar.progress.setVisible(False)
         self.problem.emit(failure.message)
-        if self.session.model is not None:
-            self.status_bar.show_ready(self.session.model)
+        if self.model.info is not None:
+            self.status_bar.show_ready(self.model.info)
             self.failed.emit("The weights could not be loaded", failure.message)
             return
         self.status_bar.say(
@@ -114,9 +114,7 @@ class ModelControl(QObject):
             return
         from gui.dialogs import ModelDialog
 
-        box = ModelDialog(
-            self.window, failure, own_weights=self.session.pending_model[0] is not None
-        )
+        box = ModelDialog(self.window, failure, own_weights=self.model.pending[0] is not None)
         self.dialog = box
         self.retry_button, self.choose_button = box.retry_button, box.choose_button
         box.buttonClicked.connect(lambda button: self._dialog_done(box.choice(button)))
@@ -131,11 +129,11 @@ class ModelControl(QObject):
             self.dialog = box  # the folder is open beside it: the choice is still to be made
             QTimer.singleShot(0, box.open)
         elif choice == "retry":
-            self.session.retry_load()
+            self.model.retry_load()
         elif choice == "choose":
             QTimer.singleShot(0, self.choose_weights)
         elif choice == "imagenet":
-            self.session.load(None, None, remember=True)
+            self.model.load(None, None, remember=True)
 
     def open_teach_dialog(self) -> None:
         """Model > Teach New Classes…: one dialog, kept, whose taught model the window can use."""
@@ -144,14 +142,14 @@ class ModelControl(QObject):
         if self.teach_dialog is None:
             self.teach_dialog = TeachDialog(self.window)
             self.teach_dialog.useModel.connect(self.load_weights)
-        self.teach_dialog.follow_model(self.session.weights)  # offline, ImageNet cannot be had
+        self.teach_dialog.follow_model(self.model.weights)  # offline, ImageNet cannot be had
         self.teach_dialog.show()
 
     # ---- the device --------------------------------------------------------------------------
     def _on_devices(self, devices: list[DeviceInfo]) -> None:
         self.menus.set_devices(devices)
-        if self.session.model is not None:
-            self._check_device(self.session.model.device)
+        if self.model.info is not None:
+            self._check_device(self.model.info.device)
         from gui.devices_dialog import explain_missing_gpu
 
         explain_missing_gpu(self.menus.device_menu, self.show_devices)  # its tooltips say why
@@ -166,11 +164,11 @@ class ModelControl(QObject):
         if self.interactive:
             self.settings.device = info.device
         self._check_device(info.device)
-        self.status_bar.show_ready(self.session.model)
+        self.status_bar.show_ready(self.model.info)
 
     def _on_device_failed(self, message: str) -> None:
         self.deviceProblem.emit(message)
-        model = self.session.model
+        model = self.model.info
         if model is None:  # while loading: the worker fell back to the CPU
             self.notice.emit(f"{message} The model runs on the CPU instead.")
             return
@@ -180,5 +178,5 @@ class ModelControl(QObject):
 
     def _check_device(self, device: str) -> None:
         self.menus.check_device(device)
-        model = self.session.model
+        model = self.model.info
         self.status_bar.show_device(model.device_name if model is not None else None)

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QSplitter
 
     from core import ClassificationResult
-    from gui.results import ResultsPanel
-    from gui.session import Item, Session
+    from gui.items import Item
+    from gui.results_panel import ResultsPanel
+    from gui.session import Session
 
 THUMB_SIDE = 28  # rows of 34 px: ten of them under the photo on a 1366x768 screen
 
@@ -32,12 +33,13 @@ class ResultsArea(QObject):
         super().__init__(splitter)
         self.session, self.splitter, self.export_action = session, splitter, export_action
         self.panel: ResultsPanel | None = None  # built with the first drop of many images
-        session.thumbnailLoaded.connect(self._on_thumbnail)
-        session.runStarted.connect(self._on_run_started)
-        session.runAbandoned.connect(self._on_run_abandoned)
-        session.itemClassified.connect(self._on_result)
-        session.runFinished.connect(self._on_run_finished)
-        session.runCancelled.connect(self._on_run_cancelled)
+        session.items.thumbnailLoaded.connect(self._on_thumbnail)
+        run = session.run
+        run.runStarted.connect(self._on_run_started)
+        run.runAbandoned.connect(self._on_run_abandoned)
+        run.itemClassified.connect(self._on_result)
+        run.runFinished.connect(self._on_run_finished)
+        run.runCancelled.connect(self._on_run_cancelled)
 
     def shown(self) -> bool:
         return self.panel is not None and len(self.session.items) > 1
@@ -69,16 +71,16 @@ class ResultsArea(QObject):
     def shown_results(self) -> list[ClassificationResult]:
         """What File > Export and the library's dialogs work on: the results of the items the
         table shows, in its order (those without a result yet left out)."""
-        return self.session.results_in(self.shown_rows())
+        return self.session.items.results_in(self.shown_rows())
 
     def _build(self) -> ResultsPanel:
         if self.panel is None:
-            from gui.results import ResultsPanel
+            from gui.results_panel import ResultsPanel
 
             self.panel = ResultsPanel(THUMB_SIDE)
             self.panel.picked.connect(self.picked)
-            self.panel.cancelRequested.connect(self.session.cancel_run)
-            self.panel.resumeRequested.connect(self.session.classify_stale)
+            self.panel.cancelRequested.connect(self.session.run.cancel_run)
+            self.panel.resumeRequested.connect(self.session.run.classify_stale)
             self.panel.model.thumbnailWanted.connect(self._want_thumbnail)
             self.panel.table.addAction(self.export_action)
             self.splitter.addWidget(self.panel)
@@ -91,7 +93,7 @@ class ResultsArea(QObject):
 
     def _want_thumbnail(self, index: int) -> None:
         side = round(THUMB_SIDE * self.splitter.devicePixelRatioF())
-        self.session.request_image(index, side, "thumb")
+        self.session.items.request_image(index, side, "thumb")
 
     def _on_thumbnail(self, index: int, image: QImage) -> None:
         if self.panel is not None:
@@ -108,7 +110,7 @@ class ResultsArea(QObject):
     def _on_result(self, index: int, _result: ClassificationResult) -> None:
         if self.shown():
             self.panel.item_changed(index)
-            self.panel.advance(self.session.run_done)
+            self.panel.advance(self.session.run.done)
 
     def _on_run_finished(self) -> None:
         if self.panel is not None:

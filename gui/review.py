@@ -16,7 +16,7 @@ from core import is_unsure
 from gui.widgets import percent_text
 
 if TYPE_CHECKING:
-    from gui.session import Item
+    from gui.items import Item
 
 KEYS = (
     "Enter: the top-1 is right · 1-5: that prediction is right · C: another class… · "

@@ -1,191 +1,37 @@
-"""One window per user session: a second launch hands its files to the window already open.
+"""One window per user session: the running app takes the files later launches hand over.
 
 A launch first asks the running app over a local socket (`QLocalSocket`: a Unix socket, a named
-pipe on Windows). If the app greets it, the launch sends the files it was given and exits, having
-imported only QtCore and QtNetwork: no widgets, no torch. Otherwise it starts the window and
-listens (`InstanceServer`). A socket left behind by a crash, or held by an app that does not
-answer within a few seconds (hung), is taken over. On macOS, Finder sends files to the running
-app itself, as `QFileOpenEvent`s: `FileOpenCollector` turns them into one request.
+pipe on Windows; gui/hand_over.py is the launch's side and the exchange). If the app greets it,
+the launch sends its files and exits. Otherwise it starts the window and listens
+(`InstanceServer`). A socket left behind by a crash, or held by an app that does not answer
+within a few seconds (hung), is taken over. On macOS, Finder sends files to the running app
+itself (gui/file_open.py).
 
-The exchange, UTF-8 lines (JSON with non-ASCII escaped, so names that are not UTF-8 survive):
-
-    app    -> launch   resnet-classifier <pid>
-    launch -> app      {"files": ["/abs/path.jpg", ...], "more": true}   (a part of a big list)
-    launch -> app      {"files": [...]}          (the last part; no files: come to the front)
-    app    -> launch   ok
-
-Who may connect: on Linux the socket lives in `XDG_RUNTIME_DIR`, else in a folder of the temp
-folder that only this user may enter (its owner and mode are checked before each use: a folder
-someone else made first is not used, and the app runs without taking hand-overs); each
+Who may connect: the socket lives where only this user can reach it (gui/instance_name.py); each
 connection's peer must be this user (SO_PEERCRED). On Windows the pipe's ACL is this user's.
-A selection over 1 MiB of paths goes in parts, so one window gets it all.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import os
-import re
 import socket as pysocket
-import stat
 import struct
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
+
+from gui.hand_over import GREETING, MAX_REQUEST, answers
+from gui.instance_name import server_name
 
 log = logging.getLogger(__name__)
 
-GREETING = "resnet-classifier"
-CONNECT_MS = 1000  # a live app accepts at once; a full backlog or a hung app does not
-ANSWER_MS = 2000  # each line; the app answers from its UI thread, which only paints
-MAX_REQUEST = 1 << 20  # bytes: a line longer than this is not ours
-PART = MAX_REQUEST // 2  # a launch sends its paths in lines of about this many bytes
 MAX_FILES = 200_000  # paths in one hand-over, all parts together
 MAX_CLIENTS = 16  # launches talking at once; more are hung up on
 IDLE_S = 5.0  # a launch that sends nothing for this long is hung up on
-NAME_ENV = "RESNET_CLASSIFIER_INSTANCE"  # another socket name (tests, or two apps on purpose)
-
-
-def server_name() -> str | None:
-    """Per user, and on Linux per display: a window on another screen is not "this" window.
-
-    None when there is no folder only this user can enter (see `private_folder`).
-    """
-    override = os.environ.get(NAME_ENV, "").strip()
-    if override:
-        return override
-    if sys.platform in ("win32", "darwin"):  # a named pipe; a socket in the per-user TMPDIR
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):  # no name for this uid (a container, say)
-            user = "user"
-        return f"resnet-classifier-{_safe(user) or 'user'}"
-    display = _safe(os.environ.get("WAYLAND_DISPLAY") or os.environ.get("DISPLAY") or "")
-    folder = private_folder()
-    if folder is None:
-        return None
-    name = f"resnet-classifier-{display}" if display else "resnet-classifier"
-    return os.path.join(folder, f"{name}.sock")
-
-
-def private_folder() -> str | None:
-    """`XDG_RUNTIME_DIR`, else `<temp>/resnet-classifier-<uid>` (made 0700); None if neither is
-    a folder of this user's alone, so that no other user can take the socket or reach it."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    if runtime and _ours_alone(runtime):
-        return runtime
-    folder = os.path.join(tempfile.gettempdir(), f"resnet-classifier-{os.getuid()}")
-    try:
-        os.mkdir(folder, 0o700)
-    except FileExistsError:
-        pass  # ours from before, or someone else's: checked below
-    except OSError as exc:
-        log.warning("cannot make %s (%s): later launches open windows of their own", folder, exc)
-        return None
-    if not _ours_alone(folder):
-        log.warning(
-            "not using %s for the single-instance socket: it is not a folder of this user's "
-            "alone; later launches open windows of their own",
-            folder,
-        )
-        return None
-    return folder
-
-
-def _ours_alone(folder: str) -> bool:
-    try:
-        st = os.lstat(folder)
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
-
-
-def hand_over(files: Sequence[str], name: str | None = None) -> bool:
-    """Give the running app these files (none: bring it to the front); True if it took them.
-
-    False when no app listens, or when one holds the socket but does not answer in time: the
-    caller then starts its own window and takes the socket over.
-    """
-    name = name or server_name()
-    if name is None:
-        return False
-    socket = QLocalSocket()
-    socket.connectToServer(name)
-    if not socket.waitForConnected(CONNECT_MS):
-        log.info("no running app at %s (%s)", name, socket.errorString())
-        return False
-    try:
-        greeting = _read_line(socket, ANSWER_MS).split()
-        if len(greeting) != 2 or greeting[0] != GREETING:
-            log.info("the app at %s did not greet within %d ms", name, ANSWER_MS)
-            return False
-        _allow_to_come_forward(int(greeting[1]) if greeting[1].isdigit() else 0)
-        for line in requests(files):
-            socket.write(line)
-            while socket.bytesToWrite() > 0:
-                if not socket.waitForBytesWritten(ANSWER_MS):
-                    log.info("the app at %s stopped reading the files", name)
-                    return False
-        answer = _read_line(socket, ANSWER_MS)
-        if answer != "ok":
-            log.info("the app at %s did not take the files (%r)", name, answer)
-        return answer == "ok"
-    finally:
-        socket.abort()
-
-
-def requests(files: Sequence[str]) -> Iterator[bytes]:
-    """The lines that hand `files` over: parts of about `PART` bytes, the last without "more"."""
-    part: list[str] = []
-    size = 0
-    for path in (_absolute(f) for f in files):
-        cost = len(json.dumps(path)) + 2
-        if part and size + cost > PART:
-            yield _line(part, more=True)
-            part, size = [], 0
-        part.append(path)
-        size += cost
-    yield _line(part, more=False)
-
-
-def _line(files: list[str], more: bool) -> bytes:
-    # ASCII JSON: a name that is not UTF-8 travels as its \udcXX escapes and comes back whole.
-    request: dict[str, object] = {"files": files}
-    if more:
-        request["more"] = True
-    return (json.dumps(request) + "\n").encode("ascii")
-
-
-def _read_line(socket: QLocalSocket, timeout_ms: int) -> str:
-    while not socket.canReadLine():
-        if socket.bytesAvailable() > MAX_REQUEST or not socket.waitForReadyRead(timeout_ms):
-            return ""
-    return bytes(socket.readLine()).decode("utf-8", "replace").strip()
-
-
-def _absolute(path: str) -> str:
-    """The running app has its own working folder: relative paths are made absolute here."""
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", path):  # a URL, as some launchers pass
-        return path
-    return os.path.abspath(path)
-
-
-def _allow_to_come_forward(pid: int) -> None:
-    """Windows lets only the foreground process give the foreground away: this launch has it."""
-    if sys.platform == "win32" and pid:
-        import ctypes
-
-        ctypes.windll.user32.AllowSetForegroundWindow(pid)
 
 
 def peer_uid(socket: QLocalSocket) -> int | None:
@@ -251,7 +97,7 @@ class InstanceServer(QObject):
         if self._server.serverError() != QAbstractSocket.SocketError.AddressInUseError:
             log.warning("cannot listen at %s: %s", self.name, self._server.errorString())
             return False
-        if _answers(self.name):
+        if answers(self.name):
             log.info("another app answers at %s; this one will not take later launches", self.name)
             return False
         log.info("taking over %s: whoever held it does not answer", self.name)
@@ -355,47 +201,3 @@ class InstanceServer(QObject):
         log.info("another launch handed over %d files", len(files))
         self.filesReceived.emit(files)
         return False
-
-
-def _answers(name: str) -> bool:
-    """Does an app greet at this name? (A stale socket refuses; a hung app stays silent.)"""
-    socket = QLocalSocket()
-    socket.connectToServer(name)
-    try:
-        if not socket.waitForConnected(CONNECT_MS):
-            return False
-        return _read_line(socket, ANSWER_MS).startswith(GREETING)
-    finally:
-        socket.abort()
-
-
-class FileOpenCollector(QObject):
-    """macOS: files opened from Finder reach the app as QFileOpenEvents, one per file.
-
-    Install on the QApplication; files that arrive together are emitted as one list, so a
-    selection of five photos opens as one drop of five rather than five drops of one.
-    """
-
-    filesOpened = Signal(list)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._files: list[str] = []
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(150)
-        self._timer.timeout.connect(self._flush)
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.FileOpen:
-            path = event.file() or event.url().toLocalFile()  # type: ignore[attr-defined]
-            if path:
-                self._files.append(path)
-                self._timer.start()
-            return True
-        return super().eventFilter(obj, event)
-
-    def _flush(self) -> None:
-        files, self._files = self._files, []
-        if files:
-            self.filesOpened.emit(files)

@@ -11,7 +11,8 @@ from gui.plain_text import MESSAGE_LIMIT, NAME_LIMIT, plain, set_text, shown, ti
 
 if TYPE_CHECKING:
     from core import ClassificationResult, ModelInfo
-    from gui.session import Session
+    from gui.model_state import ModelState
+    from gui.run import Run
 
 NOTICE_STYLE = (
     "#notice { background: rgba(217, 83, 79, 40); border: 1px solid rgba(217, 83, 79, 160);"
@@ -61,24 +62,25 @@ class StatusBar(QStatusBar):
         self.addPermanentWidget(self.share)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.device)
-        self._session: Session | None = None
+        self._run: Run | None = None
 
-    def follow(self, session: Session) -> None:
-        """Say what the session is doing: its own lines, the download, how far a run is."""
-        self._session = session
-        session.statusChanged.connect(self.say)
-        session.downloadProgress.connect(self.show_download)
-        session.runStarted.connect(self._on_run_started)
-        session.itemClassified.connect(self._on_result)
-        session.runFinished.connect(lambda: self.show_ready(session.model))
-        session.runCancelled.connect(self._on_run_cancelled)
+    def follow(self, model: ModelState, run: Run) -> None:
+        """Say what the model and the run are doing: their own lines, the download, how far."""
+        self._run = run
+        model.statusChanged.connect(self.say)
+        model.downloadProgress.connect(self.show_download)
+        run.statusChanged.connect(self.say)
+        run.runStarted.connect(self._on_run_started)
+        run.itemClassified.connect(self._on_result)
+        run.runFinished.connect(lambda: self.show_ready(model.info))
+        run.runCancelled.connect(self._on_run_cancelled)
 
     def say(self, text: str) -> None:
         set_text(self.text, text.replace("\n", " "), MESSAGE_LIMIT)
 
     def show_ready(self, model: ModelInfo | None) -> None:
         """ "Ready: " and the weights, and the device, once a model is loaded (and no run goes)."""
-        if model is None or (self._session is not None and self._session.running()):
+        if model is None or (self._run is not None and self._run.running()):
             return
         extra = f" ({model.num_classes} classes)" if model.num_classes != 1000 else ""
         self.say(f"Ready: {model.source}{extra}")
@@ -111,14 +113,14 @@ class StatusBar(QStatusBar):
         self.say(f"Classifying {total} images…" if total > 1 else "Classifying…")
 
     def _on_result(self, _index: int, _result: ClassificationResult) -> None:
-        s = self._session
-        if s is not None and s.run_total > 1 and s.run_done < s.run_total:
-            self.say(f"Classified {s.run_done} of {s.run_total}…")
+        run = self._run
+        if run is not None and run.total > 1 and run.done < run.total:
+            self.say(f"Classified {run.done} of {run.total}…")
 
     def _on_run_cancelled(self, left: int) -> None:
-        s = self._session
-        if s is not None:
+        run = self._run
+        if run is not None:
             self.say(
-                f"Stopped: {s.run_done} of {s.run_total} classified; "
+                f"Stopped: {run.done} of {run.total} classified; "
                 f"{left} left as they were (Resume classifies them)."
             )

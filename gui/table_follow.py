@@ -6,7 +6,7 @@
 - The window's shortcuts that a text box would swallow (Ctrl+E is "end of line" in a Qt line
   edit on Linux) still reach the window while the filter box has the focus.
 
-The table itself (gui/results.py) knows nothing of this; it is built on the first drop of many
+The table itself (gui/results_panel.py) knows nothing of this; it is built on the first drop of many
 images, and this module takes it from there.
 """
 
@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QLabel
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
 
-    from gui.results import ResultsPanel
     from gui.results_area import ResultsArea
+    from gui.results_panel import ResultsPanel
     from gui.session import Session
 
 
@@ -90,14 +90,14 @@ class TableFollower(QObject):
         empty.setVisible(nothing)
         panel.table.setVisible(not nothing)
         # Called for every result of a sorted run: only O(1) work unless something is to change.
-        current = self.session.current
+        current = self.session.current_item.index
         if nothing and not self._emptied:
             self._emptied = True
             self.nothingShown.emit("No image matches the filter.")
         elif kept and (self._emptied or self._row(current) == -1):
             self._emptied = False
             self.moveTo.emit(panel.proxy.mapToSource(panel.proxy.index(0, 0)).row())
-        said = (self.session.current, self.position(self.session.current))
+        said = (self.session.current_item.index, self.position(self.session.current_item.index))
         if said != self._said:
             self._said = said
             self.orderChanged.emit()

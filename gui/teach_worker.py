@@ -9,9 +9,7 @@ checkpoint saved).
 from __future__ import annotations
 
 import dataclasses
-import threading
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPainter
@@ -20,6 +18,7 @@ from core import ClassifierError, collector_paused
 from gui.image_loader import decode_for_display
 from gui.imports import plain_imports
 from gui.reporting import reporting
+from gui.teach_messages import FoundClass, Scan, Taught, TrainRequest
 from gui.teach_naming import free_path
 
 THUMBS_PER_CLASS = 5
@@ -27,53 +26,12 @@ THUMB_SIDE = 48
 WRONG_SIDE = 256  # misclassified images, shown at this size when clicked
 
 
-# ---- plain data between the threads ----------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class FoundClass:
-    """A class as the dialog lists it: name, image count, a strip of a few thumbnails."""
-
-    name: str
-    count: int
-    strip: QImage
-
-
-@dataclasses.dataclass(frozen=True)
-class Scan:
-    folder: str
-    classes: tuple[FoundClass, ...]  # counts without the files that cannot be read
-    warnings: tuple[str, ...]
-    unreadable: tuple[str, ...] = ()  # "cat/IMG_1.jpg: not an image…", left out of training
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainRequest:
-    request_id: int
-    folder: str
-    backbone: str | None
-    epochs: int
-    fine_tune: bool
-    augment: bool
-    out_dir: str
-    name: str = ""  # the checkpoint's file name, without .pth (default: the folder's name)
-    cancel: threading.Event = dataclasses.field(default_factory=threading.Event, compare=False)
-
-
-@dataclasses.dataclass(frozen=True)
-class Taught:
-    """A finished training: the result without its weights, where they were saved, and the
-    held-out images it got wrong as pictures."""
-
-    result: Any  # core.teach.training.TrainingResult, state_dict emptied
-    path: str
-    wrong: tuple[tuple[Any, QImage], ...]  # (Misclassified, picture)
-
-
 class TeachWorker(QObject):
     """Scans, trains and saves on its own thread; answers by signals only."""
 
     scanned = Signal(int, object)  # request id, Scan
     scanFailed = Signal(int, str)
-    progressed = Signal(int, object)  # request id, core.teach.training.Progress
+    progressed = Signal(int, object)  # request id, core.Progress
     trained = Signal(int, object)  # request id, Taught
     trainFailed = Signal(int, str)
     cancelled = Signal(int)

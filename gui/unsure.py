@@ -92,10 +92,10 @@ class UnsureView(QObject):
     def __init__(self, session: Session, threshold: Threshold, status: Any) -> None:
         super().__init__(session)
         self.session, self.threshold, self.status = session, threshold, status
-        self.panel: Any = None  # gui.results.ResultsPanel (which imports this module)
+        self.panel: Any = None  # gui.results_panel.ResultsPanel (which imports this module)
         self.control: UnsureControl | None = None
         threshold.changed.connect(self._apply)
-        session.runFinished.connect(self.show_share)
+        session.run.runFinished.connect(self.show_share)
 
     def attach(self, panel: Any) -> None:
         """Put the control into `panel`'s bar (once, when the table is first built)."""

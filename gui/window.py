@@ -1,8 +1,9 @@
 """The main window: lays out the image view, the prediction panel and the results table, builds
 the menus, and connects them to the session and the background threads.
 
-State and request bookkeeping live in `Session` (gui/session.py); the panels only show what
-they are given and emit what the user asked for. What the user hands the window goes through
+State and request bookkeeping live in `Session` (gui/session.py) and its four small models
+(items, current item, run, model state); the panels only show what they are given and emit
+what the user asked for. What the user hands the window goes through
 `Intake` (gui/intake.py), the model and device through `ModelControl` (gui/model_control.py),
 the table through `ResultsArea` (gui/results_area.py), export through `Exporter`
 (gui/export.py). This module is the wiring between them.
@@ -11,12 +12,12 @@ the table through `ResultsArea` (gui/results_area.py), export through `Exporter`
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from gui.current_item import CurrentItemView
+from gui.current_item_view import CurrentItemView
 from gui.export import Exporter
 from gui.image_view import ImageView
 from gui.intake import Intake
@@ -26,7 +27,7 @@ from gui.model_control import ModelControl
 from gui.prediction_panel import PredictionPanel
 from gui.resources import APP_NAME
 from gui.results_area import ResultsArea
-from gui.session import Item, Session
+from gui.session import Session
 from gui.settings import Settings, default_size
 from gui.status import Notice, StatusBar
 from gui.table_follow import TableFollower
@@ -39,16 +40,12 @@ if TYPE_CHECKING:
 
     from core import ClassificationResult
     from gui.drops import Source
+    from gui.items import Item
     from gui.worker import Background
 
-__all__ = ["Item", "MainWindow"]
+__all__ = ["MainWindow"]
 
 log = logging.getLogger(__name__)
-
-
-def forwarded(helper: str, name: str) -> Any:
-    """A read-only attribute that is the window's `helper`'s `name`."""
-    return property(lambda window: getattr(getattr(window, helper), name))
 
 
 class MainWindow(QMainWindow):
@@ -106,10 +103,6 @@ class MainWindow(QMainWindow):
         self.view.setToolTip("Drop photos or a folder here, or press Ctrl+O / Ctrl+V")
         self.notice = Notice()
         self.panel = PredictionPanel()
-        # What the tests and the self-test read off, by the names they have always had.
-        self.title, self.bars, self.meta = self.panel.title, self.panel.bars, self.panel.meta
-        self.error, self.heat_button = self.panel.error, self.panel.heat_button
-        self.heat_label = self.panel.heat_label
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.view)
@@ -132,12 +125,9 @@ class MainWindow(QMainWindow):
 
         self.status_bar = StatusBar()
         self.setStatusBar(self.status_bar)
-        self.progress, self.device_label = self.status_bar.progress, self.status_bar.device
 
     def _connect(self) -> None:
         m, s = self.menus, self.session
-        self.paste_action, self.export_action = m.paste_action, m.export_action
-        self.heat_action, self.device_menu = m.heat_action, m.device_menu
         self.table = ResultsArea(s, self.main_splitter, m.export_action)
         self.table.picked.connect(self.show_item)
         self.follower = TableFollower(self.table, s, [m.export_action])
@@ -145,7 +135,7 @@ class MainWindow(QMainWindow):
         self.shown = CurrentItemView(s, self.view, self.panel, m.heat_action, self.follower)
         self.shown.heatMapShown.connect(self.heatMapShown)
         self.shown.heatMapProblem.connect(self.heatMapProblem)
-        self.status_bar.follow(s)
+        self.status_bar.follow(s.model_state, s.run)
         self.exporter = Exporter(self, s, self.table, self.settings, m.export_action)
         self.exporter.said.connect(self.status_bar.say)
         self.exporter.failed.connect(self.show_error)
@@ -156,7 +146,7 @@ class MainWindow(QMainWindow):
         self.intake.refused.connect(self.show_notice)
 
         self.models = ModelControl(
-            self, s, self.settings, m, self.status_bar, self.shown, self.interactive
+            self, s.model_state, self.settings, m, self.status_bar, self.shown, self.interactive
         )
         self.models.ready.connect(self.modelReady)
         self.models.problem.connect(self.modelProblem)
@@ -170,11 +160,11 @@ class MainWindow(QMainWindow):
         for action, which in ((m.about_action, "about"), (m.guide_action, "guide")):
             action.triggered.connect(lambda _=False, w=which: self._help(w))
         m.shortcuts_action.triggered.connect(lambda: self._help("shortcuts"))
-        s.expanded.connect(self._on_expanded)
+        s.items.expanded.connect(self._on_expanded)
         # Last, so that whoever listens hears of a result once the window shows it.
-        s.itemClassified.connect(self.itemClassified)
-        s.runFinished.connect(self.runFinished)
-        s.runCancelled.connect(self.runCancelled)
+        s.run.itemClassified.connect(self.itemClassified)
+        s.run.runFinished.connect(self.runFinished)
+        s.run.runCancelled.connect(self.runCancelled)
 
     def _wire_background(self) -> None:
         from gui.worker import Background
@@ -208,7 +198,8 @@ class MainWindow(QMainWindow):
         self.background.start()
         if self._start_images:
             self.open_sources(self._start_images, self._start_problems)
-        self.session.load(self.session.weights, self.session.labels, remember=False)
+        model = self.session.model_state
+        model.load(model.weights, model.labels, remember=False)
 
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint and not self._painted:
@@ -248,14 +239,15 @@ class MainWindow(QMainWindow):
     def _on_expanded(self, problems: list[str], replaced: bool) -> None:
         if problems:
             self.show_notice(" ".join(problems))
+        s = self.session
         if not replaced:  # nothing in the drop could be opened: what was shown (or runs) stays
-            self.status_bar.show_ready(self.session.model)
+            self.status_bar.show_ready(s.model_state.info)
             return
-        self.table.show_items(self.session.items)
+        self.table.show_items(s.items.as_list())
         self.exporter.update()
-        self.show_item(self.session.first_new)
-        if self.session.model is not None:
-            self.session.classify_stale()
+        self.show_item(s.items.first_new)
+        if s.model_state.info is not None:
+            s.run.classify_stale()
         else:
             self.shown.refresh()
 
@@ -267,10 +259,10 @@ class MainWindow(QMainWindow):
     def _step(self, delta: int) -> None:
         """The next or previous image, in the table's order when there is a table."""
         if self.session.items:
-            self.show_item(self.table.step(self.session.current, delta))
+            self.show_item(self.table.step(self.session.current_item.index, delta))
 
     def current_index(self) -> int:
-        return self.session.current
+        return self.session.current_item.index
 
     def items(self) -> list[Item]:
         return list(self.session.items)
@@ -280,7 +272,7 @@ class MainWindow(QMainWindow):
         self.models.load_weights(path, labels)
 
     def switch_device(self, device: str) -> None:
-        self.session.switch_device(device)
+        self.session.model_state.switch_device(device)
 
     def device_actions(self) -> list[QAction]:
         return self.menus.device_actions()
@@ -290,13 +282,6 @@ class MainWindow(QMainWindow):
 
     def export_results(self, path: str) -> int:
         return self.exporter.write(path)
-
-    # Parts of the window's helpers, by the names they have always had here.
-    results = forwarded("table", "panel")  # the ResultsPanel, once built
-    teach_dialog = forwarded("models", "teach_dialog")
-    model_dialog = forwarded("models", "dialog")
-    retry_button = forwarded("models", "retry_button")
-    choose_button = forwarded("models", "choose_button")
 
     # ================================================================== status, notices, errors
     def status(self) -> str:

@@ -21,6 +21,7 @@ from core.decode.gpu_decode import draft_factor, normalise_into, orient, resize_
 from core.decode.gpu_pipeline import GpuJpegPipeline
 from core.decode.gpu_run import PipelineRun
 from core.decode.jpeg_header import as_one_by_one_sampling, parse_jpeg_header
+from core.decode.nvjpeg import installed_backend as installed_jpeg_backend
 from core.decode.pillow import PillowDecoder
 from core.decode.preprocess import Preprocess
 from core.engine import Classifier
@@ -398,3 +399,27 @@ def test_on_cuda_one_photo_and_decode_cpu(on_cuda: Classifier, photos, checkpoin
     ref = cpu_decode.classify(photos["chelsea"])
     assert gpu.top.index == ref.top.index
     assert gpu.top.probability == pytest.approx(ref.top.probability, abs=0.02)
+
+
+# ---- the decoding backend -------------------------------------------------------------------
+@pytest.mark.skipif(installed_jpeg_backend() != "torchcodec", reason="needs TorchCodec")
+def test_torchcodec_and_torchvision_give_the_same_rows_every_orientation_once(
+    classifier: Classifier, mixed_folder: list[Path], portrait: Image.Image, tmp_path: Path
+):
+    turned = []
+    for o in range(1, 9):  # TorchCodec turns pictures upright itself: never twice
+        p = tmp_path / f"o{o}.jpg"
+        p.write_bytes(with_orientation(portrait, o))
+        turned.append(p)
+    sources = [*mixed_folder, *turned]
+    rows = {}
+    for backend in ("torchcodec", "torchvision"):
+        pre, device = classifier.model.preprocess, classifier.device
+        pipe = GpuJpegPipeline(PillowDecoder(), pre, device, 4, 2, backend=backend)
+        assert pipe.nvjpeg.backend == backend
+        batches = list(GpuJpegDecoder.run(pipe, sources, lambda: False))
+        rows[backend] = torch.cat([b.tensor for b in batches])
+        assert [n for b in batches for n in b.names] == [str(p) for p in sources]
+    assert torch.equal(rows["torchcodec"], rows["torchvision"])
+    pillow = torch.stack([classifier.prepare(p) for p in turned])
+    assert (rows["torchcodec"][-8:] - pillow).abs().mean() < 0.02

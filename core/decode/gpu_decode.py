@@ -1,9 +1,6 @@
 """JPEGs decoded by nvJPEG, then oriented, resized, cropped and normalised as tensors.
 
-`torchvision.io.decode_jpeg(list, device="cuda")` sends the baseline JPEGs of a list to the
-GPU's hardware decoders in one batched call (NVJPG engines on A100/H100; other GPUs decode on
-their cores) and the rest one by one with the Huffman pass on the CPU. The call holds a global
-lock and waits for its stream, so one thread calls it (`core.decode.gpu_run` schedules around it).
+The decoding itself is `core.decode.nvjpeg`'s; here is what follows it.
 
 The tensor steps (`orient`, `resize_crop_into`, `normalise_into`) are plain torch and run on any
 device: the tests check them on the CPU against Pillow.
@@ -13,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from core.decode.batch import Prepared, PreparedBatch
-from core.decode.jpeg_header import JpegHeader, as_one_by_one_sampling
+from core.decode.jpeg_header import JpegHeader
 from core.decode.preprocess import Preprocess
 
 log = logging.getLogger(__name__)
@@ -139,11 +135,12 @@ class BatchAssembly:
         self.reads = [None] * self.size
         self.missing = self.size
 
-    def put_decoded(self, i: int, r: FileRead, img: torch.Tensor) -> None:
+    def put_decoded(self, i: int, r: FileRead, img: torch.Tensor, orientation: int) -> None:
+        """A decoded picture into row `i`, turned by `orientation` (1: already upright)."""
         if self.levels is None:
             c = self.pre.crop_size
             self.levels = torch.empty((self.size, 3, c, c), device=self.device)
-        resize_crop_into(img, self.pre, self.levels[i], r.header.orientation)  # type: ignore[union-attr]
+        resize_crop_into(img, self.pre, self.levels[i], orientation)
         self.on_gpu.append(i)
         self.put(i, r)
 
@@ -194,111 +191,3 @@ def _ok(r: FileRead) -> bool:
 
 def _error(r: FileRead) -> str | None:
     return r.prepared.error if r.prepared is not None else "unreadable"
-
-
-# ---- nvJPEG ----------------------------------------------------------------------------------
-class NvJpeg:
-    """Batched decoding on one device: colour and greyscale JPEGs in one call, as RGB.
-
-    Greyscale comes out as three equal channels, as Pillow's conversion gives (measured on the
-    H100: no level differs, and one call for both is 9% faster than a call for each). A list
-    nvJPEG refuses as a whole is retried file by file; a file it still refuses comes back as
-    None (the pipeline sends it to Pillow).
-    """
-
-    def __init__(self, device: torch.device, count: Callable[[str], None] | None = None) -> None:
-        from torchvision.io import ImageReadMode, decode_jpeg
-
-        self.device = device
-        self._decode, self._rgb = decode_jpeg, ImageReadMode.RGB
-        self._count = count or (lambda route: None)
-
-    def decode(self, data: Sequence[torch.Tensor]) -> list[torch.Tensor | None]:
-        """3xHxW uint8 images on the device, None where nvJPEG refuses a file."""
-        return self._all(list(data), self._rgb)
-
-    def _all(self, data: list[torch.Tensor], mode: object) -> list[torch.Tensor | None]:
-        if not data:
-            return []
-        try:
-            return list(self._decode(data, mode=mode, device=self.device))
-        except RuntimeError as exc:
-            log.debug("batched GPU decode failed (%s); one by one", exc)
-            self._count("nvJPEG batch refused, retried file by file")
-        out: list[torch.Tensor | None] = []
-        for d in data:
-            try:
-                out.append(self._decode([d], mode=mode, device=self.device)[0])
-            except RuntimeError as exc:
-                log.info("the GPU cannot decode a file (%s); Pillow instead", exc)
-                self._count("nvJPEG refused, then Pillow")
-                out.append(None)
-        return out
-
-
-def gpu_decode_unavailable(device: torch.device) -> str | None:
-    """Why JPEGs cannot be decoded on `device`, or None when they can (tried once, cached)."""
-    key = str(device)
-    if key not in _PROBED:
-        _PROBED[key] = _probe(device)
-    return _PROBED[key]
-
-
-_PROBED: dict[str, str | None] = {}
-
-
-def _probe(device: torch.device) -> str | None:
-    if device.type != "cuda" or not torch.cuda.is_available():
-        return "not a CUDA device"
-    try:
-        import io
-
-        from PIL import Image
-        from torchvision.io import ImageReadMode, decode_jpeg
-
-        buf = io.BytesIO()
-        Image.new("RGB", (16, 16), (200, 30, 30)).save(buf, "JPEG")
-        data = torch.frombuffer(bytearray(buf.getvalue()), dtype=torch.uint8)
-        decode_jpeg([data], mode=ImageReadMode.RGB, device=device)
-        return None
-    except Exception as exc:  # no nvJPEG in this torchvision, a driver problem...
-        return f"{type(exc).__name__}: {exc}"
-
-
-def greyscale_decoded_right(device: torch.device) -> bool:
-    """Whether nvJPEG decodes greyscale JPEGs on `device` as Pillow does, once their sampling
-    is written as 1x1 (`as_one_by_one_sampling`). Tried once per device on small files stored
-    with each sampling Pillow writes; where it fails, greyscale JPEGs take the Pillow path."""
-    key = str(device)
-    if key not in _GREY_OK:
-        _GREY_OK[key] = _probe_grey(device)
-    return _GREY_OK[key]
-
-
-_GREY_OK: dict[str, bool] = {}
-
-
-def _probe_grey(device: torch.device) -> bool:
-    import io
-
-    from PIL import Image
-    from torchvision.io import ImageReadMode, decode_jpeg
-
-    ramp = torch.arange(96 * 80, dtype=torch.int64).reshape(80, 96)
-    pixels = ((ramp * 37) % 251).to(torch.uint8).numpy()
-    for subsampling in (0, 1, 2):
-        buf = io.BytesIO()
-        Image.fromarray(pixels, "L").save(buf, "JPEG", quality=90, subsampling=subsampling)
-        raw = bytearray(buf.getvalue())
-        want = decode_jpeg(
-            torch.frombuffer(bytearray(raw), dtype=torch.uint8), mode=ImageReadMode.RGB
-        )
-        data = torch.frombuffer(as_one_by_one_sampling(raw), dtype=torch.uint8)
-        try:
-            got = decode_jpeg([data], mode=ImageReadMode.RGB, device=device)[0].cpu()
-        except RuntimeError:
-            return False
-        if got.shape != want.shape or (got.int() - want.int()).abs().float().mean() >= 1.0:
-            log.info("greyscale JPEGs go to Pillow: nvJPEG decodes them wrong on %s", device)
-            return False
-    return True

@@ -28,9 +28,10 @@ import torch
 
 from core.decode.batch import PreparedBatch
 from core.decode.files import source_name
-from core.decode.gpu_decode import BatchAssembly, FileRead, NvJpeg, greyscale_decoded_right
+from core.decode.gpu_decode import BatchAssembly, FileRead
 from core.decode.images import size_is_refused
 from core.decode.jpeg_header import JpegHeader, as_one_by_one_sampling, parse_jpeg_header
+from core.decode.nvjpeg import NvJpeg, greyscale_decoded_right
 from core.decode.pillow import PillowDecoder
 from core.decode.preprocess import Preprocess
 
@@ -92,6 +93,7 @@ class GpuJpegPipeline:
         readers: int | None = None,
         depth: int = 2,
         chunk: int | None = None,
+        backend: str | None = None,
     ) -> None:
         self.fallback = fallback
         self.pre = pre
@@ -103,9 +105,9 @@ class GpuJpegPipeline:
         self.chunk = max(1, chunk or NVJPEG_CHUNK)
         self.routes: collections.Counter[str] = collections.Counter()
         self._routes_lock = threading.Lock()
-        self.nvjpeg = NvJpeg(self.device, self.count)
+        self.nvjpeg = NvJpeg(self.device, self.count, backend)
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
-        self.grey_ok = greyscale_decoded_right(self.device)
+        self.grey_ok = greyscale_decoded_right(self.device, self.nvjpeg.backend)
 
     # -- one file --
     def load(self, source: object) -> tuple[FileRead, str | None]:
@@ -165,7 +167,11 @@ class GpuJpegPipeline:
         if img is None:
             asm.put(i, self.pillow(r, "nvJPEG refused it"))
         else:
-            asm.put_decoded(i, r, img)
+            asm.put_decoded(i, r, img, self.orientation(r))
+
+    def orientation(self, r: FileRead) -> int:
+        """How a picture nvJPEG decoded still has to be turned (1: TorchCodec turned it)."""
+        return 1 if self.nvjpeg.upright else r.header.orientation  # type: ignore[union-attr]
 
     def build(self, reads: list[FileRead]) -> PreparedBatch:
         """One batch decoded and assembled on this thread (single photos, tests)."""

@@ -22,7 +22,7 @@ from typing import Any
 from core.errors import ClassifierError
 from core.library.file_moves import copy_verified, part_path, sha256_of
 from core.library.keywords import sidecar_path
-from core.library.unsure import percent
+from core.printable import percent
 from core.results import ClassificationResult
 
 UNSURE = "unsure"

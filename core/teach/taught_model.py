@@ -19,8 +19,8 @@ import torch
 
 from core.decode.preprocess import Preprocess
 from core.errors import ClassifierError
-from core.library.unsure import CoverageAccuracy, coverage_accuracy
 from core.printable import printable
+from core.teach.coverage import CoverageAccuracy, coverage_accuracy
 from core.version import version
 
 CHECKPOINT_FORMAT = "resnet-classifier/taught-1"

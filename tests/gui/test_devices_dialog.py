@@ -75,9 +75,9 @@ def test_help_devices_opens_from_the_window(qtbot, make_window):
     qtbot.waitUntil(lambda: dialog.report is not None, timeout=30_000)
     if dialog.report.gpu_missing:  # this machine: the menu says why too
         qtbot.waitUntil(
-            lambda: window.device_menu.actions()[-1].text() == NO_GPU_ACTION, timeout=30_000
+            lambda: window.menus.device_menu.actions()[-1].text() == NO_GPU_ACTION, timeout=30_000
         )
-        assert dialog.report.gpu_missing in window.device_menu.menuAction().toolTip()
+        assert dialog.report.gpu_missing in window.menus.device_menu.menuAction().toolTip()
 
 
 def _idle_loader():

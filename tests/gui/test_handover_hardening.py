@@ -22,7 +22,7 @@ import pytest
 from dnd import MODEL_TIMEOUT_MS, RESULT_TIMEOUT_MS
 from PySide6.QtCore import QCoreApplication
 
-from gui import single_instance
+from gui import hand_over, instance_name, single_instance
 from gui.app import _open_from_outside
 from gui.single_instance import InstanceServer
 
@@ -33,7 +33,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # a second user cannot enter root's own Pyth
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Unix sockets")
 
 HAND_OVER = (
-    "import json, sys; from gui.single_instance import hand_over;"
+    "import json, sys; from gui.hand_over import hand_over;"
     "files = json.load(sys.stdin); print(json.dumps(hand_over(files, sys.argv[1])))"
 )
 # What another local user runs: no Qt, only the protocol, from the system's Python.
@@ -188,7 +188,7 @@ def test_the_server_listens_again_after_accept_fails_for_want_of_descriptors(
 
 def test_a_selection_over_a_megabyte_reaches_one_window_whole(qtbot, server, name):
     files = [f"/photos/holiday-{i:06d}-" + "x" * 80 + ".jpg" for i in range(15_000)]
-    assert sum(len(f) for f in files) > single_instance.MAX_REQUEST
+    assert sum(len(f) for f in files) > hand_over.MAX_REQUEST
     with qtbot.waitSignal(server.filesReceived, timeout=60_000) as received:
         assert taken(qtbot, start_hand_over(name, files)) is True
     assert received.args == [files]
@@ -200,7 +200,7 @@ def test_80000_missing_paths_make_a_short_notice(qtbot, window, name):
     assert server.listen()
     server.filesReceived.connect(lambda files: _open_from_outside(window, files))
     files = [f"/nowhere/{i}.jpg" for i in range(80_000)]
-    with qtbot.waitSignal(window.session.expanded, timeout=60_000):
+    with qtbot.waitSignal(window.session.items.expanded, timeout=60_000):
         assert taken(qtbot, start_hand_over(name, files)) is True
     text = window.notice.text()
     assert text.startswith("0.jpg: file not found.") and "79997 more" in text
@@ -289,14 +289,14 @@ def shared_tmp(monkeypatch: pytest.MonkeyPatch):
     shared.chmod(0o1777)
     monkeypatch.setattr(tempfile, "tempdir", str(shared))
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    monkeypatch.delenv(single_instance.NAME_ENV, raising=False)
+    monkeypatch.delenv(instance_name.NAME_ENV, raising=False)
     yield shared
     shutil.rmtree(shared, ignore_errors=True)
 
 
 @needs_root
 def test_another_user_cannot_reach_the_socket_in_the_shared_temp_folder(qtbot, shared_tmp):
-    name = single_instance.server_name()
+    name = instance_name.server_name()
     assert name is not None and Path(name).parent.parent == shared_tmp
     folder = Path(name).parent
     assert folder.stat().st_uid == os.getuid() and folder.stat().st_mode & 0o777 == 0o700
@@ -319,9 +319,9 @@ def test_a_folder_another_user_made_first_is_not_used(qtbot, shared_tmp, caplog)
     subprocess.run([*NOBODY, "mkdir", "-m", "0777", str(squatted)], check=True)
     assert squatted.stat().st_uid == 65534
     with caplog.at_level(logging.WARNING):
-        assert single_instance.server_name() is None
+        assert instance_name.server_name() is None
     assert "not a folder of this user's alone" in caplog.text
-    assert single_instance.hand_over(["/tmp/x.jpg"]) is False  # no socket of theirs is used
+    assert hand_over.hand_over(["/tmp/x.jpg"]) is False  # no socket of theirs is used
     assert InstanceServer().listen() is False
 
 

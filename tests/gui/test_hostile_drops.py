@@ -92,7 +92,7 @@ def test_a_hostile_folder_gets_a_result_per_file_without_dialogs_or_stalls(qtbot
     meter = StallMeter()
     with qtbot.waitSignal(window.runFinished, timeout=600_000):
         assert drop(window, file_urls([folder]))
-    qtbot.waitUntil(lambda: window.results is not None, timeout=RESULT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.table.panel is not None, timeout=RESULT_TIMEOUT_MS)
     longest = meter.stop()
     items = window.items()
     assert len(items) == len(made) + 4

@@ -95,7 +95,7 @@ def test_markup_class_and_file_names_show_as_text_and_memory_stays_flat(
     # ... and its tooltips hold the text escaped, the table's cells the text itself
     tips = [row.toolTip() for row in window.panel.bars.rows if row.isVisible()]
     tips.append(window.panel.title.toolTip())
-    model = window.results.model if window.results is not None else None
+    model = window.table.panel.model if window.table.panel is not None else None
     if model is not None:
         for column in range(model.columnCount()):
             index = model.index(model.rowCount() - 1, column)
@@ -136,10 +136,12 @@ def test_markup_folder_and_class_names_keep_the_teach_dialog_small(
     dialog.show()
     with qtbot.waitSignal(dialog.scanShown, timeout=MODEL_TIMEOUT_MS):
         dialog.set_folder(str(root))
-    assert "&lt;h1&gt;album" in dialog.folder_label.text()  # our bold, its name as text
-    assert dialog.warning_label.textFormat() == Qt.TextFormat.PlainText
-    assert "<img width=3000 height=40>" in dialog.warning_label.text()
-    names = [row[0] for row in dialog.class_rows()]
+    assert (
+        "&lt;h1&gt;album" in dialog.classes_panel.folder_label.text()
+    )  # our bold, its name as text
+    assert dialog.classes_panel.warning_label.textFormat() == Qt.TextFormat.PlainText
+    assert "<img width=3000 height=40>" in dialog.classes_panel.warning_label.text()
+    names = [row[0] for row in dialog.classes_panel.class_rows()]
     assert "<img width=3000 height=40>" in names and "\\u202eplain" in names
     dialog.grab()
     assert dialog.sizeHint().width() < 1400 and dialog.minimumSizeHint().width() < 1400

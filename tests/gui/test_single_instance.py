@@ -14,9 +14,10 @@ from dnd import MODEL_TIMEOUT_MS
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QFileOpenEvent
 
-from gui import single_instance
+from gui import hand_over, instance_name
 from gui.app import _open_from_outside
-from gui.single_instance import FileOpenCollector, InstanceServer
+from gui.file_open import FileOpenCollector
+from gui.single_instance import InstanceServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +39,7 @@ def name(tmp_path: Path) -> str:
 
 def launch(name: str, *files: str, cwd: Path = ROOT) -> subprocess.Popen[str]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    env[single_instance.NAME_ENV] = name
+    env[instance_name.NAME_ENV] = name
     return subprocess.Popen(
         [sys.executable, "-c", SECOND_LAUNCH, *files],
         cwd=cwd,
@@ -101,13 +102,13 @@ def test_a_socket_left_by_a_crash_is_taken_over(qtbot, tmp_path, name):
 
 
 def test_an_app_that_does_not_answer_is_taken_over(qtbot, monkeypatch, name):
-    monkeypatch.setattr(single_instance, "CONNECT_MS", 200)
-    monkeypatch.setattr(single_instance, "ANSWER_MS", 200)
+    monkeypatch.setattr(hand_over, "CONNECT_MS", 200)
+    monkeypatch.setattr(hand_over, "ANSWER_MS", 200)
     hung = socket.socket(socket.AF_UNIX)
     hung.bind(name)
     hung.listen(8)  # connections queue up, nobody ever greets them
     try:
-        assert single_instance.hand_over(["photo.jpg"], name) is False
+        assert hand_over.hand_over(["photo.jpg"], name) is False
         server = InstanceServer(name)
         assert server.listen()
         with qtbot.waitSignal(server.filesReceived) as received:

@@ -56,16 +56,20 @@ def test_dropping_a_folder_lists_its_classes_with_counts_thumbnails_and_warnings
 ):
     with qtbot.waitSignal(dialog.scanShown, timeout=MODEL_TIMEOUT_MS):
         assert drop_folder(dialog, album)
-    assert dialog.class_rows() == [
+    assert dialog.classes_panel.class_rows() == [
         ("cat", 5, True),
         ("coffee", 5, True),
         ("kitten", 5, True),
         ("rocket", 5, True),
     ]
-    assert "4 classes, 20 images" in dialog.folder_label.text()
-    assert "'cat' has only 5 images" in dialog.warning_label.text()
-    assert dialog.warning_label.isVisible()
+    assert "4 classes, 20 images" in dialog.classes_panel.folder_label.text()
+    assert "'cat' has only 5 images" in dialog.classes_panel.warning_label.text()
+    assert dialog.classes_panel.warning_label.isVisible()
     assert dialog.train_button.isEnabled()
+    # before training there is no result: the classes have its room, no empty area is left
+    assert not dialog.result_panel.isVisible()
+    table = dialog.classes_panel.classes_table
+    qtbot.waitUntil(lambda: table.height() > dialog.height() // 2)
 
 
 def test_a_file_or_a_folder_without_classes_is_refused_with_a_reason(
@@ -74,8 +78,8 @@ def test_a_file_or_a_folder_without_classes_is_refused_with_a_reason(
     assert not drop_folder(dialog, album / "coffee" / "000.jpg")  # not a folder: not accepted
     with qtbot.waitSignal(dialog.scanShown, timeout=MODEL_TIMEOUT_MS):
         dialog.set_folder(str(album / "coffee"))
-    assert "at least two are needed" in dialog.folder_label.text()
-    assert dialog.class_rows() == []
+    assert "at least two are needed" in dialog.classes_panel.folder_label.text()
+    assert dialog.classes_panel.class_rows() == []
     assert not dialog.train_button.isEnabled()
 
 
@@ -90,31 +94,36 @@ def test_train_shows_the_curve_accuracy_confusion_and_mistakes_then_saves(
         assert dialog.cancel_button.isEnabled() and not dialog.train_button.isEnabled()
     assert finished.args == ["done"], dialog.status_label.text()
 
-    result = dialog.taught.result
-    assert dialog.accuracy_label.text().startswith(
+    result = dialog.model.taught.result
+    assert dialog.result_panel.accuracy_label.text().startswith(
         f"Validation accuracy: {result.val_accuracy * 100:.1f}%"
     )
-    assert "of 4 held-out images" in dialog.accuracy_label.text()
-    assert len(dialog.curve.epochs) == len(result.history) >= 1
-    matrix = dialog.confusion()
+    assert "of 4 held-out images" in dialog.result_panel.accuracy_label.text()
+    assert len(dialog.result_panel.curve.epochs) == len(result.history) >= 1
+    matrix = dialog.result_panel.confusion()
     assert matrix == [list(row) for row in result.confusion]
     assert sum(map(sum, matrix)) == 4
-    header = dialog.confusion_table.model().headerData(0, Qt.Orientation.Horizontal)
+    header = dialog.result_panel.confusion_table.model().headerData(0, Qt.Orientation.Horizontal)
     assert header == "cat"
 
     # cat and kitten are the same pictures: the mistakes are listed, and one can be looked at
-    assert dialog.wrong_list.count() == len(result.misclassified) >= 1
-    rect = dialog.wrong_list.visualItemRect(dialog.wrong_list.item(0))
-    qtbot.mouseClick(dialog.wrong_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert dialog.wrong_view.pixmap() is not None and not dialog.wrong_view.pixmap().isNull()
+    assert dialog.result_panel.wrong_list.count() == len(result.misclassified) >= 1
+    rect = dialog.result_panel.wrong_list.visualItemRect(dialog.result_panel.wrong_list.item(0))
+    qtbot.mouseClick(
+        dialog.result_panel.wrong_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
+    )
+    assert (
+        dialog.result_panel.wrong_view.pixmap() is not None
+        and not dialog.result_panel.wrong_view.pixmap().isNull()
+    )
     wrong = result.misclassified[0]
-    assert f"{wrong.true_label}, predicted {wrong.predicted_label}" in dialog.wrong_caption
+    assert f"{wrong.true_label}, predicted {wrong.predicted_label}" in dialog.model.wrong_caption
 
-    assert Path(dialog.taught.path).is_file()
+    assert Path(dialog.model.taught.path).is_file()
     target = tmp_path / "mine.pth"
     with qtbot.waitSignal(dialog.worker.saved, timeout=MODEL_TIMEOUT_MS):
         dialog.save_to(str(target))
-    assert target.read_bytes() == Path(dialog.taught.path).read_bytes()
+    assert target.read_bytes() == Path(dialog.model.taught.path).read_bytes()
 
 
 def test_cancel_stops_training_and_train_can_start_again(qtbot, dialog: TeachDialog, album: Path):
@@ -140,10 +149,10 @@ def test_use_this_model_switches_the_window_to_the_taught_classes(
         if a.text() == "&Teach New Classes…"
     )
     action.trigger()
-    dialog = window.teach_dialog
+    dialog = window.models.teach_dialog
     qtbot.addWidget(dialog)
-    dialog._models_dir = str(tmp_path)
-    dialog.backbone_edit.setText(str(checkpoint))
+    dialog.model.models_dir = str(tmp_path)
+    dialog.model.choose_backbone(str(checkpoint))
     with qtbot.waitSignal(dialog.scanShown, timeout=MODEL_TIMEOUT_MS):
         dialog.set_folder(str(album))
     dialog.epochs_spin.setValue(2)
@@ -154,4 +163,4 @@ def test_use_this_model_switches_the_window_to_the_taught_classes(
     with qtbot.waitSignal(window.modelReady, timeout=MODEL_TIMEOUT_MS) as ready:
         qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
     assert ready.args[0].labels == ("cat", "coffee", "kitten", "rocket")
-    assert window.settings.weights == dialog.taught.path
+    assert window.settings.weights == dialog.model.taught.path

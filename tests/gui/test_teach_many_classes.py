@@ -34,8 +34,8 @@ def test_500_classes_keep_the_dialog_within_the_screen(qtbot, dialog: TeachDialo
         tiny.save(root / f"class{i:03d}" / "a.png")
     with qtbot.waitSignal(dialog.scanShown, timeout=MODEL_TIMEOUT_MS):
         dialog.set_folder(str(root))
-    assert dialog.warning_label.text()
-    assert dialog.warnings.isVisible()
+    assert dialog.classes_panel.warning_label.text()
+    assert dialog.classes_panel.warnings.isVisible()
     assert dialog.sizeHint().height() < SCREEN_HEIGHT
     assert dialog.minimumSizeHint().height() < SCREEN_HEIGHT
 
@@ -43,14 +43,14 @@ def test_500_classes_keep_the_dialog_within_the_screen(qtbot, dialog: TeachDialo
     dialog.show_result(Taught(fake_result(names), str(tmp_path / "m.pth"), ()))
     dialog.grab()
     assert dialog.minimumSizeHint().height() < SCREEN_HEIGHT  # Train, Use, Save reachable
-    assert dialog.confusion_table.sizeHint().width() < SCREEN_WIDTH // 2
-    table = dialog.confusion_table
+    assert dialog.result_panel.confusion_table.sizeHint().width() < SCREEN_WIDTH // 2
+    table = dialog.result_panel.confusion_table
     assert not isinstance(table, QTableWidget)  # cells are made as painted, not 250,000 items
     model = table.model()
     assert (model.rowCount(), model.columnCount()) == (500, 500)
     assert model.headerData(499, Qt.Orientation.Vertical) == "class499"
     assert model.data(model.index(0, 1)) == "1" and model.data(model.index(3, 3)) == "2"
-    assert dialog.confusion()[0][:3] == [2, 1, 0]
+    assert dialog.result_panel.confusion()[0][:3] == [2, 1, 0]
 
 
 @pytest.fixture

@@ -40,16 +40,16 @@ def scanned(qtbot, dialog: TeachDialog, folder: Path) -> None:
 
 def test_start_from_is_the_model_the_window_uses(qtbot, window, checkpoint):
     window.models.open_teach_dialog()
-    dialog = window.teach_dialog
+    dialog = window.models.teach_dialog
     qtbot.addWidget(dialog)
     assert dialog.backbone_edit.text() == str(checkpoint)  # not "ImageNet weights"
 
 
 def test_unreadable_files_are_named_and_not_counted(qtbot, dialog, two_classes):
     scanned(qtbot, dialog, two_classes)
-    assert dialog.class_rows() == [("coffee", 4, True), ("rocket", 4, True)]
-    assert "2 classes, 8 images" in dialog.folder_label.text()
-    assert "Left out, cannot be read: coffee/notes.jpg" in dialog.warning_label.text()
+    assert dialog.classes_panel.class_rows() == [("coffee", 4, True), ("rocket", 4, True)]
+    assert "2 classes, 8 images" in dialog.classes_panel.folder_label.text()
+    assert "Left out, cannot be read: coffee/notes.jpg" in dialog.classes_panel.warning_label.text()
     assert dialog.name_edit.text() == "coffee-rocket"
 
 
@@ -61,7 +61,7 @@ def test_a_new_folder_clears_the_last_result_and_models_are_named_after_classes(
     with qtbot.waitSignal(dialog.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as done:
         dialog.start_training()
     assert done.args == ["done"]
-    assert Path(dialog.taught.path) == tmp_path / "taught" / "coffee-rocket.pth"
+    assert Path(dialog.model.taught.path) == tmp_path / "taught" / "coffee-rocket.pth"
     status = dialog.status_label.text()
     assert "on CPU" in status and "(s)" not in status and "coffee-rocket.pth" in status
     assert dialog.use_button.isEnabled() and dialog.progress.text() == "Done"
@@ -70,9 +70,12 @@ def test_a_new_folder_clears_the_last_result_and_models_are_named_after_classes(
         tmp_path / "other", photos, per_class=3, classes=("chelsea", "rocket")
     )
     scanned(qtbot, dialog, other)
-    assert dialog.taught is None
+    assert dialog.model.taught is None
     assert not dialog.use_button.isEnabled() and not dialog.save_button.isEnabled()
-    assert not dialog.accuracy_label.isVisible() and dialog.confusion_table.model().rowCount() == 0
+    assert (
+        not dialog.result_panel.accuracy_label.isVisible()
+        and dialog.result_panel.confusion_table.model().rowCount() == 0
+    )
     assert dialog.progress.text() == "" and dialog.status_label.text() == ""
     assert dialog.name_edit.text() == "chelsea-rocket"
 
@@ -86,7 +89,7 @@ def test_an_error_wraps_and_goes_when_its_cause_is_fixed(
     monkeypatch.setenv("TORCH_HOME", str(home))  # offline: the message names this folder
     monkeypatch.setenv("RESNET_CLASSIFIER_WEIGHTS_DIR", str(tmp_path / "bundled"))
     monkeypatch.setenv("RESNET_CLASSIFIER_WEIGHTS_URL", "http://127.0.0.1:9")
-    dialog.backbone_edit.setText("")  # ImageNet
+    dialog.model.choose_backbone("")  # ImageNet
     with qtbot.waitSignal(dialog.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as done:
         dialog.start_training()
     assert done.args == ["failed"] and str(home) in dialog.status_label.text()

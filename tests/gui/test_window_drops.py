@@ -22,7 +22,7 @@ def expect_bars(window, result: ClassificationResult) -> None:
         (p.label, percent_text(p.probability), round(p.probability * BAR_SCALE))
         for p in result.predictions
     ]
-    assert window.bars.texts() == expected
+    assert window.panel.bars.texts() == expected
 
 
 def test_dropping_a_photo_shows_it_with_five_bars_device_and_time(qtbot, window, photos):
@@ -35,13 +35,13 @@ def test_dropping_a_photo_shows_it_with_five_bars_device_and_time(qtbot, window,
     probabilities = [p.probability for p in result.predictions]
     assert probabilities == sorted(probabilities, reverse=True)
     expect_bars(window, result)
-    bars = [value for _, _, value in window.bars.texts()]
+    bars = [value for _, _, value in window.panel.bars.texts()]
     assert bars == sorted(bars, reverse=True) and bars[0] > 0
-    assert window.title.text() == "chelsea.jpg"
-    meta = window.meta.text().replace("\u00a0", " ")  # a value never splits from its unit
-    assert meta.startswith(window.device_label.text())  # "CPU (...) · 84 ms · ..."
-    assert "\u00a0ms" in window.meta.text() or "\u00a0s" in window.meta.text()
-    assert window.results is None or not window.results.isVisible()  # one image: no table
+    assert window.panel.title.text() == "chelsea.jpg"
+    meta = window.panel.meta.text().replace("\u00a0", " ")  # a value never splits from its unit
+    assert meta.startswith(window.status_bar.device.text())  # "CPU (...) · 84 ms · ..."
+    assert "\u00a0ms" in window.panel.meta.text() or "\u00a0s" in window.panel.meta.text()
+    assert window.table.panel is None or not window.table.panel.isVisible()  # one image: no table
 
     # The photo is shown whole, scaled to fit, with its own aspect (451 x 300).
     qtbot.waitUntil(lambda: window.view.image() is not None, timeout=RESULT_TIMEOUT_MS)
@@ -69,7 +69,7 @@ def test_several_files_and_a_folder_fill_the_table_each_with_its_top1(
 
     names = [Path(item.name).name for item in window.items()]
     assert names == ["astronaut.jpg", "broken.jpg", "rocket.jpg", "coffee.png", "notes.txt"]
-    table = window.results
+    table = window.table.panel
     assert table.isVisible() and table.proxy.rowCount() == 5
     results = [item.result for item in window.items()]
     assert all(r is not None for r in results)
@@ -93,18 +93,18 @@ def test_several_files_and_a_folder_fill_the_table_each_with_its_top1(
     rect = table.table.visualRect(table.proxy.index(3, 1))
     qtbot.mouseClick(table.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.current_index() == 3
-    assert window.title.text() == "coffee.png"
+    assert window.panel.title.text() == "coffee.png"
     expect_bars(window, results[3])
-    assert window.meta.text().startswith("4\u00a0of\u00a05")
+    assert window.panel.meta.text().startswith("4\u00a0of\u00a05")
     table.table.setCurrentIndex(table.proxy.index(1, 0))
-    assert window.error.isVisible() and "broken.jpg" in window.error.text()
-    assert window.bars.texts() == []
+    assert window.panel.error.isVisible() and "broken.jpg" in window.panel.error.text()
+    assert window.panel.bars.texts() == []
     qtbot.waitUntil(lambda: "broken.jpg" in window.view.placeholder(), timeout=RESULT_TIMEOUT_MS)
 
 
 def cells(window, row: int) -> list[str]:
     """What the table shows for item `row`: file name, top-1, confidence, error."""
-    model = window.results.model
+    model = window.table.panel.model
     return [model.index(row, column).data() for column in range(model.columnCount())]
 
 
@@ -140,10 +140,10 @@ def test_image_data_dropped_or_pasted_is_classified(qtbot, window, photos):
     clip = QMimeData()
     clip.setData("image/png", Path(photos["coffee"]).read_bytes())
     QApplication.clipboard().setMimeData(clip)
-    assert window.paste_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Paste)
+    assert window.menus.paste_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Paste)
     window.activateWindow()
     with qtbot.waitSignal(window.itemClassified, timeout=RESULT_TIMEOUT_MS) as got:
-        window.paste_action.trigger()
+        window.menus.paste_action.trigger()
     assert got.args[1].ok
     qtbot.waitUntil(lambda: window.view.image() is not None, timeout=RESULT_TIMEOUT_MS)
     assert window.view.image().size() == QImage(str(photos["coffee"])).size()

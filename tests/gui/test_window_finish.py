@@ -65,7 +65,7 @@ def classified(qtbot, window, folder: Path) -> None:
 
 def runs_started(window) -> list[int]:
     started: list[int] = []
-    window.session.runStarted.connect(started.append)
+    window.session.run.runStarted.connect(started.append)
     return started
 
 
@@ -89,7 +89,7 @@ def test_a_failed_model_switch_classifies_nothing_again(
 def test_choosing_the_device_in_use_classifies_nothing_again(qtbot, window, album):
     classified(qtbot, window, album)
     started = runs_started(window)
-    window.switch_device(window.session.model.device)
+    window.switch_device(window.session.model_state.info.device)
     qtbot.wait(200)  # a re-run would have started at once
     assert started == []
 
@@ -106,7 +106,7 @@ def test_ctrl_e_exports_while_the_filter_box_has_the_focus(qtbot, window, album,
     )
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
-    search = window.results.search
+    search = window.table.panel.search
     search.setFocus()
     qtbot.keyClicks(search, "c")
     qtbot.waitUntil(search.hasFocus)
@@ -117,41 +117,43 @@ def test_ctrl_e_exports_while_the_filter_box_has_the_focus(qtbot, window, album,
 
 def test_counter_and_next_follow_the_tables_sort(qtbot, window, album):
     classified(qtbot, window, album)
-    table = window.results.table
+    table = window.table.panel.table
     table.sortByColumn(0, Qt.SortOrder.DescendingOrder)  # by file name, Z to A
-    order = [window.items()[row].name for row in window.results.shown_rows()]
+    order = [window.items()[row].name for row in window.table.panel.shown_rows()]
     assert [Path(n).name for n in order][:2] == ["rocket.jpg", "coffee.png"]
-    window.show_item(window.results.shown_rows()[0])
-    assert window.meta.text().startswith("1\u00a0of\u00a05 · ")
+    window.show_item(window.table.panel.shown_rows()[0])
+    assert window.panel.meta.text().startswith("1\u00a0of\u00a05 · ")
     window.menus.next_action.trigger()
     assert Path(window.items()[window.current_index()].name).name == "coffee.png"
-    assert window.meta.text().startswith("2\u00a0of\u00a05 · ")
+    assert window.panel.meta.text().startswith("2\u00a0of\u00a05 · ")
     table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # astronaut, broken, chelsea, coffee
-    qtbot.waitUntil(lambda: window.meta.text().startswith("4\u00a0of\u00a05 · "))
+    qtbot.waitUntil(lambda: window.panel.meta.text().startswith("4\u00a0of\u00a05 · "))
 
 
 def test_a_filter_without_matches_says_so_and_hides_the_photo(qtbot, window, album):
     classified(qtbot, window, album)
-    panel = window.results
+    panel = window.table.panel
     shown_before = window.current_index()
     panel.search.setText("no label is like")
     panel.search.setText("no label is like this")  # typed on: the sentence follows
     empty = panel.findChild(QLabel, "emptyFilter")
     assert empty.isVisible() and "contains “no label is like this”" in empty.text()
     assert not panel.table.isVisible()
-    assert window.current_index() == -1 and window.title.text() == "No image matches the filter."
-    assert window.bars.count() == 0 if hasattr(window.bars, "count") else True
-    assert not window.heat_action.isEnabled()
+    assert (
+        window.current_index() == -1 and window.panel.title.text() == "No image matches the filter."
+    )
+    assert window.panel.bars.count() == 0 if hasattr(window.panel.bars, "count") else True
+    assert not window.menus.heat_action.isEnabled()
     panel.search.clear()
     assert not empty.isVisible() and panel.table.isVisible()
-    assert window.current_index() == window.results.shown_rows()[0]
-    assert window.heat_action.isEnabled()
+    assert window.current_index() == window.table.panel.shown_rows()[0]
+    assert window.menus.heat_action.isEnabled()
     del shown_before
 
 
 def test_the_heat_map_is_not_offered_without_an_image(qtbot, make_window):
     window = make_window()
-    assert not window.heat_action.isEnabled() and not window.heat_button.isEnabled()
+    assert not window.menus.heat_action.isEnabled() and not window.panel.heat_button.isEnabled()
 
 
 def test_export_confirms_with_the_file_name_and_opens_its_folder(
@@ -163,7 +165,7 @@ def test_export_confirms_with_the_file_name_and_opens_its_folder(
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), ""))
     )
-    window.export_action.trigger()
+    window.menus.export_action.trigger()
     box = window.exporter.confirmation
     assert box is not None and box.isVisible()
     assert box.text() == "Exported 5 results to my results.csv."
@@ -198,7 +200,7 @@ def test_a_first_window_fits_1366x768_with_ten_table_rows(qtbot, make_window, al
     with qtbot.waitSignal(window.modelReady, timeout=MODEL_TIMEOUT_MS):
         window.start()
     classified(qtbot, window, album)
-    table = window.results.table
+    table = window.table.panel.table
     rows = table.viewport().height() // table.verticalHeader().defaultSectionSize()
     assert rows >= 10, (window.size(), table.viewport().height())
 
@@ -211,5 +213,5 @@ def test_title_names_the_file_and_the_model_and_errors_not_the_file(
     shown = Path(window.items()[0].name).name
     assert window.windowTitle() == f"{shown} — {checkpoint.name}"
     broken = next(i for i, item in enumerate(window.items()) if item.name.endswith("broken.jpg"))
-    error = window.results.model.index(broken, 3).data()
+    error = window.table.panel.model.index(broken, 3).data()
     assert error and "broken.jpg" not in error

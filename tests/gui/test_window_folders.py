@@ -17,7 +17,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from core.results import CSV_HEADER
-from gui.results import CONFIDENCE, FILE
+from gui.results_model import CONFIDENCE, FILE
 from gui.widgets import percent_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def cli(checkpoint: Path, fmt: str, folder: Path) -> str:
 
 
 def shown(window, column: int) -> list[str]:
-    proxy = window.results.proxy
+    proxy = window.table.panel.proxy
     return [proxy.index(row, column).data() for row in range(proxy.rowCount())]
 
 
@@ -58,7 +58,7 @@ def test_a_folder_fills_a_sortable_filterable_table_that_exports_as_the_cli(
 ):
     with qtbot.waitSignal(window.runFinished, timeout=RESULT_TIMEOUT_MS):
         assert drop(window, file_urls([album]))
-    table = window.results
+    table = window.table.panel
     assert table.isVisible()
     assert table.proxy.rowCount() == 5
     assert table.count.text() == "5 images"
@@ -92,9 +92,9 @@ def test_a_folder_fills_a_sortable_filterable_table_that_exports_as_the_cli(
     row = table.proxy.mapFromSource(table.model.index(3, 0)).row()
     rect = table.table.visualRect(table.proxy.index(row, 1))
     qtbot.mouseClick(table.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert window.current_index() == 3 and window.title.text() == "coffee.png"
+    assert window.current_index() == 3 and window.panel.title.text() == "coffee.png"
     coffee = window.items()[3].result
-    assert [t[0] for t in window.bars.texts()] == [p.label for p in coffee.predictions]
+    assert [t[0] for t in window.panel.bars.texts()] == [p.label for p in coffee.predictions]
 
     # Ctrl+C copies the selected rows as text.
     table.table.selectAll()
@@ -111,8 +111,8 @@ def test_a_folder_fills_a_sortable_filterable_table_that_exports_as_the_cli(
     ]
 
     # File > Export (Ctrl+E) writes the CLI's records: CSV and JSON lines, every top-k entry.
-    assert window.export_action.shortcut() == QKeySequence("Ctrl+E")
-    assert window.export_action.isEnabled()
+    assert window.menus.export_action.shortcut() == QKeySequence("Ctrl+E")
+    assert window.menus.export_action.isEnabled()
     table.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the order the files came in
     assert window.export_results(str(tmp_path / "out.csv")) == 5
     assert window.export_results(str(tmp_path / "out.jsonl")) == 5
@@ -132,7 +132,7 @@ def test_cancel_half_way_keeps_what_was_made_and_resume_does_the_rest(qtbot, win
     seen: list[tuple[str, str]] = []
 
     def classified(index, result):
-        panel = window.results
+        panel = window.table.panel
         seen.append((panel.progress_text(), panel.eta.text()))
         if len(seen) == 3:
             qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
@@ -140,7 +140,7 @@ def test_cancel_half_way_keeps_what_was_made_and_resume_does_the_rest(qtbot, win
     window.itemClassified.connect(classified)
     with qtbot.waitSignal(window.runCancelled, timeout=RESULT_TIMEOUT_MS) as cancelled:
         drop(window, file_urls([album]))
-    panel = window.results
+    panel = window.table.panel
     kept = [item for item in window.items() if item.result is not None]
     assert [text for text, _ in seen[:3]] == ["1 / 9", "2 / 9", "3 / 9"]
     assert seen[1][1].endswith("left") and seen[2][1].endswith("left")  # "about 5 s left"
@@ -172,36 +172,36 @@ def test_heat_map_shows_over_the_photo_for_the_prediction_clicked(
     result = got.args[1]
     qtbot.waitUntil(lambda: window.view.image() is not None, timeout=RESULT_TIMEOUT_MS)
     plain = window.view.image()
-    assert window.heat_action.shortcut() == QKeySequence("Ctrl+Shift+H")
-    assert window.heat_button.defaultAction() is window.heat_action
+    assert window.menus.heat_action.shortcut() == QKeySequence("Ctrl+Shift+H")
+    assert window.panel.heat_button.defaultAction() is window.menus.heat_action
 
     with qtbot.waitSignal(window.heatMapShown, timeout=RESULT_TIMEOUT_MS) as heat:
-        window.heat_button.click()
+        window.panel.heat_button.click()
     assert heat.args[0].class_index == result.top.index
     assert window.view.overlay_shown()
     overlay = window.view.shown_image()
     assert overlay.size() == plain.size()
     assert overlay != plain.convertToFormat(overlay.format())
-    assert window.bars.selected() == 0
-    assert result.top.label in window.heat_label.text()
+    assert window.panel.bars.selected() == 0
+    assert result.top.label in window.panel.heat_label.text()
 
     # Clicking another prediction asks the worker for that class; an answer overtaken by a
     # newer click is never shown.
     shown = []
     window.heatMapShown.connect(lambda h: shown.append(h.class_index))
-    qtbot.mouseClick(window.bars.rows[3], Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(window.bars.rows[2], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.panel.bars.rows[3], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.panel.bars.rows[2], Qt.MouseButton.LeftButton)
     wanted = result.predictions[2]
     qtbot.waitUntil(lambda: wanted.index in shown, timeout=RESULT_TIMEOUT_MS)
     assert shown == [wanted.index]
-    assert window.bars.selected() == 2
-    assert wanted.label in window.heat_label.text()
+    assert window.panel.bars.selected() == 2
+    assert wanted.label in window.panel.heat_label.text()
     assert window.view.shown_image() != overlay
 
     # Off again: the plain photo.
-    window.heat_action.toggle()
+    window.menus.heat_action.toggle()
     assert not window.view.overlay_shown() and window.view.shown_image() is plain
-    assert window.bars.selected() is None
+    assert window.panel.bars.selected() is None
 
     # A heat map that cannot be made says why; the window goes on.
     from core.errors import OutOfDeviceMemoryError
@@ -211,7 +211,7 @@ def test_heat_map_shows_over_the_photo_for_the_prediction_clicked(
 
     monkeypatch.setattr("core.grad_cam.explain", no_memory)
     with qtbot.waitSignal(window.heatMapProblem, timeout=RESULT_TIMEOUT_MS):
-        qtbot.mouseClick(window.bars.rows[4], Qt.MouseButton.LeftButton)  # turns it on
-    assert window.heat_action.isChecked()
-    assert "ran out of memory" in window.heat_label.text()
+        qtbot.mouseClick(window.panel.bars.rows[4], Qt.MouseButton.LeftButton)  # turns it on
+    assert window.menus.heat_action.isChecked()
+    assert "ran out of memory" in window.panel.heat_label.text()
     assert not window.view.overlay_shown()

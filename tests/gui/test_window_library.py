@@ -47,10 +47,10 @@ def test_unsure_rows_are_marked_filtered_and_counted(qtbot, classified):
     control = window.library.unsure.control
     assert control.spin.value() == round(cut * 100)
     control.only.setChecked(True)
-    rows = window.results.shown_rows()
+    rows = window.table.panel.shown_rows()
     assert sorted(Path(window.items()[r].name).name for r in rows) == unsure
     control.only.setChecked(False)
-    assert len(window.results.shown_rows()) == 4
+    assert len(window.table.panel.shown_rows()) == 4
     assert window.settings.unsure_threshold == pytest.approx(cut)
 
 
@@ -122,7 +122,7 @@ def test_review_walks_the_least_sure_first_with_one_key_per_answer(qtbot, classi
     store = CorrectionStore(album)
     assert store.get(first.name) == first.result.top.label
     assert store.get(second.name) == second.result.predictions[1].label
-    labels = [window.results.proxy.index(r, 1).data() for r in range(4)]
+    labels = [window.table.panel.proxy.index(r, 1).data() for r in range(4)]
     assert f"{first.result.top.label} ✓" in labels
     assert f"{second.result.predictions[1].label} ✎" in labels
 

@@ -30,10 +30,10 @@ def test_device_menu_lists_real_devices_and_switching_reclassifies(qtbot, make_w
     actions = window.device_actions()
     assert [a.text() for a in actions] == [d.name for d in available_devices()]
     assert actions[0].isChecked()
-    assert window.device_label.text() == actions[0].text()
+    assert window.status_bar.device.text() == actions[0].text()
 
     redone: list[int] = []
-    window.session.runStarted.connect(redone.append)
+    window.session.run.runStarted.connect(redone.append)
     actions[0].trigger()  # the CPU it is on: remembered, and nothing classified again
     assert window.settings.device == "cpu" and actions[0].isChecked()
     qtbot.wait(200)
@@ -112,7 +112,7 @@ def test_offline_first_run_offers_retry_or_a_file_and_the_next_run_remembers_it(
     with qtbot.waitSignal(window.modelProblem, timeout=MODEL_TIMEOUT_MS) as problem:
         window.start()
     assert "The ImageNet weights could not be downloaded" in problem.args[0]
-    dialog = window.model_dialog
+    dialog = window.models.dialog
     assert dialog is not None and dialog.isVisible()
     # Which file, where the app looks, what still works: in the menus' words, not the CLI's.
     words = dialog.informativeText()
@@ -124,21 +124,21 @@ def test_offline_first_run_offers_retry_or_a_file_and_the_next_run_remembers_it(
     opened = []
     monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(opened.append))
     dialog.folder_button.click()  # the folder opens; the choice is still to be made
-    qtbot.waitUntil(lambda: window.model_dialog is not None and window.model_dialog.isVisible())
+    qtbot.waitUntil(lambda: window.models.dialog is not None and window.models.dialog.isVisible())
     assert [url.toLocalFile() for url in opened] == [folder] and Path(folder).is_dir()
-    assert window.retry_button.text() == "&Retry"
-    assert window.choose_button.text() == "&Choose Weights File…"
+    assert window.models.retry_button.text() == "&Retry"
+    assert window.models.choose_button.text() == "&Choose Weights File…"
     assert "No model loaded" in window.status()
 
     with qtbot.waitSignal(window.modelProblem, timeout=MODEL_TIMEOUT_MS):
-        window.retry_button.click()  # still offline: asked again
-    assert window.model_dialog is not None and window.model_dialog.isVisible()
+        window.models.retry_button.click()  # still offline: asked again
+    assert window.models.dialog is not None and window.models.dialog.isVisible()
 
     monkeypatch.setattr(
         QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(checkpoint), ""))
     )
     with qtbot.waitSignal(window.modelReady, timeout=MODEL_TIMEOUT_MS) as ready:
-        window.choose_button.click()
+        window.models.choose_button.click()
     assert ready.args[0].source == checkpoint.name
     assert window.settings.weights == str(checkpoint)
     window.resize(720, 530)
@@ -193,7 +193,7 @@ def test_download_shows_progress_and_closing_during_it_exits_cleanly(
     window = make_window(weights=None)
     window.start()
     qtbot.waitUntil(
-        lambda: window.progress.isVisible() and window.progress.value() > 0,
+        lambda: window.status_bar.progress.isVisible() and window.status_bar.progress.value() > 0,
         timeout=MODEL_TIMEOUT_MS,
     )
     assert window.status().startswith("Downloading ResNet50 weights:")
