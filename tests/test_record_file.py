@@ -24,6 +24,27 @@ def record(path: str, error: str | None = None) -> ClassificationResult:
     return ClassificationResult(path=path, predictions=(Prediction(1, 281, "tabby", 0.9),))
 
 
+def same_records(a: list[str], b: list[str]) -> bool:
+    """The same records, each once, probabilities equal to a few millionths."""
+
+    def key(line: str) -> tuple:
+        r = json.loads(line)
+        preds = [(p["rank"], p["index"], p["label"]) for p in r.get("predictions") or []]
+        return r["path"], r.get("error"), preds
+
+    def probabilities(line: str) -> list[float]:
+        return [p["probability"] for p in json.loads(line).get("predictions") or []]
+
+    a, b = sorted(a, key=lambda x: key(x)[0]), sorted(b, key=lambda x: key(x)[0])
+    if [key(x) for x in a] != [key(x) for x in b]:
+        return False
+    return all(
+        abs(p - q) <= 1e-5
+        for x, y in zip(a, b, strict=True)
+        for p, q in zip(probabilities(x), probabilities(y), strict=True)
+    )
+
+
 def test_a_local_run_killed_midway_finishes_on_the_rerun(
     checkpoint: Path, photos: dict[str, Path], tmp_path: Path
 ):
@@ -56,7 +77,10 @@ def test_a_local_run_killed_midway_finishes_on_the_rerun(
     assert second.returncode == 1, second.stderr
     lines = output.read_text(encoding="utf-8").splitlines()
     assert lines[:3] == whole[:3]
-    assert sorted(lines) == sorted(whole)  # each image once, the same records
+    # each image once, with the same predictions: the rerun classifies two images in a smaller
+    # batch, and on some CPUs (AMD EPYC here) oneDNN then picks other kernels, which moves a
+    # probability by a few millionths (4e-6 measured)
+    assert same_records(lines, whole)
 
     third = run()
     assert "every image already has a record" in third.stderr
