@@ -7,8 +7,8 @@ EXIF-rotated, and a few PNGs; and, as a second row, the 1.5 MP folder of
 
 - the GPU path as the CLI runs it (`Classifier(..., decoder=GpuJpegDecoder())`, `classify_many`,
   batch 8);
-- the GPU path with Pillow's share on threads, as before the worker processes
-  (`GpuJpegDecoder(processes=0)`);
+- where TorchCodec is installed (so the GPU path decodes through it), the GPU path through
+  torchvision's `decode_jpeg` instead (`GpuJpegDecoder(backend="torchvision")`);
 - the Pillow path on the same GPU (`decoder=PillowDecoder()`);
 
 in images/s and megapixels/s, with the GPU path's top-1 agreement with the Pillow path (fp32).
@@ -96,8 +96,14 @@ def folder_row(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, An
     from core import Classifier, GpuJpegDecoder, PillowDecoder, load_checkpoint
 
     gpu = Classifier(load_checkpoint(checkpoint), "cuda", decoder=GpuJpegDecoder())
-    threads = Classifier(load_checkpoint(checkpoint), "cuda", decoder=GpuJpegDecoder(processes=0))
     pillow = Classifier(load_checkpoint(checkpoint), "cuda", decoder=PillowDecoder())
+    paths: dict[str, Classifier] = {f"gpu path ({gpu.decoder.backend})": gpu}  # type: ignore[attr-defined]
+    if gpu.decoder.backend != "torchvision":  # type: ignore[attr-defined]
+        tv = GpuJpegDecoder(backend="torchvision")
+        paths["gpu path (torchvision)"] = Classifier(
+            load_checkpoint(checkpoint), "cuda", decoder=tv
+        )
+    paths["pillow path"] = pillow
 
     def run(c: Classifier) -> list[Any]:
         out = list(c.classify_many(files, top_k=5, batch_size=8))
@@ -105,39 +111,40 @@ def folder_row(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, An
         return out
 
     log(f"  agreement pass on {len(files)} files")
-    a, b, c = run(gpu), run(pillow), run(threads)
-    both = [(x, y) for x, y in zip(a, b, strict=True) if x.ok and y.ok]
-    same = sum(x.top.index == y.top.index for x, y in both)
-    errors_same = [x.path for x in a if not x.ok] == [y.path for y in b if not y.ok]
-    errors_same = errors_same and [x.path for x in c if not x.ok] == [y.path for y in b if not y.ok]
+    out = {name: run(c) for name, c in paths.items()}
+    b = out["pillow path"]
+    row: dict[str, Any] = {"files": len(files), "paths": list(paths)}
+    for name, a in out.items():
+        if name == "pillow path":
+            continue
+        both = [(x, y) for x, y in zip(a, b, strict=True) if x.ok and y.ok]
+        same = sum(x.top.index == y.top.index for x, y in both)
+        row[name] = {
+            "agreement_top1": {"same": same, "of": len(both), "share": round(same / len(both), 4)},
+            "same_files_failed": [x.path for x in a if not x.ok] == [y.path for y in b if not y.ok],
+        }
     log(f"  {rounds} interleaved rounds")
-    paths = {
-        "gpu path": lambda: run(gpu),
-        "gpu path, Pillow on threads": lambda: run(threads),
-        "pillow path": lambda: run(pillow),
-    }
-    t = interleaved(paths, rounds, 0)
+    t = interleaved({name: lambda c=c: run(c) for name, c in paths.items()}, rounds, 0)
     mp = _megapixels_of(files)
-    row: dict[str, Any] = {"files": len(files), "megapixels": round(mp, 1)}
+    row["megapixels"] = round(mp, 1)
     for name, seconds in t.items():
         s = statistics.median(seconds)
-        row[name] = {
-            "seconds": round(s, 2),
-            "images_per_s": round(len(files) / s, 1),
-            "megapixels_per_s": round(mp / s, 0),
-            "images_per_s_slowest_fastest": [
-                round(len(files) / max(seconds), 1),
-                round(len(files) / min(seconds), 1),
-            ],
-        }
-    row["gpu_over_pillow"] = round(
-        row["gpu path"]["images_per_s"] / row["pillow path"]["images_per_s"], 2
-    )
-    row["processes_over_threads"] = round(
-        row["gpu path"]["images_per_s"] / row["gpu path, Pillow on threads"]["images_per_s"], 2
-    )
-    row["agreement_top1"] = {"same": same, "of": len(both), "share": round(same / len(both), 4)}
-    row["same_files_failed"] = errors_same
+        row.setdefault(name, {}).update(
+            {
+                "seconds": round(s, 2),
+                "images_per_s": round(len(files) / s, 1),
+                "megapixels_per_s": round(mp / s, 0),
+                "images_per_s_slowest_fastest": [
+                    round(len(files) / max(seconds), 1),
+                    round(len(files) / min(seconds), 1),
+                ],
+            }
+        )
+    for name in paths:
+        if name != "pillow path":
+            row[name]["over_pillow"] = round(
+                row[name]["images_per_s"] / row["pillow path"]["images_per_s"], 2
+            )
     return row
 
 
@@ -195,11 +202,11 @@ def markdown(res: dict[str, Any]) -> str:
     for key, label in (("fullsize", "full-size"), ("small_1_5mp", "1.5 MP")):
         row = res[key]
         name = f"{label} ({row['files']} files, {row['megapixels']:.0f} MP)"
-        for path in ("gpu path", "gpu path, Pillow on threads", "pillow path"):
+        for path in row["paths"]:
             r = row[path]
             extra = (
-                f"{row['gpu_over_pillow']:.2f}x | {row['agreement_top1']['share'] * 100:.1f}%"
-                if path == "gpu path"
+                f"{r['over_pillow']:.2f}x | {r['agreement_top1']['share'] * 100:.1f}%"
+                if path != "pillow path"
                 else " | "
             )
             lines.append(

@@ -23,7 +23,6 @@ from core.decode.gpu_pipeline import GPU_MIN_BATCH, GpuJpegPipeline
 from core.decode.gpu_run import PipelineRun
 from core.decode.nvjpeg import gpu_decode_unavailable, installed_backend
 from core.decode.pillow import PillowDecoder
-from core.decode.pillow_processes import PillowProcesses, worker_count
 from core.decode.preprocess import Preprocess
 
 log = logging.getLogger(__name__)
@@ -31,10 +30,6 @@ log = logging.getLogger(__name__)
 # `--decode`: where JPEGs are decoded on a CUDA device ("auto" is the GPU, measured the faster
 # with the same top-1: README "GPU decoding").
 DECODE_CHOICES = ("auto", "gpu", "cpu")
-
-# Folders at least this large have Pillow's share decoded in worker processes; for fewer files
-# the processes would still be starting when the folder is done.
-PROCESS_MIN_FILES = 256
 
 
 def decoder_for(choice: str = "auto", fallback: PillowDecoder | None = None) -> Decoder:
@@ -49,10 +44,8 @@ class GpuJpegDecoder:
     """nvJPEG on CUDA devices, `fallback` (Pillow) for the rest.
 
     `readers` threads read and route files (default: fitted to the machine), folder batches are
-    at least `min_batch` images, and nvJPEG takes at most `chunk` files a call. A folder of at
-    least `PROCESS_MIN_FILES` has Pillow's share decoded in `processes` worker processes
-    (default: all cores but two; 0: on the reader threads), started with the first such folder
-    and kept for the next.
+    at least `min_batch` images, and nvJPEG takes at most `chunk` files a call. nvJPEG is called
+    through `backend` (default: TorchCodec where installed, else torchvision).
     """
 
     def __init__(
@@ -62,7 +55,6 @@ class GpuJpegDecoder:
         readers: int | None = None,
         min_batch: int = GPU_MIN_BATCH,
         chunk: int | None = None,
-        processes: int | None = None,
         backend: str | None = None,
     ) -> None:
         self.fallback = fallback or PillowDecoder()
@@ -70,8 +62,6 @@ class GpuJpegDecoder:
         self.readers = readers
         self.min_batch = min_batch
         self.chunk = chunk
-        self.processes = worker_count() if processes is None else max(0, processes)
-        self._pool: PillowProcesses | None = None
         self._single: GpuJpegPipeline | None = None
         self._warned: set[str] = set()
 
@@ -119,33 +109,14 @@ class GpuJpegDecoder:
         if not self.uses_gpu(device):
             yield from self.fallback.batches(sources, pre, device, batch_size, stop, workers)
             return
-        pool = self.worker_processes(pre) if len(sources) >= PROCESS_MIN_FILES else None
-        pipe = self.pipeline(pre, device, batch_size, workers)
-        yield from self.run(pipe, sources, stop, pool)
-
-    def worker_processes(self, pre: Preprocess) -> PillowProcesses | None:
-        """The Pillow worker processes for rows of `pre` (None: this decoder uses none, or
-        they broke: a decoder crashed one, and threads are safer from then on)."""
-        pool = self._pool
-        if self.processes == 0 or (pool is not None and pool.broken):
-            return None
-        if pool is None or pool.pre != pre:
-            if pool is not None:
-                pool.close()
-            draft = self.fallback.draft_oversample
-            pool = self._pool = PillowProcesses(self.processes, pre, draft)
-        return pool
+        yield from self.run(self.pipeline(pre, device, batch_size, workers), sources, stop)
 
     @staticmethod
     def run(
-        pipe: GpuJpegPipeline,
-        sources: Sequence[ImageSource],
-        stop: StopCheck,
-        processes: PillowProcesses | None = None,
+        pipe: GpuJpegPipeline, sources: Sequence[ImageSource], stop: StopCheck
     ) -> Iterator[PreparedBatch]:
-        """`pipe`'s batches of `sources` in order, until `stop()` is true; Pillow's share in
-        `processes` when given."""
-        for batch in PipelineRun(pipe, list(sources), processes).batches():
+        """`pipe`'s batches of `sources` in order, until `stop()` is true."""
+        for batch in PipelineRun(pipe, list(sources)).batches():
             if stop():
                 return
             yield batch

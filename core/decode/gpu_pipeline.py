@@ -10,8 +10,9 @@ threads decode the rest, and neither waits for the other (`benchmarks/results/gp
 - one decoder thread hands nvJPEG the queued JPEGs, many per call (`core.decode.gpu_decode`: the call
   blocks and holds a global lock, so a second caller would only wait);
 - while nvJPEG is busy and the readers are a window ahead, they take JPEGs back from the end of
-  its queue, largest first (Pillow decodes those at 1/2 to 1/8 scale), and decode them with
-  Pillow: the CPU's share grows until nvJPEG has no queue;
+  its queue, those Pillow gains most on first (large ones, which it decodes at 1/2 to 1/8 scale:
+  `core.decode.routing`'s cost model), and decode them with Pillow: the CPU's share grows until
+  nvJPEG has no queue;
 - an assembly thread orients, resizes and crops what nvJPEG decoded into its batch's rows on a
   side stream, and hands the batches over in order, each with an event the network waits on.
 """

@@ -10,60 +10,31 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import torch
 
-from core.decode.batch import Prepared, PreparedBatch
+from core.decode.batch import PreparedBatch
 from core.decode.gpu_decode import BatchAssembly, FileRead
 from core.decode.gpu_pipeline import NVJPEG_CHUNK_MEGAPIXELS, GpuJpegPipeline
-from core.decode.pillow_processes import PillowProcesses
-from core.decode.routing import NVJPEG, PILLOW, Router, Ticket, decode_bytes
+from core.decode.routing import pillow_over_nvjpeg
 
 _DONE = object()
 
-# Pillow's worker processes take back one of the last this many JPEGs queued for nvJPEG.
-TAKE_BACK_SCAN = 64
-
-
-@dataclass
-class Queued:
-    """A JPEG waiting for nvJPEG, with how much Pillow would gain on it (`Router`)."""
-
-    index: int
-    read: FileRead
-    ticket: Ticket
-    gain: float
-
 
 class PipelineRun:
-    """The threads of one folder's run and the state they share under one condition.
+    """The threads of one folder's run and the state they share under one condition."""
 
-    With `processes`, the Pillow share of the folder is decoded in worker processes; without,
-    on the reader threads themselves. Either way `pipe.router` sends each JPEG to whichever of
-    nvJPEG and Pillow would finish it first (`core.decode.routing`).
-    """
-
-    def __init__(
-        self, pipe: GpuJpegPipeline, items: list[object], processes: PillowProcesses | None = None
-    ) -> None:
+    def __init__(self, pipe: GpuJpegPipeline, items: list[object]) -> None:
         self.pipe, self.items, self.stop = pipe, items, threading.Event()
-        self.processes = processes
-        lanes = processes.workers if processes is not None else pipe.readers
-        self.router = Router(pipe.pre, lanes)
         self.size = pipe.batch_size
         self.window = pipe.batch_size * (pipe.depth + 1)
         self.cond = threading.Condition()
         self.next_read = 0  # the next item a reader loads
         self.loading = 0  # items being loaded now
         self.front = 0  # the first item of the oldest batch not yet handed over
-        self.queued: list[Queued] = []  # loaded, waiting for nvJPEG
-        self.nvjpeg_work = 0.0  # the work of what is queued
+        self.queued: list[tuple[int, FileRead]] = []  # loaded, waiting for nvJPEG
         self.decoding = False
-        self.in_processes = 0  # items the worker processes have now
-        self.redo: list[tuple[int, FileRead]] = []  # items whose worker process died
         self.inbox: queue.Queue[object] = queue.Queue()  # to the assembly thread
         self.out: queue.Queue[object] = queue.Queue(maxsize=pipe.depth)
         self.threads = [
@@ -96,8 +67,6 @@ class PipelineRun:
 
     def close(self) -> None:
         self.stop.set()
-        if self.processes is not None:
-            self.processes.cancel_pending()
         with self.cond:
             self.cond.notify_all()
         self.inbox.put(_DONE)
@@ -120,120 +89,44 @@ class PipelineRun:
     def _can_read(self) -> bool:
         return self.next_read < min(len(self.items), self.front + self.window)
 
-    def _help(self) -> int | None:
-        """The queued JPEG Pillow should take back from nvJPEG now, if any: of the last ones
-        queued, the one Pillow gains most on. In worker processes: whenever a slot is free and
-        Pillow would finish it before nvJPEG reaches it. On this process's threads: only while
-        nvJPEG is busy and more is queued than its next call takes."""
-        queued, procs = self.queued, self.processes
-        if not queued:
-            return None
-        if procs is not None and not procs.broken:
-            if not procs.has_free_slot():
-                return None
-            lo = max(0, len(queued) - TAKE_BACK_SCAN)
-        else:
-            if not (self.decoding and len(queued) > self.pipe.chunk):
-                return None
-            lo = len(queued) - self.pipe.chunk
-        k = min(range(lo, len(queued)), key=lambda j: queued[j].gain)
-        if procs is None or procs.broken:
-            return k
-        if queued[k].gain == float("inf"):
-            return None
-        behind = sum(q.ticket.work for q in queued[k:])
-        header = queued[k].read.header
-        assert header is not None
-        return k if self.router.pillow_first(header, self.nvjpeg_work - behind) else None
-
-    # -- readers --
     def _reader(self) -> None:
+        pipe = self.pipe
         while True:
             with self.cond:
                 while True:
                     if self.stop.is_set():
                         return
-                    if self.redo:
-                        i, r = self.redo.pop()
-                        job = "redo"
-                        break
                     if self._can_read():
-                        i, job = self.next_read, "read"
+                        i, stolen = self.next_read, None
                         self.next_read += 1
                         self.loading += 1
                         break
-                    k = self._help()
-                    if k is not None:
-                        q = self.queued.pop(k)
-                        self.nvjpeg_work -= q.ticket.work
-                        i, r, job = q.index, q.read, "help"
-                        ticket = self.router.move(q.ticket, r.header)
+                    if self.decoding and len(self.queued) > pipe.chunk:
+                        i, stolen = self._steal()
                         break
-                    done_reading = self.next_read >= len(self.items)
-                    if done_reading and not self.queued and not self.in_processes:
+                    if self.next_read >= len(self.items) and not self.queued:
                         return
                     self.cond.wait()
-            if job == "redo":
-                self.inbox.put((i, self.pipe.pillow(r, "a worker process stopped")))
-            elif job == "help":
-                self._to_pillow(i, r, ticket, "nvJPEG busy")
-            else:
-                self._read(i)
-
-    def _read(self, i: int) -> None:
-        """Load item `i`; queue it for nvJPEG, or decode it with Pillow if nvJPEG cannot."""
-        r, refusal = self.pipe.load(self.items[i])
-        if refusal is not None:
+            if stolen is not None:
+                self.inbox.put((i, pipe.pillow(stolen, "nvJPEG busy")))
+                continue
+            r, refusal = pipe.load(self.items[i])
+            if refusal is not None:
+                self.inbox.put((i, pipe.pillow(r, refusal)))
             with self.cond:
                 self.loading -= 1
+                if refusal is None:
+                    self.queued.append((i, r))
                 self.cond.notify_all()
-            self._to_pillow(i, r, self.router.ticket(PILLOW, r.header), refusal)
-            return
-        ticket = self.router.ticket(NVJPEG, r.header)
-        fits = self._fits_a_process(r)
-        gain = self.router.pillow_over_nvjpeg(r.header) if fits else float("inf")
-        with self.cond:
-            self.loading -= 1
-            self.queued.append(Queued(i, r, ticket, gain))
-            self.nvjpeg_work += ticket.work
-            self.cond.notify_all()
 
-    def _fits_a_process(self, r: FileRead) -> bool:
-        """A file on disk whose decode fits a worker's share of the memory budget."""
-        p = self.processes
-        if p is None or isinstance(r.source, bytes) or r.header is None:
-            return False
-        return decode_bytes(r.header, self.pipe.pre) <= p.budget
+    def _steal(self) -> tuple[int, FileRead]:
+        """Of the JPEGs nvJPEG would take last (its next call's worth), the one Pillow gains most
+        on: the lowest ratio of its work to nvJPEG's, from the header (`core.decode.routing`)."""
+        tail = range(max(0, len(self.queued) - self.pipe.chunk), len(self.queued))
+        pre = self.pipe.pre
+        k = min(tail, key=lambda j: pillow_over_nvjpeg(self.queued[j][1].header, pre))  # type: ignore[arg-type]
+        return self.queued.pop(k)
 
-    def _to_pillow(self, i: int, r: FileRead, ticket: Ticket, why: str) -> None:
-        """Item `i` decoded by Pillow: in a worker process if one takes it, else here."""
-        r.data = None
-        if self._fits_a_process(r):
-            with self.cond:
-                self.in_processes += 1
-
-            def done(prepared: Prepared | None, seconds: float) -> None:
-                self.router.done([ticket], seconds)
-                with self.cond:
-                    self.in_processes -= 1
-                    if prepared is None:  # its worker died: a reader decodes it
-                        self.redo.append((i, r))
-                    self.cond.notify_all()
-                if prepared is not None:
-                    r.prepared = prepared
-                    self.pipe.count(f"Pillow processes: {why}")
-                    self.inbox.put((i, r))
-
-            assert self.processes is not None
-            if self.processes.submit(r.source, done):
-                return
-            with self.cond:
-                self.in_processes -= 1
-        start = time.perf_counter()
-        self.inbox.put((i, self.pipe.pillow(r, why)))
-        self.router.done([ticket], time.perf_counter() - start)
-
-    # -- nvJPEG --
     def _decoder(self) -> None:
         pipe = self.pipe
         while True:
@@ -249,22 +142,17 @@ class PipelineRun:
                     if not self.queued and not self.loading and self.next_read >= len(self.items):
                         return
                     self.cond.wait()
-            start = time.perf_counter()
-            decoded = pipe.decode([q.read for q in take])
-            self.router.done([q.ticket for q in take], time.perf_counter() - start)
-            self.inbox.put(([(q.index, q.read) for q in take], decoded))
+            self.inbox.put((take, pipe.decode([r for _, r in take])))
             with self.cond:
                 self.decoding = False
-                self.cond.notify_all()
 
-    def _take(self) -> list[Queued]:
+    def _take(self) -> list[tuple[int, FileRead]]:
         """The oldest queued JPEGs, up to a chunk's files and megapixels."""
         n, mp = 0, 0.0
         while n < min(self.pipe.chunk, len(self.queued)) and mp < NVJPEG_CHUNK_MEGAPIXELS:
-            mp += self.queued[n].read.header.megapixels  # type: ignore[union-attr]
+            mp += self.queued[n][1].header.megapixels  # type: ignore[union-attr]
             n += 1
         take, self.queued[:n] = self.queued[:n], []
-        self.nvjpeg_work -= sum(q.ticket.work for q in take)
         return take
 
     def _assembler(self) -> None:
