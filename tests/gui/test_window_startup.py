@@ -60,3 +60,18 @@ def test_self_test_fails_with_the_reason(tmp_path):
     assert done.returncode == 3
     assert done.stdout == ""
     assert "self-test failed: model.pth is empty." in done.stderr
+
+
+def test_version_is_read_only_when_asked_for():
+    done = run("-m", "gui", "--version")
+    assert done.returncode == 0, done.stderr
+    version = next(
+        line.split('"')[1]
+        for line in (ROOT / "pyproject.toml").read_text().splitlines()
+        if line.startswith("version")
+    )
+    assert done.stdout.strip() == f"resnet-classifier {version}"
+    # the parser the window starts with leaves package metadata unread (14 ms before first paint)
+    code = "import sys, gui.app; gui.app.build_parser(); print('importlib.metadata' in sys.modules)"
+    done = run("-c", code)
+    assert done.stdout.strip() == "False", done.stderr
