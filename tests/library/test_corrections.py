@@ -101,3 +101,29 @@ def test_empty_class_name_is_refused(tmp_path: Path):
 
     with pytest.raises(CorrectionsError, match="cannot be empty"):
         CorrectionStore(tmp_path).set(tmp_path / "a.jpg", "  ")
+
+
+def test_the_command_line_records_corrections_and_exports_them_as_class_folders(
+    tmp_path: Path, photos: dict[str, Path]
+):
+    album = tmp_path / "album"
+    album.mkdir()
+    for name in ("chelsea", "coffee", "rocket"):
+        (album / photos[name].name).write_bytes(photos[name].read_bytes())
+    cats = [album / photos["chelsea"].name]
+    things = [album / photos["coffee"].name, album / photos["rocket"].name]
+    assert run_cli("--correct", "tabby cat", *map(str, cats)).returncode == 0
+    done = run_cli("--correct", "thing", *map(str, things), str(album / "missing.jpg"))
+    assert done.returncode == 1  # a path that is not a photo: said, and the others recorded
+    assert "2 photos recorded as thing" in done.stderr
+
+    out = tmp_path / "corrected"
+    exported = run_cli("--export-corrections", str(out), str(album))
+    assert exported.returncode == 0, exported.stderr
+    assert "exported corrections: tabby cat 1, thing 2." in exported.stderr
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.*")) == [
+        f"tabby cat/{photos['chelsea'].name}",
+        f"thing/{photos['coffee'].name}",
+        f"thing/{photos['rocket'].name}",
+    ]
+    assert (out / "thing" / photos["coffee"].name).read_bytes() == photos["coffee"].read_bytes()
