@@ -30,8 +30,19 @@ from core.results import CSV_HEADER, csv_cell_text, csv_text_of
 
 try:
     import fcntl
-except ImportError:  # Windows: no lock
+except ImportError:  # Windows: msvcrt's byte-range lock instead
     fcntl = None  # type: ignore[assignment]
+try:
+    import msvcrt
+except ImportError:
+    msvcrt = None  # type: ignore[assignment]
+
+# Windows' locks are mandatory: the lock is taken on one byte far past any end of file, which no
+# one reads or writes, so the file itself stays readable (the run reads it back to resume).
+_WINDOWS_LOCK_OFFSET = 1 << 40
+# What a lock held by another process fails with: flock's EAGAIN/EWOULDBLOCK, msvcrt's EACCES
+# or EDEADLOCK (36 on Windows).
+_HELD = {errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
 
 log = logging.getLogger(__name__)
 
@@ -146,17 +157,29 @@ def _open_locked(path: Path) -> BinaryIO:
         handle = path.open("a+b")
     except OSError as exc:
         raise OutputFileError(f"Cannot write to {path}: {exc.strerror}.") from None
-    if fcntl is not None:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
+    try:
+        _lock(handle)
+    except OSError as exc:
+        if exc.errno in _HELD:
             handle.close()
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise OutputFileError(
-                    f"Another run is writing to {path}; wait for it to end, or pick another file."
-                ) from None
-            log.info("cannot lock %s (%s): going on without", path, exc)
+            raise OutputFileError(
+                f"Another run is writing to {path}; wait for it to end, or pick another file."
+            ) from None
+        log.info("cannot lock %s (%s): going on without", path, exc)
     return handle
+
+
+def _lock(handle: BinaryIO) -> None:
+    """Hold the file against a second run (released when the handle closes)."""
+    if fcntl is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    elif msvcrt is not None:
+        position = handle.tell()
+        handle.seek(_WINDOWS_LOCK_OFFSET)
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        finally:
+            handle.seek(position)
 
 
 def _write_error(path: Path, exc: OSError) -> OutputFileError:
