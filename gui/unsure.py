@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QSpinBox, QStyle, QWidget
+from PySide6.QtWidgets import QWidget
 
 from core import percent, unsure_share
 
@@ -26,6 +26,8 @@ def unsure_mark(role: int, threshold: float) -> Any:
     if role == Qt.ItemDataRole.ForegroundRole:
         return UNSURE_COLOUR
     if role == Qt.ItemDataRole.DecorationRole:
+        from PySide6.QtWidgets import QApplication, QStyle
+
         icon = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxQuestion)
         return icon.pixmap(16, 16)  # a mark beside the number, not a thumbnail's size
     if role == Qt.ItemDataRole.ToolTipRole:
@@ -56,6 +58,9 @@ class UnsureControl(QWidget):
     onlyUnsure = Signal(bool)
 
     def __init__(self, threshold: Threshold, parent: QWidget | None = None) -> None:
+        # made when the table first shows: the window's first paint does not wait for these
+        from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSpinBox
+
         super().__init__(parent)
         self.threshold = threshold
         self.spin = QSpinBox()

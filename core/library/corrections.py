@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from core.errors import ClassifierError
-from core.library.sorting import folder_name
+from core.library.folder_names import folder_name
 
 STORE_NAME = ".resnet-corrections.json"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic"}

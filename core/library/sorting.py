@@ -21,6 +21,7 @@ from typing import Any
 
 from core.errors import ClassifierError
 from core.library.file_moves import copy_verified, part_path, sha256_of
+from core.library.folder_names import folder_name
 from core.library.keywords import sidecar_path
 from core.printable import percent
 from core.results import ClassificationResult
@@ -80,13 +81,6 @@ class SortReport:
 class UndoReport:
     restored: int = 0
     problems: list[str] = field(default_factory=list)
-
-
-def folder_name(label: str) -> str:
-    """A label as a folder name on any system: no separators, no leading dot, not empty."""
-    cleaned = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in label).strip()
-    cleaned = cleaned.lstrip(".").rstrip(". ")
-    return cleaned or "unnamed"
 
 
 def plan_sort(
