@@ -10,9 +10,7 @@ No Qt here: it runs before QApplication, and imports only the standard library.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -59,8 +57,12 @@ def uses_xcb(environ: dict[str, str] | os._Environ = os.environ) -> bool:
     return not (environ.get("XDG_SESSION_TYPE") == "wayland" and environ.get("WAYLAND_DISPLAY"))
 
 
-def missing_packages(load: Callable[[str], object] = ctypes.CDLL) -> list[str]:
+def missing_packages(load: Callable[[str], object] | None = None) -> list[str]:
     """The apt packages whose library the xcb plugin needs and the system cannot load."""
+    if load is None:
+        import ctypes  # only where xcb is used: the offscreen and Wayland starts skip it
+
+        load = ctypes.CDLL
     missing = []
     for library, package in XCB_LIBRARIES.items():
         try:
@@ -72,6 +74,8 @@ def missing_packages(load: Callable[[str], object] = ctypes.CDLL) -> list[str]:
 
 def display_socket(display: str) -> tuple[int, object] | None:
     """(address family, address) of the X server for DISPLAY ":1", "unix:1", "host:1.0"."""
+    import socket
+
     host, _, rest = display.rpartition(":")
     number = rest.split(".")[0]
     if not number.isdigit():
@@ -86,6 +90,8 @@ def display_answers(display: str, wait_s: float = WAIT_FOR_DISPLAY_S) -> bool:
     address = display_socket(display)
     if address is None:
         return True  # a form we do not know: let Qt try it
+    import socket
+
     family, where = address
     deadline = time.monotonic() + wait_s
     while True:
