@@ -88,3 +88,22 @@ def test_the_version_is_the_one_in_pyproject():
 
 def test_exit_codes_are_the_documented_ones():
     assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 130]
+
+
+def test_classifying_on_the_cpu_never_imports_the_gpu_jpeg_decoder(checkpoint: Path, photos):
+    """TorchCodec (30 ms to import) is looked for only when a GPU would use it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from core import Classifier, load_checkpoint;"
+        f"c = Classifier(load_checkpoint({str(checkpoint)!r}), 'cpu');"
+        f"c.classify({str(photos['chelsea'])!r});"
+        f"list(c.classify_many([{str(photos['coffee'])!r}]));"
+        "print('torchcodec' in sys.modules, 'torchvision.io' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "False"

@@ -58,7 +58,7 @@ class GpuJpegDecoder:
         backend: str | None = None,
     ) -> None:
         self.fallback = fallback or PillowDecoder()
-        self.backend = backend or installed_backend()
+        self._backend = backend
         self.readers = readers
         self.min_batch = min_batch
         self.chunk = chunk
@@ -68,6 +68,14 @@ class GpuJpegDecoder:
     @property
     def pillow(self) -> PillowDecoder:
         return self.fallback
+
+    @property
+    def backend(self) -> str:
+        """The nvJPEG caller, found on first use on a GPU: TorchCodec's import (30 ms) stays
+        out of every start on a CPU."""
+        if self._backend is None:
+            self._backend = installed_backend()
+        return self._backend
 
     def uses_gpu(self, device: torch.device) -> bool:
         """Whether JPEGs are decoded on `device`: a CUDA device where nvJPEG works."""
