@@ -95,10 +95,11 @@ def folder_row(checkpoint: Path, files: list[Path], rounds: int) -> dict[str, An
     from benchmarks.timing import interleaved
     from core import Classifier, GpuJpegDecoder, PillowDecoder, load_checkpoint
 
-    gpu = Classifier(load_checkpoint(checkpoint), "cuda", decoder=GpuJpegDecoder())
+    decoder = GpuJpegDecoder()
+    gpu = Classifier(load_checkpoint(checkpoint), "cuda", decoder=decoder)
     pillow = Classifier(load_checkpoint(checkpoint), "cuda", decoder=PillowDecoder())
-    paths: dict[str, Classifier] = {f"gpu path ({gpu.decoder.backend})": gpu}  # type: ignore[attr-defined]
-    if gpu.decoder.backend != "torchvision":  # type: ignore[attr-defined]
+    paths: dict[str, Classifier] = {f"gpu path ({decoder.backend})": gpu}
+    if decoder.backend != "torchvision":
         tv = GpuJpegDecoder(backend="torchvision")
         paths["gpu path (torchvision)"] = Classifier(
             load_checkpoint(checkpoint), "cuda", decoder=tv

@@ -33,7 +33,8 @@ class PipelineRun:
         self.next_read = 0  # the next item a reader loads
         self.loading = 0  # items being loaded now
         self.front = 0  # the first item of the oldest batch not yet handed over
-        self.queued: list[tuple[int, FileRead]] = []  # loaded, waiting for nvJPEG
+        # loaded, waiting for nvJPEG: (item, read, how much Pillow would gain on it)
+        self.queued: list[tuple[int, FileRead, float]] = []
         self.decoding = False
         self.inbox: queue.Queue[object] = queue.Queue()  # to the assembly thread
         self.out: queue.Queue[object] = queue.Queue(maxsize=pipe.depth)
@@ -113,19 +114,21 @@ class PipelineRun:
             r, refusal = pipe.load(self.items[i])
             if refusal is not None:
                 self.inbox.put((i, pipe.pillow(r, refusal)))
+            gain = pillow_over_nvjpeg(r.header, pipe.pre) if refusal is None else 0.0
             with self.cond:
                 self.loading -= 1
                 if refusal is None:
-                    self.queued.append((i, r))
+                    self.queued.append((i, r, gain))
                 self.cond.notify_all()
 
     def _steal(self) -> tuple[int, FileRead]:
         """Of the JPEGs nvJPEG would take last (its next call's worth), the one Pillow gains most
-        on: the lowest ratio of its work to nvJPEG's, from the header (`core.decode.routing`)."""
+        on: the lowest ratio of its work to nvJPEG's, worked out once per file when it was
+        queued (`core.decode.routing`)."""
         tail = range(max(0, len(self.queued) - self.pipe.chunk), len(self.queued))
-        pre = self.pipe.pre
-        k = min(tail, key=lambda j: pillow_over_nvjpeg(self.queued[j][1].header, pre))  # type: ignore[arg-type]
-        return self.queued.pop(k)
+        k = min(tail, key=lambda j: self.queued[j][2])
+        i, r, _ = self.queued.pop(k)
+        return i, r
 
     def _decoder(self) -> None:
         pipe = self.pipe
@@ -153,7 +156,7 @@ class PipelineRun:
             mp += self.queued[n][1].header.megapixels  # type: ignore[union-attr]
             n += 1
         take, self.queued[:n] = self.queued[:n], []
-        return take
+        return [(i, r) for i, r, _ in take]
 
     def _assembler(self) -> None:
         pipe, size, total = self.pipe, self.size, len(self.items)

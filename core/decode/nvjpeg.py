@@ -44,6 +44,8 @@ def installed_backend() -> str:
 
 def _decoder(backend: str) -> tuple[Decode, bool]:
     """The backend's batched decode to RGB, and whether it turns pictures upright."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if backend == TORCHCODEC:
         from torchcodec.decoders import decode_jpeg as codec_decode
 
@@ -122,7 +124,8 @@ def _probe(device: torch.device, backend: str) -> str | None:
         buf = io.BytesIO()
         Image.new("RGB", (16, 16), (200, 30, 30)).save(buf, "JPEG")
         data = torch.frombuffer(bytearray(buf.getvalue()), dtype=torch.uint8)
-        NvJpeg(device, backend=backend)._decode([data], device)
+        decode, _ = _decoder(backend)
+        decode([data], device)
         return None
     except Exception as exc:  # no nvJPEG in this build, a driver problem...
         return f"{type(exc).__name__}: {exc}"
@@ -148,7 +151,7 @@ def _probe_grey(device: torch.device, backend: str) -> bool:
 
     ramp = torch.arange(96 * 80, dtype=torch.int64).reshape(80, 96)
     pixels = ((ramp * 37) % 251).to(torch.uint8).numpy()
-    decode = NvJpeg(device, backend=backend)._decode
+    decode, _ = _decoder(backend)
     for subsampling in (0, 1, 2):
         buf = io.BytesIO()
         Image.fromarray(pixels, "L").save(buf, "JPEG", quality=90, subsampling=subsampling)
