@@ -64,7 +64,10 @@ def test_while_nvjpeg_is_busy_pillow_takes_back_the_photos_it_gains_most_on(
     small = photos["chelsea"]  # 451 x 300
     sources = [small, small, small, big] * 4
     pre, device = classifier.model.preprocess, classifier.device
-    pipe = GpuJpegPipeline(PillowDecoder(), pre, device, 16, 2, chunk=4)  # calls of 4 files
+    # one reader queues the files in their order, so when it has read them all and nvJPEG is
+    # still on its first call, the tail it takes back from is the last four: three small, one big
+    # (with two, a reader done first could take back from a tail the big one had not reached yet)
+    pipe = GpuJpegPipeline(PillowDecoder(), pre, device, 16, readers=1, chunk=4)
     taken: list[str] = []
     helped = threading.Event()
     pillow, decode = pipe.pillow, pipe.decode
