@@ -110,14 +110,8 @@ def problem(environ: dict[str, str] | os._Environ = os.environ) -> str | None:
     """What stops Qt from opening a window here, as a sentence with the fix; None if nothing."""
     if not uses_xcb(environ):
         return None
-    # The frozen app carries what it needs (its .deb declares the rest): only the display counts.
-    missing = [] if getattr(sys, "frozen", False) else missing_packages()
-    if missing:
-        names = " ".join(missing)
-        return (
-            "cannot open a window: Qt's X11 plugin needs system libraries that are missing. "
-            f"Install them with: sudo apt install {names}"
-        )
+    # The screen first: without one, the libraries do not matter (a server reached over SSH
+    # needs DISPLAY or offscreen, not packages for a window it cannot show).
     display = environ.get("DISPLAY", "")
     if not display:
         return (
@@ -129,5 +123,13 @@ def problem(environ: dict[str, str] | os._Environ = os.environ) -> str | None:
             f"cannot open a window: the X display {display} does not answer (no X server "
             f"running there, or it has not started yet). Check DISPLAY, or start the app again "
             "once the desktop is up."
+        )
+    # The frozen app carries what it needs (its .deb declares the rest): only the display counts.
+    missing = [] if getattr(sys, "frozen", False) else missing_packages()
+    if missing:
+        names = " ".join(missing)
+        return (
+            "cannot open a window: Qt's X11 plugin needs system libraries that are missing. "
+            f"Install them with: sudo apt install {names}"
         )
     return None

@@ -31,6 +31,7 @@ def test_a_missing_library_names_the_apt_package(monkeypatch):
 
     original = platform_check.missing_packages
     monkeypatch.setattr(platform_check, "missing_packages", lambda: original(load))
+    monkeypatch.setattr(platform_check, "display_answers", lambda display: True)
     why = platform_check.problem({"DISPLAY": ":0"})
     assert why is not None and why.endswith("sudo apt install libxcb-cursor0")
 
