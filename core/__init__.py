@@ -26,7 +26,7 @@ _EXPORTS = {
     "ModelInfo": "core.results",
     "Prediction": "core.results",
     "CSV_HEADER": "core.results",
-    "PASTED_IMAGE": "core.results",
+    "PASTED_IMAGE": "core.printable",
     "csv_rows": "core.results",
     "json_line": "core.results",
     "escape_undecodable": "core.results:printable",

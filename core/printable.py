@@ -22,6 +22,10 @@ _UNSAFE_KEEP_LINES = re.compile(
 )
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
+# The name a result carries for encoded bytes (a pasted image), which have no path. Here, with
+# the other names shown, so that the window can name a paste without importing the results.
+PASTED_IMAGE = "pasted image"
+
 
 def _escape(match: re.Match[str]) -> str:
     char = match.group()

@@ -10,9 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-# The name a result carries for encoded bytes (a pasted image), which have no path.
-PASTED_IMAGE = "pasted image"
-
 
 @dataclass(frozen=True)
 class Prediction:

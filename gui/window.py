@@ -21,7 +21,6 @@ from gui.current_item_view import CurrentItemView
 from gui.export import Exporter
 from gui.image_view import ImageView
 from gui.intake import Intake
-from gui.library import Library
 from gui.menus import Menus
 from gui.model_control import ModelControl
 from gui.prediction_panel import PredictionPanel
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from core import ClassificationResult
     from gui.drops import Source
     from gui.items import Item
+    from gui.library import Library
     from gui.worker import Background
 
 __all__ = ["MainWindow"]
@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
             self,
         )
         self.background: Background | None = None
+        self.library: Library | None = None  # built after the first paint (`_connect_library`)
         self.error_dialog: QMessageBox | None = None
         self.help_dialog: QDialog | None = None
         self._painted = self._started = self._start_pending = False
@@ -139,7 +140,8 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(self, s, self.table, self.settings, m.export_action)
         self.exporter.said.connect(self.status_bar.say)
         self.exporter.failed.connect(self.show_error)
-        self.library = Library(self, s, self.table, self.settings, m, self.status_bar)
+        for action in (m.keywords_action, m.sort_action, m.review_action):
+            action.setEnabled(False)  # until there are results (the library's rule)
 
         self.intake = Intake(self, self.settings, self.view, m)
         self.intake.opened.connect(self.open_sources)
@@ -160,6 +162,17 @@ class MainWindow(QMainWindow):
         for action, which in ((m.about_action, "about"), (m.guide_action, "guide")):
             action.triggered.connect(lambda _=False, w=which: self._help(w))
         m.shortcuts_action.triggered.connect(lambda: self._help("shortcuts"))
+
+    def _connect_library(self) -> None:
+        """Keywords, sorting, unsure and corrections, and what follows them in the session's
+        signals: built after the first paint, as the workers are (with the result types they
+        took 9 ms of 154 to the window), since nothing can be opened or classified before."""
+        from gui.library import Library
+
+        s = self.session
+        self.library = Library(self, s, self.table, self.settings, self.menus, self.status_bar)
+        # After the library's own handlers: a new drop reloads its corrections before the
+        # window builds the table that shows them.
         s.items.expanded.connect(self._on_expanded)
         # Last, so that whoever listens hears of a result once the window shows it.
         s.run.itemClassified.connect(self.itemClassified)
@@ -194,6 +207,7 @@ class MainWindow(QMainWindow):
         if self._started or self.session.closing:
             return
         self._started = True
+        self._connect_library()
         self._wire_background()
         self.background.start()
         if self._start_images:

@@ -16,7 +16,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from core.errors import ImageReadError
-from core.results import PASTED_IMAGE
+from core.printable import PASTED_IMAGE
 
 ImageSource = str | os.PathLike[str] | bytes
 
