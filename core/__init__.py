@@ -61,6 +61,7 @@ _EXPORTS = {
     "write_results": "core.export",
     "resources_dir": "core.resources",
     "collector_paused": "core.imports",
+    "engine_imports": "core.imports",
     # devices
     "DeviceReport": "core.devices",
     "available_devices": "core.devices",
@@ -211,6 +212,7 @@ __all__ = [
     "draft_factor",
     "duplicate_groups",
     "elide_middle",
+    "engine_imports",
     "escape_undecodable",
     "execute",
     "expand_paths",

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPainter
 
-from core import ClassifierError, collector_paused
+from core import ClassifierError, engine_imports
 from gui.image_loader import decode_for_display
 from gui.imports import plain_imports
 from gui.reporting import reporting
@@ -42,7 +42,7 @@ class TeachWorker(QObject):
     @Slot(int, str)
     @reporting
     def scan(self, request_id: int, folder: str) -> None:
-        with plain_imports(), collector_paused():
+        with plain_imports(), engine_imports():
             from core import scan_folder, unreadable_images
         try:
             found = scan_folder(folder)
@@ -69,7 +69,7 @@ class TeachWorker(QObject):
     @Slot(object)
     @reporting
     def train(self, request: TrainRequest) -> None:
-        with plain_imports(), collector_paused():
+        with plain_imports(), engine_imports():
             from core import Cancelled, TrainingOptions, save_checkpoint, train
 
         rid = request.request_id

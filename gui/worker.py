@@ -28,7 +28,7 @@ from core import (
     DeviceInfo,
     DeviceUnavailableError,
     WeightsUnavailableError,
-    collector_paused,
+    engine_imports,
 )
 from gui.image_loader import ImageLoader, to_qimage
 from gui.imports import plain_imports
@@ -79,7 +79,7 @@ class ClassifierWorker(QObject):
             return
         self.status.emit("Starting PyTorch…")
         # The first torch import happens here, on the worker thread.
-        with plain_imports(), collector_paused():
+        with plain_imports(), engine_imports():
             from core import (
                 Classifier,
                 apply_image_settings,

@@ -121,10 +121,10 @@ def _run(args: argparse.Namespace) -> int:
     # The folders are listed, and CUDA started, while the rest loads (`core.cli.startup`);
     # torch is imported here so that `--help` and usage errors answer without loading it.
     from core.cli.startup import Listing, start_cuda
-    from core.imports import collector_paused
+    from core.imports import engine_imports
 
     listing = Listing(args.paths, args.recursive)
-    with collector_paused():
+    with engine_imports():
         import torch  # noqa: F401  (what everything below needs first)
 
     paths = listing.paths()
@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         return code
     if not args.cluster:
         start_cuda(args.device)
-    with collector_paused():
+    with engine_imports():
         from core.decode.gpu import decoder_for
         from core.engine import Classifier
         from core.model import load_model
@@ -239,9 +239,9 @@ def _asks_for_devices(argv: Sequence[str]) -> bool:
 
 
 def _print_devices() -> int:
-    from core.imports import collector_paused
+    from core.imports import engine_imports
 
-    with collector_paused():
+    with engine_imports():
         from core.devices import device_report
 
     sys.stdout.write(device_report().to_text())

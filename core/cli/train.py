@@ -117,9 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, cancel: threading.Event) -> int:
-    from core.imports import collector_paused
+    from core.imports import engine_imports
 
-    with collector_paused():
+    with engine_imports():
         from core.decode.settings import apply_image_settings
         from core.teach.training import TrainingOptions, save_checkpoint, scan_folder, train
 
