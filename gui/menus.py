@@ -85,6 +85,8 @@ class Menus(QObject):
         )
         model_menu.addAction(self.review_action)
         model_menu.addAction(self.reteach_action)
+        for action in (self.keywords_action, self.sort_action, self.review_action):
+            action.setEnabled(False)  # until there are results (`gui.library` enables them)
 
         self.device_menu = window.menuBar().addMenu("&Device")
         self.device_menu.setToolTipsVisible(True)

@@ -140,8 +140,6 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(self, s, self.table, self.settings, m.export_action)
         self.exporter.said.connect(self.status_bar.say)
         self.exporter.failed.connect(self.show_error)
-        for action in (m.keywords_action, m.sort_action, m.review_action):
-            action.setEnabled(False)  # until there are results (the library's rule)
 
         self.intake = Intake(self, self.settings, self.view, m)
         self.intake.opened.connect(self.open_sources)

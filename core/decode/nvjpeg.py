@@ -105,16 +105,10 @@ class NvJpeg:
 
 def gpu_decode_unavailable(device: torch.device, backend: str | None = None) -> str | None:
     """Why JPEGs cannot be decoded on `device`, or None when they can (tried once, cached)."""
-    backend = backend or installed_backend()
-    key = (str(device), backend)
-    if key not in _PROBED:
-        _PROBED[key] = _probe(device, backend)
-    return _PROBED[key]
+    return _probe(torch.device(device), backend or installed_backend())
 
 
-_PROBED: dict[tuple[str, str], str | None] = {}
-
-
+@functools.cache
 def _probe(device: torch.device, backend: str) -> str | None:
     if device.type != "cuda" or not torch.cuda.is_available():
         return "not a CUDA device"
@@ -135,16 +129,10 @@ def greyscale_decoded_right(device: torch.device, backend: str | None = None) ->
     """Whether nvJPEG decodes greyscale JPEGs on `device` as Pillow does, once their sampling
     is written as 1x1 (`as_one_by_one_sampling`). Tried once per device on small files stored
     with each sampling Pillow writes; where it fails, greyscale JPEGs take the Pillow path."""
-    backend = backend or installed_backend()
-    key = (str(device), backend)
-    if key not in _GREY_OK:
-        _GREY_OK[key] = _probe_grey(device, backend)
-    return _GREY_OK[key]
+    return _probe_grey(torch.device(device), backend or installed_backend())
 
 
-_GREY_OK: dict[tuple[str, str], bool] = {}
-
-
+@functools.cache
 def _probe_grey(device: torch.device, backend: str) -> bool:
     import numpy as np
     from PIL import Image
